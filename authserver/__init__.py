@@ -1,0 +1,110 @@
+"""create_app(settings=None): settings, extensions, blueprints, error handlers, CLI."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from authserver.config import PROJECT_ROOT, Settings
+from authserver.extensions import csrf, db, login_manager, migrate
+from authserver.keys import KeySchedule, KeyStore
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the WSGI app. Settings come from the environment unless given (tests)."""
+    settings = settings or Settings.from_env(os.environ)
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
+        instance_path=str(settings.instance_dir),
+    )
+    app.config.update(_flask_config(settings))
+    app.extensions["authserver.settings"] = settings
+    app.extensions["authserver.keys"] = build_key_store(settings)
+
+    _prepare_sqlite_directory(settings)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def build_key_store(settings: Settings) -> KeyStore:
+    schedule = KeySchedule(
+        # A cached JWKS may be jwks_max_age old, and workers notice new files within the
+        # reload interval: publish that long before signing.
+        publish_delay=timedelta(seconds=settings.jwks_max_age + settings.key_reload_interval),
+        retire_grace=timedelta(seconds=settings.max_token_ttl + 60),
+    )
+    return KeyStore(
+        settings.keys_dir,
+        schedule,
+        reload_interval=settings.key_reload_interval,
+        strict_permissions=settings.is_production,
+    )
+
+
+def _flask_config(settings: Settings) -> dict[str, Any]:
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.database_url.startswith("sqlite"):
+        # Several gunicorn workers share one file: wait for a lock instead of failing.
+        engine_options["connect_args"] = {"timeout": 30}
+    return {
+        "SECRET_KEY": settings.secret_key,
+        "SQLALCHEMY_DATABASE_URI": settings.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SESSION_COOKIE_SECURE": settings.cookie_secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PREFERRED_URL_SCHEME": "https" if settings.issuer.startswith("https") else "http",
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }
+
+
+def _prepare_sqlite_directory(settings: Settings) -> None:
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite ignores foreign keys unless told, and WAL lets readers and a writer coexist."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from authserver.errors import register_error_handlers
+    from authserver.health import health
+    from authserver.oidc.routes import oidc
+
+    app.register_blueprint(health)
+    app.register_blueprint(oidc)
+    register_error_handlers(app)
+
+
+def _register_cli(app: Flask) -> None:
+    from authserver.cli import register_commands
+
+    register_commands(app)

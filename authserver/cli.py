@@ -1,0 +1,426 @@
+"""The `authserver` command group: init, db, keys, clients, users, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
+from flask_migrate import upgrade
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from authserver import audit
+from authserver.clock import utcnow
+from authserver.config import ConfigError, Settings, current_settings
+from authserver.extensions import db
+from authserver.identity.passwords import PasswordPolicyError, hash_password
+from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
+from authserver.models import OAuthClient, PlatformRole, User
+from authserver.models.users import PLATFORM_ROLES, normalize_email
+from authserver.oauth.registration import ClientSpec, RegistrationError, register
+
+keys_cli = AppGroup("keys", help="Signing keys in AUTHSERVER_KEYS_DIR.")
+clients_cli = AppGroup("clients", help="OAuth clients.")
+users_cli = AppGroup("users", help="People with local passwords.")
+
+
+def register_commands(app: Flask) -> None:
+    for command in (init_command, serve_command, keys_cli, clients_cli, users_cli):
+        app.cli.add_command(command)
+
+
+# ---- init, serve ---------------------------------------------------------------------------
+
+
+@click.command("init")
+@click.option("--alg", type=click.Choice(ALGORITHMS), default=DEFAULT_ALGORITHM, show_default=True)
+def init_command(alg: str) -> None:
+    """Migrate the database to the newest schema and make a signing key if there is none.
+
+    Safe to run again: it changes only what is missing.
+    """
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    click.echo("database: at the newest revision")
+    created = current_key_store().ensure_key(alg)
+    if created is None:
+        click.echo("keys: a signing key exists")
+    else:
+        audit.record("key.generated", target_type="key", target_id=created.kid, alg=alg)
+        db.session.commit()
+        click.echo(f"keys: generated {created.alg} key {created.kid}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+def serve_command(host: str, port: int) -> None:
+    """Run the development server (production runs `gunicorn wsgi:app`)."""
+    if current_settings().is_production:
+        raise click.UsageError("serve is the development server; run `gunicorn wsgi:app`")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+# ---- keys ----------------------------------------------------------------------------------
+
+
+@keys_cli.command("generate")
+@click.option("--alg", type=click.Choice(ALGORITHMS), default=DEFAULT_ALGORITHM, show_default=True)
+def keys_generate(alg: str) -> None:
+    """Make a new key. The first one signs at once; later ones after the publish delay."""
+    key = current_key_store().generate(alg)
+    _audit_and_commit("key.generated", key.kid, alg=alg)
+    click.echo(
+        f"generated {key.alg} key {key.kid}, signing from {key.activates_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+@keys_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def keys_list(as_json: bool) -> None:
+    """Show every key with its state: pending, active (* = signing), retired, expired."""
+    store = current_key_store()
+    keys = store.keys()
+    now = utcnow()
+    try:
+        signing = store.signing_key().kid
+    except KeyStoreError:
+        signing = None
+    rows = [
+        {
+            "kid": key.kid,
+            "alg": key.alg,
+            "state": key.state(now),
+            "signing": key.kid == signing,
+            "created_at": key.created_at.isoformat(),
+            "activates_at": key.activates_at.isoformat(),
+            "retired_at": key.retired_at.isoformat() if key.retired_at else None,
+            "publish_until": key.publish_until.isoformat() if key.publish_until else None,
+        }
+        for key in keys
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no keys (run: authserver keys generate)")
+        return
+    for row in rows:
+        mark = "*" if row["signing"] else " "
+        click.echo(
+            f"{mark} {row['kid']}  {row['alg']}  {row['state']:<8} "
+            f"activates {row['activates_at']}  published until {row['publish_until'] or '-'}"
+        )
+
+
+@keys_cli.command("rotate")
+@click.option("--alg", type=click.Choice(ALGORITHMS), default=DEFAULT_ALGORITHM, show_default=True)
+@click.option(
+    "--now",
+    "immediately",
+    is_flag=True,
+    help="Sign with the new key at once, skipping the publish delay (relying parties that "
+    "cached the JWKS must refetch it on an unknown kid).",
+)
+def keys_rotate(alg: str, immediately: bool) -> None:
+    """Publish a new key now; it signs after the publish delay, when the old key retires."""
+    new, retired = current_key_store().rotate(alg, immediately=immediately)
+    _audit_and_commit(
+        "key.rotated", new.kid, alg=alg, retired=[key.kid for key in retired], immediate=immediately
+    )
+    click.echo(f"new {new.alg} key {new.kid} signs from {new.activates_at:%Y-%m-%d %H:%M:%S} UTC")
+    for key in retired:
+        click.echo(
+            f"key {key.kid} stops signing then and stays published until "
+            f"{key.publish_until:%Y-%m-%d %H:%M:%S} UTC"
+        )
+
+
+@keys_cli.command("retire")
+@click.argument("kid")
+@click.option(
+    "--now",
+    "immediately",
+    is_flag=True,
+    help="Also unpublish it at once (a compromised key): tokens it signed stop verifying.",
+)
+def keys_retire(kid: str, immediately: bool) -> None:
+    """Stop signing with KID; it stays published until its tokens have expired."""
+    key = current_key_store().retire(kid, immediately=immediately)
+    _audit_and_commit("key.retired", key.kid, immediate=immediately)
+    click.echo(f"retired {key.kid}; published until {key.publish_until:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@keys_cli.command("prune")
+def keys_prune() -> None:
+    """Delete the files of keys that are no longer published."""
+    removed = current_key_store().prune()
+    for kid in removed:
+        _audit_and_commit("key.pruned", kid)
+    click.echo(f"removed {len(removed)} expired key(s)")
+
+
+def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
+    audit.record(event_type, target_type="key", target_id=kid, **details)
+    db.session.commit()
+
+
+# ---- clients -------------------------------------------------------------------------------
+
+
+@clients_cli.command("create")
+@click.option("--name", required=True, help="Shown to people on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact; repeat for more.")
+@click.option("--post-logout-redirect-uri", "post_logout_uris", multiple=True)
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]),
+    help="Default: authorization_code and refresh_token (client_credentials with --service).",
+)
+@click.option("--scope", "scopes", multiple=True, help="Allowed scope; repeat for more.")
+@click.option("--public", is_flag=True, help="No secret (SPA, mobile, CLI): PKCE only.")
+@click.option(
+    "--auth-method",
+    type=click.Choice(["client_secret_basic", "client_secret_post"]),
+    default="client_secret_basic",
+    show_default=True,
+)
+@click.option("--first-party", is_flag=True, help="Our own app: people are not asked to consent.")
+@click.option("--service", "service_name", help="Bind the client to a service (its manifest).")
+@click.option("--client-id", help="Choose the client id (default: random).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def clients_create(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    post_logout_uris: tuple[str, ...],
+    grant_types: tuple[str, ...],
+    scopes: tuple[str, ...],
+    public: bool,
+    auth_method: str,
+    first_party: bool,
+    service_name: str | None,
+    client_id: str | None,
+    as_json: bool,
+) -> None:
+    """Register a client. A confidential client's secret is printed once, never again."""
+    if not grant_types:
+        grant_types = (
+            ("client_credentials",)
+            if service_name and not redirect_uris
+            else ("authorization_code", "refresh_token")
+        )
+    if not scopes:
+        scopes = _default_scopes(grant_types)
+    spec = ClientSpec(
+        name=name,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_uris,
+        grant_types=grant_types,
+        scopes=scopes,
+        auth_method="none" if public else auth_method,
+        is_first_party=first_party,
+        service_name=service_name,
+        client_id=client_id,
+    )
+    try:
+        client, secret = register(spec)
+    except RegistrationError as error:
+        raise click.BadParameter(
+            str(error).split(": ", 1)[1], param_hint=f"--{error.field.replace('_', '-')}"
+        ) from None
+    audit.record(
+        "client.created",
+        actor_client_id=None,
+        target_type="client",
+        target_id=client.client_id,
+        name=client.name,
+    )
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({**_client_view(client), "client_secret": secret}, indent=2))
+        return
+    click.echo(f"client_id:     {client.client_id}")
+    if secret:
+        click.echo(f"client_secret: {secret}")
+        click.echo("Store the secret now: only its hash is kept and it cannot be shown again.")
+    else:
+        click.echo("public client: no secret; it must use PKCE")
+
+
+def _default_scopes(grant_types: Iterable[str]) -> tuple[str, ...]:
+    if "authorization_code" in grant_types:
+        return ("openid", "profile", "email", "offline_access", "orgs")
+    return ("services:sync",)
+
+
+@clients_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def clients_list(as_json: bool) -> None:
+    """List registered clients."""
+    clients = db.session.scalars(select(OAuthClient).order_by(OAuthClient.created_at)).all()
+    if as_json:
+        click.echo(json.dumps([_client_view(client) for client in clients], indent=2))
+        return
+    if not clients:
+        click.echo("no clients (run: authserver clients create --help)")
+    for client in clients:
+        kind = "public" if client.is_public else "confidential"
+        click.echo(f"{client.client_id}  {kind:<12}  {','.join(client.grant_types)}  {client.name}")
+
+
+@clients_cli.command("show")
+@click.argument("client_id")
+def clients_show(client_id: str) -> None:
+    """Show one client (never its secret)."""
+    click.echo(json.dumps(_client_view(_find_client(client_id)), indent=2))
+
+
+@clients_cli.command("delete")
+@click.argument("client_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def clients_delete(client_id: str, yes: bool) -> None:
+    """Delete a client with its codes, tokens and consents."""
+    client = _find_client(client_id)
+    if not yes:
+        click.confirm(
+            f"Delete {client.client_id} ({client.name}) and every token it holds?", abort=True
+        )
+    db.session.delete(client)
+    audit.record("client.deleted", target_type="client", target_id=client.client_id)
+    db.session.commit()
+    click.echo(f"deleted {client_id}")
+
+
+def _find_client(client_id: str) -> OAuthClient:
+    client = OAuthClient.find(client_id)
+    if client is None:
+        raise click.BadParameter(f"no client {client_id!r}", param_hint="CLIENT_ID")
+    return client
+
+
+def _client_view(client: OAuthClient) -> dict[str, object]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "type": "public" if client.is_public else "confidential",
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "grant_types": client.grant_types,
+        "scopes": client.scopes,
+        "first_party": client.is_first_party,
+        "service": client.service_name,
+        "created_at": client.created_at.isoformat(),
+    }
+
+
+# ---- users ---------------------------------------------------------------------------------
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True, help="Display name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--email-verified", is_flag=True, help="The operator vouches for the address.")
+@click.option("--platform-role", type=click.Choice(PLATFORM_ROLES), help="Operator role.")
+def users_create(
+    email: str,
+    display_name: str,
+    password_stdin: bool,
+    email_verified: bool,
+    platform_role: str | None,
+) -> None:
+    """Create a person with a local password (argon2id)."""
+    email = _checked_email(email)
+    display_name = _checked_display_name(display_name)
+    if User.find_by_email(email) is not None:
+        raise click.BadParameter(f"{email} already has an account", param_hint="--email")
+    password = _read_password(password_stdin)
+    try:
+        password_hash = hash_password(password)
+    except PasswordPolicyError as error:
+        raise click.BadParameter(str(error), param_hint="password") from None
+    user = User(
+        email=email,
+        email_verified=email_verified,
+        display_name=display_name,
+        password_hash=password_hash,
+    )
+    db.session.add(user)
+    db.session.flush()
+    if platform_role:
+        db.session.add(PlatformRole(user_id=user.id, role=platform_role))
+    audit.record("user.created", target_type="user", target_id=str(user.id), method="cli")
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise click.BadParameter(f"{email} already has an account", param_hint="--email") from None
+    click.echo(f"created user {user.id} <{email}>")
+
+
+def _checked_email(raw: str) -> str:
+    email = normalize_email(raw)
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 255 or any(c.isspace() for c in email):
+        raise click.BadParameter(f"{raw!r} is not an email address", param_hint="--email")
+    return email
+
+
+def _checked_display_name(raw: str) -> str:
+    name = raw.strip()
+    if not name or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise click.BadParameter("must be 1 to 100 printable characters", param_hint="--name")
+    return name
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+# ---- entry point ---------------------------------------------------------------------------
+
+
+def _app_factory() -> Callable[[], Flask]:
+    def make() -> Flask:
+        from authserver import create_app
+
+        return create_app(Settings.from_env(os.environ))
+
+    return make
+
+
+cli = FlaskGroup(
+    name="authserver",
+    create_app=_app_factory(),
+    add_version_option=True,
+    load_dotenv=False,
+    set_debug_flag=False,
+    help="Operate authserver: database, keys, clients, users.",
+)
+
+
+def main() -> None:
+    """Console script: one line on stderr and a non-zero exit for an expected failure."""
+    try:
+        cli.main(prog_name="authserver")
+    except ConfigError as error:
+        _fail(str(error))
+    except KeyStoreError as error:
+        _fail(str(error))
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
+        _fail(f"AUTHSERVER_DATABASE_URL: cannot use the database ({reason})")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"authserver: {message}", err=True)
+    sys.exit(2)

@@ -1,0 +1,291 @@
+"""Settings.from_env(): every AUTHSERVER_* variable, validated once, frozen."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PREFIX = "AUTHSERVER_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{PREFIX}{setting}: {problem}")
+        self.setting = f"{PREFIX}{setting}"
+
+
+@dataclass(frozen=True)
+class Duration:
+    """Bounds for a lifetime setting, in seconds."""
+
+    default: int
+    minimum: int
+    maximum: int
+
+
+# Lifetimes in seconds. Bounds keep a typo ("600d" for a code) from weakening a rule.
+DURATIONS: dict[str, Duration] = {
+    "CODE_TTL": Duration(60, 10, 600),
+    "ACCESS_TOKEN_TTL": Duration(600, 60, 86400),
+    "ID_TOKEN_TTL": Duration(600, 60, 86400),
+    "REFRESH_TOKEN_IDLE_TTL": Duration(14 * 86400, 300, 365 * 86400),
+    "REFRESH_TOKEN_ABSOLUTE_TTL": Duration(30 * 86400, 300, 365 * 86400),
+    "REFRESH_GRACE_PERIOD": Duration(30, 0, 300),
+    "SESSION_IDLE_TTL": Duration(2 * 86400, 300, 90 * 86400),
+    "SESSION_ABSOLUTE_TTL": Duration(14 * 86400, 300, 365 * 86400),
+    "INVITATION_TTL": Duration(7 * 86400, 3600, 90 * 86400),
+    "JWKS_MAX_AGE": Duration(300, 0, 86400),
+    "KEY_RELOAD_INTERVAL": Duration(1, 0, 300),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server reads from its environment, checked once at start-up."""
+
+    issuer: str = "http://127.0.0.1:8000"
+    database_url: str = ""
+    keys_dir: Path = PROJECT_ROOT / "keys"
+    instance_dir: Path = DEFAULT_INSTANCE_DIR
+    secret_key: str = ""
+    env: str = "development"
+    redis_url: str | None = None
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    password_login: bool = True
+    cookie_secure: bool = False
+    code_ttl: int = DURATIONS["CODE_TTL"].default
+    access_token_ttl: int = DURATIONS["ACCESS_TOKEN_TTL"].default
+    id_token_ttl: int = DURATIONS["ID_TOKEN_TTL"].default
+    refresh_token_idle_ttl: int = DURATIONS["REFRESH_TOKEN_IDLE_TTL"].default
+    refresh_token_absolute_ttl: int = DURATIONS["REFRESH_TOKEN_ABSOLUTE_TTL"].default
+    refresh_grace_period: int = DURATIONS["REFRESH_GRACE_PERIOD"].default
+    session_idle_ttl: int = DURATIONS["SESSION_IDLE_TTL"].default
+    session_absolute_ttl: int = DURATIONS["SESSION_ABSOLUTE_TTL"].default
+    invitation_ttl: int = DURATIONS["INVITATION_TTL"].default
+    jwks_max_age: int = DURATIONS["JWKS_MAX_AGE"].default
+    key_reload_interval: int = DURATIONS["KEY_RELOAD_INTERVAL"].default
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def session_cookie_name(self) -> str:
+        # The __Host- prefix needs Secure, so it is only used when the cookie is Secure.
+        return "__Host-authserver" if self.cookie_secure else "authserver_session"
+
+    @property
+    def max_token_ttl(self) -> int:
+        """How long a signature may need to verify: a retired key stays published this long."""
+        return max(self.access_token_ttl, self.id_token_ttl)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and validate every AUTHSERVER_* variable; raise ConfigError on the first bad one."""
+        env = _read_choice(environ, "ENV", ("development", "production"), "development")
+        production = env == "production"
+        instance_dir = Path(_read(environ, "INSTANCE_DIR") or DEFAULT_INSTANCE_DIR).resolve()
+        values: dict[str, Any] = {
+            "env": env,
+            "instance_dir": instance_dir,
+            "issuer": _read_issuer(environ, production),
+            "database_url": _read_database_url(environ, instance_dir),
+            "keys_dir": Path(_read(environ, "KEYS_DIR") or PROJECT_ROOT / "keys").resolve(),
+            "secret_key": _read_secret_key(environ, production, instance_dir),
+            "redis_url": _read_redis_url(environ),
+            "password_login": _read_bool(environ, "PASSWORD_LOGIN", True),
+            "cookie_secure": _read_bool(environ, "COOKIE_SECURE", production),
+        }
+        values.update(_read_google(environ))
+        for name, bounds in DURATIONS.items():
+            values[name.lower()] = _read_duration(environ, name, bounds)
+        settings = cls(**values)
+        _check_consistency(settings)
+        return settings
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings without secrets, for `authserver config` and logs."""
+        hidden = {"secret_key", "google_client_secret"}
+        return {
+            f.name: ("***" if f.name in hidden and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
+
+
+def _read(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(PREFIX + name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _read_choice(
+    environ: Mapping[str, str], name: str, choices: tuple[str, ...], default: str
+) -> str:
+    value = (_read(environ, name) or default).lower()
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def _read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _read(environ, name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ConfigError(name, f"must be on or off (got {value!r})")
+
+
+def _read_duration(environ: Mapping[str, str], name: str, bounds: Duration) -> int:
+    value = _read(environ, name)
+    if value is None:
+        return bounds.default
+    match = _DURATION.match(value.lower())
+    if match is None:
+        raise ConfigError(name, f"must be a duration such as 600, 10m, 12h or 7d (got {value!r})")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not bounds.minimum <= seconds <= bounds.maximum:
+        raise ConfigError(
+            name,
+            f"must be between {bounds.minimum} and {bounds.maximum} seconds (got {seconds})",
+        )
+    return seconds
+
+
+def _read_issuer(environ: Mapping[str, str], production: bool) -> str:
+    value = _read(environ, "ISSUER")
+    if value is None:
+        if production:
+            raise ConfigError("ISSUER", "must be set in production")
+        return Settings.issuer
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("ISSUER", f"must be an absolute http(s) URL (got {value!r})")
+    # OIDC Discovery §3 / RFC 8414 §2: the issuer has no query or fragment.
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ConfigError("ISSUER", "must not have a query or a fragment")
+    if parts.username or parts.password:
+        raise ConfigError("ISSUER", "must not contain credentials")
+    if production and parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError("ISSUER", f"must use https in production (got {value!r})")
+    return value.rstrip("/")
+
+
+def _read_database_url(environ: Mapping[str, str], instance_dir: Path) -> str:
+    value = _read(environ, "DATABASE_URL")
+    if value is None:
+        return f"sqlite:///{instance_dir / 'authserver.db'}"
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL", "is not a database URL") from None
+    if url.get_backend_name() not in SUPPORTED_DATABASES:
+        supported = " or ".join(SUPPORTED_DATABASES)
+        raise ConfigError(
+            "DATABASE_URL", f"must be a {supported} URL (got {url.get_backend_name()!r})"
+        )
+    if url.get_backend_name() == "postgresql":
+        if url.drivername not in ("postgresql", "postgresql+psycopg2"):
+            raise ConfigError("DATABASE_URL", "PostgreSQL URLs use the psycopg2 driver")
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2.
+        return url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ConfigError("DATABASE_URL", "SQLite needs a file: several workers share it")
+    return value
+
+
+def _read_secret_key(environ: Mapping[str, str], production: bool, instance_dir: Path) -> str:
+    value = _read(environ, "SECRET_KEY")
+    if value is not None:
+        if len(value) < 32:
+            raise ConfigError("SECRET_KEY", "must be at least 32 characters")
+        return value
+    if production:
+        raise ConfigError("SECRET_KEY", "must be set in production")
+    return _development_secret_key(instance_dir)
+
+
+def _development_secret_key(instance_dir: Path) -> str:
+    """A laptop gets a random key kept in instance/, so every worker and restart agrees on it."""
+    path = instance_dir / "secret_key"
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        with open(path, "x", opener=_private_opener) as handle:
+            handle.write(value)
+        return value
+    except FileExistsError:
+        return path.read_text().strip()  # another worker wrote it first
+    except OSError as error:
+        problem = f"is unset and {path} cannot be used ({error.strerror})"
+        raise ConfigError("SECRET_KEY", problem) from None
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+def _read_redis_url(environ: Mapping[str, str]) -> str | None:
+    value = _read(environ, "REDIS_URL")
+    if value is None:
+        return None
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL", f"must be a redis:// or rediss:// URL (got {value!r})")
+    return value
+
+
+def _read_google(environ: Mapping[str, str]) -> dict[str, str | None]:
+    client_id = _read(environ, "GOOGLE_CLIENT_ID")
+    client_secret = _read(environ, "GOOGLE_CLIENT_SECRET")
+    if client_id and not client_secret:
+        raise ConfigError("GOOGLE_CLIENT_SECRET", "must be set with GOOGLE_CLIENT_ID")
+    if client_secret and not client_id:
+        raise ConfigError("GOOGLE_CLIENT_ID", "must be set with GOOGLE_CLIENT_SECRET")
+    return {"google_client_id": client_id, "google_client_secret": client_secret}
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.refresh_token_idle_ttl > settings.refresh_token_absolute_ttl:
+        raise ConfigError(
+            "REFRESH_TOKEN_IDLE_TTL", "must not be longer than REFRESH_TOKEN_ABSOLUTE_TTL"
+        )
+    if settings.session_idle_ttl > settings.session_absolute_ttl:
+        raise ConfigError("SESSION_IDLE_TTL", "must not be longer than SESSION_ABSOLUTE_TTL")
+    if settings.is_production and settings.database_url.startswith("sqlite"):
+        raise ConfigError("DATABASE_URL", "production needs PostgreSQL, not SQLite")
+    if settings.cookie_secure and urlsplit(settings.issuer).scheme != "https":
+        loopback = urlsplit(settings.issuer).hostname in LOOPBACK_HOSTS
+        if not loopback:
+            raise ConfigError("COOKIE_SECURE", "needs an https issuer")
+
+
+def current_settings() -> Settings:
+    """The running app's settings."""
+    from flask import current_app
+
+    return current_app.extensions["authserver.settings"]

@@ -1,0 +1,73 @@
+"""Problem (RFC 9457), render_error_page, and the app-wide error handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MIME = "application/problem+json"
+
+
+class Problem(Exception):
+    """An /api/v1 error, rendered once as application/problem+json."""
+
+    def __init__(self, status: int, slug: str, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.extensions = extensions
+
+    def to_response(self) -> Response:
+        body = {
+            "type": f"https://authserver.dev/problems/{self.slug}",
+            "title": self.slug.replace("-", " ").capitalize(),
+            "status": self.status,
+            "detail": self.detail,
+            **self.extensions,
+        }
+        response = jsonify(body)
+        response.status_code = self.status
+        response.mimetype = PROBLEM_MIME
+        return response
+
+
+def render_error_page(title: str, detail: str, *, status: int) -> tuple[str, int]:
+    """A friendly HTML page: a short reason and a way forward, never a traceback."""
+    return render_template("errors/page.html", title=title, detail=detail, status=status), status
+
+
+def _wants_problem() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _handle_http_exception(error: HTTPException) -> Any:
+    status = error.code or 500
+    if _wants_problem():
+        slug = (error.name or "error").lower().replace(" ", "-")
+        return Problem(status, slug, error.description or error.name).to_response()
+    return render_error_page(error.name, error.description or "", status=status)
+
+
+def _handle_problem(problem: Problem) -> Response:
+    return problem.to_response()
+
+
+def _handle_unexpected(error: Exception) -> Any:
+    """A crash: roll back, log it with the traceback, answer in the endpoint's format."""
+    from authserver.extensions import db
+
+    db.session.rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _handle_http_exception(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(Problem, _handle_problem)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)

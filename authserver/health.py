@@ -1,0 +1,59 @@
+"""/healthz (the process answers) and /readyz (database, migrations and signing key ready)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint, Response, current_app, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+
+from authserver.extensions import db
+from authserver.keys import KeyStoreError, current_key_store
+
+health = Blueprint("health", __name__)
+
+
+@health.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@health.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    checks = {"database": _check_database(), "signing_key": _check_signing_key()}
+    ready = all(value == "ok" for value in checks.values())
+    response = jsonify(status="ready" if ready else "not ready", checks=checks)
+    response.headers["Cache-Control"] = "no-store"
+    if not ready:
+        response.headers["Retry-After"] = "5"
+    return response, 200 if ready else 503
+
+
+@cache
+def _head_revisions(directory: str) -> frozenset[str]:
+    """The migration heads of this code; they do not change while the process runs."""
+    config = current_app.extensions["migrate"].migrate.get_config(directory)
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+def _check_database() -> str:
+    try:
+        with db.engine.connect() as connection:
+            current = frozenset(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError:
+        current_app.logger.warning("readiness: database unreachable", exc_info=True)
+        return "unreachable"
+    directory = current_app.extensions["migrate"].directory
+    if current != _head_revisions(directory):
+        return "migrations pending (run: authserver db upgrade)"
+    return "ok"
+
+
+def _check_signing_key() -> str:
+    try:
+        current_key_store().signing_key()
+    except KeyStoreError as error:
+        return str(error)
+    return "ok"

@@ -1,0 +1,1 @@
+"""Identity: sessions, local passwords and upstream OpenID sign-in."""

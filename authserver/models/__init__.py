@@ -1,0 +1,28 @@
+"""The data model, one module per aggregate. Importing this package registers every table."""
+
+from authserver.models.audit import AuditEvent
+from authserver.models.clients import OAuthClient
+from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
+from authserver.models.orgs import Invitation, Organization, OrganizationMember
+from authserver.models.rbac import Permission, Role, Service
+from authserver.models.sessions import Session
+from authserver.models.users import OAuthAccount, PlatformRole, User
+
+__all__ = [
+    "AuditEvent",
+    "AuthorizationCode",
+    "Consent",
+    "GrantFamily",
+    "Invitation",
+    "OAuthAccount",
+    "OAuthClient",
+    "Organization",
+    "OrganizationMember",
+    "Permission",
+    "PlatformRole",
+    "RefreshToken",
+    "Role",
+    "Service",
+    "Session",
+    "User",
+]

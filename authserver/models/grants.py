@@ -1,0 +1,188 @@
+"""What a person granted a client: consents, authorization codes, grant families, refresh tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from authserver.clock import utcnow
+from authserver.extensions import db
+from authserver.hashing import sha256_hex
+from authserver.models.base import JSONType, Timestamps, UTCDateTime, UUIDPrimaryKey
+from authserver.models.clients import OAuthClient
+from authserver.models.users import User
+
+
+class Consent(UUIDPrimaryKey, Timestamps, db.Model):
+    """The scopes a person approved for a client; asked again only for new ones."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("user_id", "client_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+
+    client: Mapped[OAuthClient] = relationship()
+
+
+class GrantFamily(UUIDPrimaryKey, db.Model):
+    """Everything issued from one authorization: its refresh tokens and the access tokens
+    that carry its id. Revoking the family makes all of them inactive at once.
+
+    A table of its own (DESIGN names only a family id) so that a code exchange without a
+    refresh token is revocable too, and the absolute lifetime lives in one place.
+    """
+
+    __tablename__ = "grant_families"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(Text, default="")
+    resources: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    auth_methods: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Absolute lifetime: rotation never moves it.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(30))
+
+    client: Mapped[OAuthClient] = relationship()
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class AuthorizationCode(UUIDPrimaryKey, db.Model):
+    """A single-use code bound to client, redirect URI and PKCE challenge; stored as SHA-256."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    resources: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(10), default="S256")
+    nonce: Mapped[str | None] = mapped_column(Text)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    auth_methods: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set at redemption, so that a replay can revoke what the first use issued.
+    family_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("grant_families.id", ondelete="SET NULL"), index=True
+    )
+
+    client: Mapped[OAuthClient] = relationship()
+    user: Mapped[User] = relationship()
+
+    @classmethod
+    def find(cls, raw_code: str, *, for_update: bool = False) -> AuthorizationCode | None:
+        stmt = select(cls).where(cls.code_hash == sha256_hex(raw_code))
+        if for_update:
+            stmt = stmt.with_for_update()  # two concurrent redemptions: exactly one wins
+        return db.session.scalar(stmt)
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_amr(self) -> list[str]:
+        return list(self.auth_methods)
+
+    def get_acr(self) -> str | None:
+        return None
+
+
+class RefreshToken(UUIDPrimaryKey, db.Model):
+    """One link of a rotating chain; only its SHA-256 is stored.
+
+    `successor_ciphertext` is the successor token encrypted under a key derived from this
+    token's raw value, so an idempotent retry inside the grace window can get the same
+    successor back without the server keeping any refresh token in plain text.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("grant_families.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Idle deadline, never past the family's absolute one.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    successor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("refresh_tokens.id", ondelete="SET NULL"), index=True
+    )
+    successor_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    family: Mapped[GrantFamily] = relationship()
+    client: Mapped[OAuthClient] = relationship()
+
+    @classmethod
+    def find(cls, raw: str, *, for_update: bool = False) -> RefreshToken | None:
+        stmt = select(cls).where(cls.token_hash == sha256_hex(raw))
+        if for_update:
+            stmt = stmt.with_for_update()  # two concurrent refreshes must not fork a family
+        return db.session.scalar(stmt)
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None or self.family.is_revoked
+
+    def get_scope(self) -> str:
+        return self.scope

@@ -1,0 +1,144 @@
+"""Client registration rules: what a client may be registered with, checked before any write."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from authserver.extensions import db
+from authserver.hashing import new_secret, sha256_hex
+from authserver.models import OAuthClient, Service
+from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
+from authserver.oauth.scopes import SCOPES, SERVICE_SCOPES
+
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,100}$")
+SERVICE_NAME_PATTERN = re.compile(r"^[a-z0-9_.-]{1,50}$")
+MAX_URI_LENGTH = 2000
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class RegistrationError(ValueError):
+    """A client field is invalid; `field` names it, the message says why."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """What an operator asks for when registering a client."""
+
+    name: str
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
+    scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access", "orgs")
+    auth_method: str = "client_secret_basic"
+    is_first_party: bool = False
+    service_name: str | None = None
+    client_id: str | None = None
+    description: str | None = None
+
+
+def validate(spec: ClientSpec) -> None:
+    """Raise RegistrationError for the first field that breaks a rule."""
+    _check_name(spec.name)
+    if spec.client_id is not None and not CLIENT_ID_PATTERN.match(spec.client_id):
+        raise RegistrationError("client_id", "use 3 to 100 of A-Z a-z 0-9 . _ -")
+    if spec.auth_method not in AUTH_METHODS:
+        raise RegistrationError("auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
+    _check_grant_types(spec)
+    _check_scopes(spec)
+    for uri in spec.redirect_uris:
+        check_redirect_uri(uri, "redirect_uri")
+    for uri in spec.post_logout_redirect_uris:
+        check_redirect_uri(uri, "post_logout_redirect_uri")
+    if spec.service_name is not None and not SERVICE_NAME_PATTERN.match(spec.service_name):
+        raise RegistrationError("service", "use 1 to 50 of a-z 0-9 _ . -")
+
+
+def _check_name(name: str) -> None:
+    if not name.strip() or len(name) > 100:
+        raise RegistrationError("name", "must be 1 to 100 characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise RegistrationError("name", "must not contain control characters")
+
+
+def _check_grant_types(spec: ClientSpec) -> None:
+    grants = set(spec.grant_types)
+    if not grants:
+        raise RegistrationError("grant_type", "at least one is needed")
+    unknown = grants - set(GRANT_TYPES)
+    if unknown:
+        raise RegistrationError("grant_type", f"unknown: {', '.join(sorted(unknown))}")
+    if "authorization_code" in grants and not spec.redirect_uris:
+        raise RegistrationError("redirect_uri", "authorization_code needs at least one")
+    if "refresh_token" in grants and "authorization_code" not in grants:
+        raise RegistrationError("grant_type", "refresh_token goes with authorization_code")
+    if "client_credentials" in grants:
+        if spec.auth_method == "none":
+            raise RegistrationError("grant_type", "a public client cannot use client_credentials")
+        if spec.service_name is None:
+            raise RegistrationError("service", "client_credentials is for service clients only")
+
+
+def _check_scopes(spec: ClientSpec) -> None:
+    unknown = set(spec.scopes) - set(SCOPES)
+    if unknown:
+        raise RegistrationError("scope", f"unknown: {', '.join(sorted(unknown))}")
+    if set(spec.scopes) & SERVICE_SCOPES and spec.service_name is None:
+        raise RegistrationError("scope", "services:sync is for clients bound to a service")
+
+
+def check_redirect_uri(uri: str, field_name: str) -> None:
+    """RFC 9700 §2.1 and RFC 8252 §7: https, loopback http, or a private-use scheme."""
+    if len(uri) > MAX_URI_LENGTH:
+        raise RegistrationError(field_name, f"must be at most {MAX_URI_LENGTH} characters")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in uri) or "*" in uri:
+        raise RegistrationError(field_name, f"{uri!r} has spaces, controls or wildcards")
+    parts = urlsplit(uri)
+    if parts.fragment or "#" in uri:
+        raise RegistrationError(field_name, f"{uri!r} must not have a fragment")
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return
+    if "." in parts.scheme and parts.scheme not in ("http", "https") and parts.path:
+        return  # RFC 8252 §7.1: reverse-domain private-use scheme of a native app
+    raise RegistrationError(
+        field_name,
+        f"{uri!r} must be https, http on a loopback address, or a reverse-domain app scheme",
+    )
+
+
+def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
+    """Validate and add the client; return it with its raw secret (shown once, never stored).
+
+    The caller commits. A service named for the first time is registered with it.
+    """
+    validate(spec)
+    client_id = spec.client_id or new_secret()[:22]
+    if OAuthClient.find(client_id) is not None:
+        raise RegistrationError("client_id", f"{client_id!r} is taken")
+    if spec.service_name is not None and Service.find(spec.service_name) is None:
+        db.session.add(Service(name=spec.service_name))
+        db.session.flush()
+    secret = None if spec.auth_method == "none" else new_secret()
+    client = OAuthClient(
+        client_id=client_id,
+        client_secret_hash=sha256_hex(secret) if secret else None,
+        name=spec.name.strip(),
+        description=spec.description,
+        redirect_uris=list(dict.fromkeys(spec.redirect_uris)),
+        post_logout_redirect_uris=list(dict.fromkeys(spec.post_logout_redirect_uris)),
+        grant_types=sorted(set(spec.grant_types)),
+        scopes=sorted(set(spec.scopes)),
+        token_endpoint_auth_method=spec.auth_method,
+        is_first_party=spec.is_first_party,
+        service_name=spec.service_name,
+    )
+    db.session.add(client)
+    db.session.flush()
+    return client, secret

@@ -1,0 +1,16 @@
+"""The scopes this server knows, each with the plain words a person reads on the consent page."""
+
+from __future__ import annotations
+
+SCOPES: dict[str, str] = {
+    "openid": "Sign you in with your authserver account",
+    "profile": "See your name and profile picture",
+    "email": "See your email address",
+    "offline_access": "Stay signed in when you are not using the app",
+    "orgs": "See the organizations you belong to and your roles in them",
+    "services:sync": "Publish its service's permissions and roles (services only)",
+}
+
+# Scopes a person may grant; the rest belong to service clients (client_credentials).
+USER_SCOPES = frozenset({"openid", "profile", "email", "offline_access", "orgs"})
+SERVICE_SCOPES = frozenset({"services:sync"})
