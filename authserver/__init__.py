@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from authserver.config import PROJECT_ROOT, Settings
-from authserver.extensions import csrf, db, login_manager, migrate
+from authserver.extensions import csrf, db, migrate
 from authserver.keys import KeySchedule, KeyStore
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -38,7 +38,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
-    login_manager.init_app(app)
 
     _register_blueprints(app)
     _register_cli(app)

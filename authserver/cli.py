@@ -13,6 +13,7 @@ from flask.cli import AppGroup, FlaskGroup
 from flask_migrate import upgrade
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.serving import run_simple
 
 from authserver import audit
 from authserver.clock import utcnow
@@ -62,7 +63,8 @@ def serve_command(host: str, port: int) -> None:
     """Run the development server (production runs `gunicorn wsgi:app`)."""
     if current_settings().is_production:
         raise click.UsageError("serve is the development server; run `gunicorn wsgi:app`")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask refuses app.run() inside its own CLI; werkzeug's server is what it would run.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
 # ---- keys ----------------------------------------------------------------------------------

@@ -239,8 +239,11 @@ class KeyStore:
         now = utcnow()
         with self._writing():
             key = self.find(kid)
-            if key.state(now) in ("retired", "expired"):
-                raise KeyStoreError(f"KID: {kid} is already {key.state(now)}")
+            state = key.state(now)
+            if state == "expired" or (state == "retired" and not immediately):
+                raise KeyStoreError(f"KID: {kid} is already {state}")
+            if state == "retired":  # compromised after its retirement: unpublish it now
+                return self._retire(key, now, now, immediately=True)
             others = [k for k in self.keys() if k.kid != kid and k.state(now) == "active"]
             if not others:
                 raise KeyStoreError(

@@ -7,6 +7,9 @@ from logging.config import fileConfig
 
 import sqlalchemy as sa
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations.ops import MigrationScript
+from alembic.runtime.migration import MigrationContext
 from flask import current_app
 
 import authserver.models  # noqa: F401  (registers every table on the metadata)
@@ -18,7 +21,7 @@ if config.config_file_name is not None and not logging.getLogger().handlers:
 log = logging.getLogger("alembic.env")
 
 
-def _render_item(type_: str, obj: object, autogen_context) -> str | bool:  # noqa: ANN001
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | bool:
     """Render our column types as plain SQLAlchemy ones: a revision must not import the app."""
     from authserver.models.base import UTCDateTime
 
@@ -40,7 +43,9 @@ CONFIGURE_OPTIONS = {
 }
 
 
-def _skip_empty_autogenerate(context_, revision, directives) -> None:  # noqa: ANN001
+def _skip_empty_autogenerate(
+    context_: MigrationContext, revision: object, directives: list[MigrationScript]
+) -> None:
     if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
         directives[:] = []
         log.info("no changes in the models, no revision written")

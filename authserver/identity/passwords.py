@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -10,8 +12,12 @@ MAX_LENGTH = 1024
 
 # argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
 _hasher = PasswordHasher()
-# Verified against when the account does not exist, so a miss costs what a hit costs.
-_DUMMY_HASH = _hasher.hash("authserver-no-such-account")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so a miss costs what a hit costs."""
+    return _hasher.hash("authserver-no-such-account")
 
 
 class PasswordPolicyError(ValueError):
@@ -34,7 +40,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True when the password matches. A missing hash still spends one verification."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -1,0 +1,5 @@
+"""`python -m authserver` is the `authserver` command."""
+
+from authserver.cli import main
+
+main()

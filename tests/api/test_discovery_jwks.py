@@ -1,0 +1,66 @@
+"""Discovery and JWKS as a relying party fetches them."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from authserver.keys import PRIVATE_MEMBERS
+
+
+def test_jwks_publishes_public_keys_with_cache_headers(http: FlaskClient) -> None:
+    response = http.get("/jwks.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/jwk-set+json"
+    assert "max-age=300" in response.headers["Cache-Control"]
+    assert response.headers["ETag"]
+    keys = response.json["keys"]
+    assert keys and all(not PRIVATE_MEMBERS & set(key) for key in keys)
+
+
+def test_jwks_answers_304_to_a_matching_etag(http: FlaskClient) -> None:
+    etag = http.get("/jwks.json").headers["ETag"]
+    again = http.get("/jwks.json", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    other = http.get("/jwks.json", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200
+
+
+def test_jwks_follows_a_rotation_without_a_restart(app: Flask, http: FlaskClient) -> None:
+    before = http.get("/jwks.json")
+    store = app.extensions["authserver.keys"]
+    new, _ = store.rotate()
+    after = http.get("/jwks.json", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert new.kid in {key["kid"] for key in after.json["keys"]}
+
+
+def test_a_token_signed_by_the_server_verifies_with_the_published_jwks(
+    app: Flask,
+    http: FlaskClient,
+) -> None:
+    token = app.extensions["authserver.keys"].sign({"iss": "http://127.0.0.1:8000"})
+    key_set = KeySet.import_key_set(http.get("/jwks.json").json)
+    assert jwt.decode(token, key_set, algorithms=["RS256", "ES256"]).claims["iss"]
+
+
+def test_both_discovery_urls_serve_the_same_document(http: FlaskClient) -> None:
+    openid = http.get("/.well-known/openid-configuration")
+    oauth = http.get("/.well-known/oauth-authorization-server")
+    assert openid.status_code == oauth.status_code == 200
+    assert openid.json == oauth.json
+    assert openid.json["issuer"] == "http://127.0.0.1:8000"
+    assert openid.json["jwks_uri"] == "http://127.0.0.1:8000/jwks.json"
+    assert openid.json["response_types_supported"] == ["code"]
+
+
+def test_discovery_advertises_only_endpoints_that_are_served(app: Flask, http: FlaskClient) -> None:
+    metadata = http.get("/.well-known/openid-configuration").json
+    issuer = metadata["issuer"]
+    endpoints = [v for k, v in metadata.items() if k.endswith("_endpoint") or k == "jwks_uri"]
+    assert endpoints
+    for url in endpoints:
+        path = url.removeprefix(issuer)
+        assert http.open(path, method="OPTIONS").status_code != 404, path

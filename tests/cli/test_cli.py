@@ -1,0 +1,498 @@
+"""The `authserver` command end to end, as an operator runs it: a real process per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from authserver import create_app
+from authserver.extensions import db
+from authserver.hashing import sha256_hex
+from tests.conftest import BACKENDS, make_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Operator:
+    """Runs `authserver` with one environment, like a shell with AUTHSERVER_* exported."""
+
+    env: dict[str, str]
+    database_url: str
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "authserver", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=PROJECT_ROOT,
+        )
+
+    def ok(self, *args: str, stdin: str | None = None) -> str:
+        result = self.run(*args, stdin=stdin)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def query(self, sql: str, **params: object) -> list[tuple]:
+        engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg2://"))
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql), params)]
+        finally:
+            engine.dispose()
+
+
+def base_env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AUTHSERVER_")}
+    env.update(
+        AUTHSERVER_DATABASE_URL=database_url,
+        AUTHSERVER_INSTANCE_DIR=str(tmp_path / "instance"),
+        AUTHSERVER_KEYS_DIR=str(tmp_path / "keys"),
+        AUTHSERVER_ISSUER="http://127.0.0.1:8000",
+    )
+    return env
+
+
+@pytest.fixture(params=BACKENDS)
+def operator(
+    request: pytest.FixtureRequest, new_database_url: Callable[[str], str], tmp_path: Path
+) -> Operator:
+    url = new_database_url(request.param)
+    return Operator(base_env(tmp_path, url), url)
+
+
+@pytest.fixture
+def sqlite_operator(new_database_url: Callable[[str], str], tmp_path: Path) -> Operator:
+    """For behaviour that does not depend on the database backend."""
+    url = new_database_url("sqlite")
+    return Operator(base_env(tmp_path, url), url)
+
+
+@pytest.fixture
+def initialized(operator: Operator, tmp_path: Path) -> Operator:
+    """What `authserver init` leaves (tested on its own below), made in-process for speed."""
+    app = create_app(make_settings(tmp_path, operator.database_url))
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        app.extensions["authserver.keys"].ensure_key()
+        db.engine.dispose()
+    return operator
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, "expected an error line on stderr"
+    return "\n".join(lines)
+
+
+# ---- init -----------------------------------------------------------------------------------
+
+
+def test_init_migrates_and_makes_a_key_and_is_safe_to_repeat(operator: Operator) -> None:
+    first = operator.ok("init")
+    assert "generated RS256 key" in first
+    kid = json.loads(operator.ok("keys", "list", "--json"))[0]["kid"]
+    assert operator.query("SELECT version_num FROM alembic_version") == [("0001",)]
+
+    second = operator.ok("init")
+    assert "a signing key exists" in second
+    assert [k["kid"] for k in json.loads(operator.ok("keys", "list", "--json"))] == [kid]
+
+
+def test_flask_db_upgrade_works_too(operator: Operator) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "authserver:create_app", "db", "upgrade"],
+        env=operator.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert operator.query("SELECT version_num FROM alembic_version") == [("0001",)]
+
+
+def test_db_downgrade_removes_the_schema(initialized: Operator) -> None:
+    initialized.ok("db", "downgrade", "base")
+    assert initialized.query("SELECT count(*) FROM alembic_version") == [(0,)]
+
+
+# ---- clients --------------------------------------------------------------------------------
+
+
+def test_confidential_client_secret_is_printed_once_and_only_its_hash_is_kept(
+    initialized: Operator,
+) -> None:
+    created = json.loads(
+        initialized.ok(
+            "clients",
+            "create",
+            "--name",
+            "Billing web",
+            "--redirect-uri",
+            "https://billing.example.com/callback",
+            "--post-logout-redirect-uri",
+            "https://billing.example.com/",
+            "--json",
+        )
+    )
+    secret = created["client_secret"]
+    assert len(secret) >= 43
+    rows = initialized.query(
+        "SELECT client_secret_hash, token_endpoint_auth_method FROM oauth_clients"
+    )
+    assert rows == [(sha256_hex(secret), "client_secret_basic")]
+
+    shown = initialized.ok("clients", "show", created["client_id"])
+    listed = initialized.ok("clients", "list")
+    assert secret not in shown and secret not in listed
+    assert json.loads(shown)["redirect_uris"] == ["https://billing.example.com/callback"]
+    assert created["client_id"] in listed and "confidential" in listed
+
+
+def test_public_client_has_no_secret(initialized: Operator) -> None:
+    out = initialized.ok(
+        "clients",
+        "create",
+        "--name",
+        "Mobile",
+        "--public",
+        "--redirect-uri",
+        "com.example.mobile:/oauth/callback",
+        "--redirect-uri",
+        "http://127.0.0.1:53682/callback",
+        "--client-id",
+        "mobile-app",
+    )
+    assert "no secret" in out and "client_secret" not in out
+    assert initialized.query("SELECT client_secret_hash FROM oauth_clients") == [(None,)]
+
+
+def test_service_client_gets_client_credentials_and_registers_its_service(
+    initialized: Operator,
+) -> None:
+    created = json.loads(
+        initialized.ok(
+            "clients", "create", "--name", "Billing API", "--service", "billing", "--json"
+        )
+    )
+    assert created["grant_types"] == ["client_credentials"]
+    assert created["scopes"] == ["services:sync"]
+    assert initialized.query("SELECT name FROM services") == [("billing",)]
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--redirect-uri", "http://evil.example.com/cb"], "--redirect-uri"),
+        (["--redirect-uri", "https://app.example.com/cb#frag"], "--redirect-uri"),
+        (["--redirect-uri", "https://*.example.com/cb"], "--redirect-uri"),
+        ([], "--redirect-uri"),
+        (["--redirect-uri", "https://a.example.com/cb", "--scope", "admin"], "--scope"),
+        (["--grant-type", "client_credentials"], "--service"),
+        (["--public", "--grant-type", "client_credentials", "--service", "x"], "--grant-type"),
+        (["--redirect-uri", "https://a.example.com/cb", "--client-id", "a b"], "--client-id"),
+        (["--redirect-uri", "https://a.example.com/cb", "--service", "Bad Name"], "--service"),
+    ],
+    ids=[
+        "http-remote",
+        "fragment",
+        "wildcard",
+        "no-redirect",
+        "unknown-scope",
+        "cc-without-service",
+        "public-cc",
+        "bad-client-id",
+        "bad-service",
+    ],
+)
+def test_bad_client_fields_are_named_and_nothing_is_written(
+    initialized: Operator, args: list[str], names: str
+) -> None:
+    result = initialized.run("clients", "create", "--name", "App", *args)
+    assert result.returncode == 2
+    assert names in one_line_error(result)
+    assert initialized.query("SELECT count(*) FROM oauth_clients") == [(0,)]
+    assert initialized.query("SELECT count(*) FROM services") == [(0,)]
+
+
+def test_duplicate_client_id_is_refused(initialized: Operator) -> None:
+    args = (
+        "clients",
+        "create",
+        "--name",
+        "A",
+        "--redirect-uri",
+        "https://a.example.com/cb",
+        "--client-id",
+        "same-id",
+    )
+    initialized.ok(*args)
+    assert "is taken" in one_line_error(initialized.run(*args))
+
+
+def test_delete_client_removes_it(initialized: Operator) -> None:
+    initialized.ok(
+        "clients",
+        "create",
+        "--name",
+        "A",
+        "--redirect-uri",
+        "https://a.example.com/cb",
+        "--client-id",
+        "gone-soon",
+    )
+    initialized.ok("clients", "delete", "gone-soon", "--yes")
+    assert initialized.query("SELECT count(*) FROM oauth_clients") == [(0,)]
+    assert "no client 'gone-soon'" in one_line_error(
+        initialized.run("clients", "show", "gone-soon")
+    )
+    events = initialized.query("SELECT event_type FROM audit_events ORDER BY occurred_at")
+    assert ("client.created",) in events and ("client.deleted",) in events
+
+
+def test_delete_without_yes_asks_and_a_no_keeps_the_client(initialized: Operator) -> None:
+    initialized.ok(
+        "clients",
+        "create",
+        "--name",
+        "A",
+        "--redirect-uri",
+        "https://a.example.com/cb",
+        "--client-id",
+        "kept",
+    )
+    result = initialized.run("clients", "delete", "kept", stdin="n\n")
+    assert result.returncode != 0
+    assert initialized.query("SELECT count(*) FROM oauth_clients") == [(1,)]
+
+
+# ---- users ----------------------------------------------------------------------------------
+
+
+def test_users_create_stores_an_argon2id_hash(initialized: Operator) -> None:
+    out = initialized.ok(
+        "users",
+        "create",
+        "--email",
+        " Ada@Example.COM ",
+        "--name",
+        "Ada Lovelace",
+        "--password-stdin",
+        "--platform-role",
+        "admin",
+        stdin="correct horse battery\n",
+    )
+    assert "ada@example.com" in out
+    [(email, password_hash)] = initialized.query("SELECT email, password_hash FROM users")
+    assert email == "ada@example.com"
+    assert password_hash.startswith("$argon2id$")
+    assert PasswordHasher().verify(password_hash, "correct horse battery")
+    assert initialized.query("SELECT role FROM platform_roles") == [("admin",)]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "names"),
+    [
+        (["--email", "not-an-email"], "correct horse battery\n", "--email"),
+        (["--email", "a@example.com"], "short\n", "password"),
+        (
+            ["--email", "a@example.com", "--platform-role", "god"],
+            "correct horse battery\n",
+            "--platform-role",
+        ),
+    ],
+    ids=["bad-email", "short-password", "bad-role"],
+)
+def test_bad_user_fields_are_named_and_nothing_is_written(
+    initialized: Operator, args: list[str], stdin: str, names: str
+) -> None:
+    result = initialized.run(
+        "users", "create", "--name", "A", "--password-stdin", *args, stdin=stdin
+    )
+    assert result.returncode == 2
+    assert names in one_line_error(result)
+    assert initialized.query("SELECT count(*) FROM users") == [(0,)]
+
+
+def test_a_second_account_for_the_same_email_is_refused(initialized: Operator) -> None:
+    args = ("users", "create", "--email", "a@example.com", "--name", "A", "--password-stdin")
+    initialized.ok(*args, stdin="correct horse battery\n")
+    result = initialized.run(*args[:3], "A@EXAMPLE.com", *args[4:], stdin="another long one\n")
+    assert "already has an account" in one_line_error(result)
+    assert initialized.query("SELECT count(*) FROM users") == [(1,)]
+
+
+# ---- keys -----------------------------------------------------------------------------------
+
+
+def test_keys_generate_rotate_retire_and_list(initialized: Operator) -> None:
+    first = json.loads(initialized.ok("keys", "list", "--json"))[0]
+    assert first["signing"] and first["state"] == "active"
+
+    initialized.ok("keys", "rotate", "--alg", "ES256")
+    keys = {k["kid"]: k for k in json.loads(initialized.ok("keys", "list", "--json"))}
+    [new] = [k for k in keys.values() if k["kid"] != first["kid"]]
+    assert new["alg"] == "ES256" and new["state"] == "pending" and not new["signing"]
+    assert keys[first["kid"]]["signing"]
+
+    initialized.ok("keys", "rotate", "--now")
+    keys = json.loads(initialized.ok("keys", "list", "--json"))
+    assert len(keys) == 3 and sum(k["signing"] for k in keys) == 1
+
+    initialized.ok("keys", "retire", first["kid"], "--now")
+    states = {k["kid"]: k["state"] for k in json.loads(initialized.ok("keys", "list", "--json"))}
+    assert states[first["kid"]] == "expired"
+    assert "removed 1 expired key" in initialized.ok("keys", "prune")
+    events = initialized.query(
+        "SELECT event_type FROM audit_events WHERE event_type LIKE 'key.%' ORDER BY occurred_at"
+    )
+    assert events == [("key.rotated",), ("key.rotated",), ("key.retired",), ("key.pruned",)]
+
+
+def test_keys_generate_writes_a_private_file(initialized: Operator) -> None:
+    initialized.ok("keys", "generate", "--alg", "ES256")
+    files = list(Path(initialized.env["AUTHSERVER_KEYS_DIR"]).glob("*.json"))
+    assert len(files) == 2
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in files)
+
+
+def test_retiring_the_only_key_is_refused(initialized: Operator) -> None:
+    kid = json.loads(initialized.ok("keys", "list", "--json"))[0]["kid"]
+    assert "only key that can sign" in one_line_error(initialized.run("keys", "retire", kid))
+
+
+def test_bad_alg_is_refused(initialized: Operator) -> None:
+    result = initialized.run("keys", "generate", "--alg", "HS256")
+    assert result.returncode == 2 and "--alg" in one_line_error(result)
+
+
+# ---- failures before anything runs ----------------------------------------------------------
+
+
+def test_a_bad_setting_stops_with_one_line(sqlite_operator: Operator) -> None:
+    sqlite_operator.env["AUTHSERVER_ISSUER"] = "not-a-url"
+    result = sqlite_operator.run("init")
+    error = one_line_error(result)
+    assert result.returncode == 2
+    assert (
+        error == "authserver: AUTHSERVER_ISSUER: must be an absolute http(s) URL (got 'not-a-url')"
+    )
+
+
+def test_an_unreachable_database_stops_with_one_line(
+    sqlite_operator: Operator, tmp_path: Path
+) -> None:
+    sqlite_operator.env["AUTHSERVER_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/nothing"
+    result = sqlite_operator.run("init")
+    assert result.returncode == 2
+    assert one_line_error(result).startswith(
+        "authserver: AUTHSERVER_DATABASE_URL: cannot use the database"
+    )
+    assert not (tmp_path / "keys").exists() or not list((tmp_path / "keys").glob("*.json"))
+
+
+def test_an_unusable_keys_dir_stops_with_one_line(
+    sqlite_operator: Operator, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    sqlite_operator.env["AUTHSERVER_KEYS_DIR"] = str(blocker / "keys")
+    result = sqlite_operator.run("keys", "generate")
+    assert result.returncode == 2
+    assert one_line_error(result).startswith("authserver: AUTHSERVER_KEYS_DIR: ")
+
+
+def test_an_out_of_range_argument_is_named(sqlite_operator: Operator) -> None:
+    result = sqlite_operator.run("serve", "--port", "70000")
+    assert result.returncode == 2 and "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_wsgi_with_a_bad_setting_exits_with_one_line(sqlite_operator: Operator) -> None:
+    sqlite_operator.env["AUTHSERVER_ENV"] = "production"
+    sqlite_operator.env["AUTHSERVER_ISSUER"] = "http://auth.example.com"
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        env=sqlite_operator.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 2
+    assert one_line_error(result).startswith("authserver: AUTHSERVER_ISSUER: must use https")
+
+
+# ---- serving --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, deadline: float = 20.0) -> bytes:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("server", ["serve", "gunicorn"])
+def test_the_server_answers_health_discovery_and_jwks(initialized: Operator, server: str) -> None:
+    port = free_port()
+    if server == "serve":
+        command = [sys.executable, "-m", "authserver", "serve", "--port", str(port)]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "wsgi:app",
+        ]
+    process = subprocess.Popen(
+        command,
+        env=initialized.env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert json.loads(wait_for(base + "/healthz")) == {"status": "ok"}
+        assert json.loads(wait_for(base + "/readyz"))["status"] == "ready"
+        metadata = json.loads(wait_for(base + "/.well-known/openid-configuration"))
+        assert metadata["issuer"] == "http://127.0.0.1:8000"
+        jwks = json.loads(wait_for(base + "/jwks.json"))
+        assert len(jwks["keys"]) == 1 and "d" not in jwks["keys"][0]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
