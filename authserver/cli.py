@@ -142,7 +142,8 @@ def keys_rotate(alg: str, immediately: bool) -> None:
         )
 
 
-@keys_cli.command("retire")
+# A kid is a base64url thumbprint and may begin with "-": never read it as an option.
+@keys_cli.command("retire", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @click.option(
     "--now",

@@ -380,6 +380,11 @@ def test_retiring_the_only_key_is_refused(initialized: Operator) -> None:
     assert "only key that can sign" in one_line_error(initialized.run("keys", "retire", kid))
 
 
+def test_a_kid_that_begins_with_a_dash_is_read_as_a_kid(initialized: Operator) -> None:
+    result = initialized.run("keys", "retire", "-D7RSXwD8VuVUGUo3QpsGHE1Y")
+    assert "no key '-D7RSXwD8VuVUGUo3QpsGHE1Y'" in one_line_error(result)
+
+
 def test_bad_alg_is_refused(initialized: Operator) -> None:
     result = initialized.run("keys", "generate", "--alg", "HS256")
     assert result.returncode == 2 and "--alg" in one_line_error(result)
