@@ -96,9 +96,13 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _register_blueprints(app: Flask) -> None:
     from authserver.errors import register_error_handlers
     from authserver.health import health
+    from authserver.oauth.routes import oauth
+    from authserver.oauth.server import init_server
     from authserver.oidc.routes import oidc
 
+    init_server(app)
     app.register_blueprint(health)
+    app.register_blueprint(oauth)
     app.register_blueprint(oidc)
     register_error_handlers(app)
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from authserver.clock import utcnow
 
@@ -154,6 +154,7 @@ class KeyStore:
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
         self._checked_at = float("-inf")
         self._jwks_cache: tuple[tuple[str, ...], bytes, str] | None = None
+        self._verify_cache: tuple[tuple[str, ...], KeySet] | None = None
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -197,6 +198,19 @@ class KeyStore:
         etag = hashlib.sha256(body).hexdigest()[:32]
         self._jwks_cache = (kids, body, etag)
         return body, etag
+
+    def verify(self, token: str) -> jwt.Token:
+        """Check a JWT's signature against the published keys; claims are the caller's to check.
+
+        Raises JoseError (or ValueError for a malformed token) when it does not verify.
+        """
+        published = self.published()
+        kids = tuple(key.kid for key in published)
+        cached = self._verify_cache
+        if cached is None or cached[0] != kids:
+            key_set = KeySet.import_key_set({"keys": [key.public_jwk() for key in published]})
+            cached = self._verify_cache = (kids, key_set)
+        return jwt.decode(token, cached[1], algorithms=list(ALGORITHMS))
 
     def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
         key = self.signing_key()

@@ -1,0 +1,161 @@
+"""Revocation (RFC 7009) and introspection (RFC 7662) on Authlib's endpoints.
+
+Both accept our two kinds of token: a refresh token (found by its hash) and a JWT access
+token (verified against our keys; revoked when its family is).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint as AuthlibRevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as AuthlibIntrospectionEndpoint
+from joserfc.errors import JoseError
+
+from authserver import audit
+from authserver.clock import utcnow
+from authserver.config import current_settings
+from authserver.extensions import db
+from authserver.keys import current_key_store
+from authserver.models import GrantFamily, OAuthClient, RefreshToken
+from authserver.models.clients import AUTH_METHODS
+from authserver.oauth import families
+from authserver.oauth.tokens import ACCESS_TOKEN_TYPE
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A verified JWT access token, as the endpoints see it."""
+
+    claims: dict[str, Any]
+    family: GrantFamily | None
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.claims.get("client_id") == client.client_id
+
+    def is_expired(self) -> bool:
+        return utcnow().timestamp() >= self.claims["exp"]
+
+    def is_revoked(self) -> bool:
+        return self.family is not None and self.family.is_revoked
+
+
+@dataclass(frozen=True)
+class PresentedRefreshToken:
+    row: RefreshToken
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.row.client_id == client.id
+
+    def is_expired(self) -> bool:
+        return self.row.is_expired() or utcnow() >= self.row.family.expires_at
+
+    def is_revoked(self) -> bool:
+        # A rotated-out token is no longer usable, whatever its grace window allows a retry.
+        return self.row.is_revoked() or self.row.rotated_at is not None
+
+
+Presented = AccessToken | PresentedRefreshToken
+
+
+def find_token(raw: str, hint: str | None) -> Presented | None:
+    """Look the token up as the hint says first, then as the other kind (RFC 7009 §2.1)."""
+    order = (
+        ("refresh_token", "access_token")
+        if hint == "refresh_token"
+        else ("access_token", "refresh_token")
+    )
+    for kind in order:
+        found = _find_access_token(raw) if kind == "access_token" else _find_refresh_token(raw)
+        if found is not None:
+            return found
+    return None
+
+
+def _find_refresh_token(raw: str) -> PresentedRefreshToken | None:
+    row = RefreshToken.find(raw)
+    return PresentedRefreshToken(row) if row is not None else None
+
+
+def _find_access_token(raw: str) -> AccessToken | None:
+    if raw.count(".") != 2:
+        return None
+    try:
+        verified = current_key_store().verify(raw)
+    except (JoseError, ValueError):
+        return None
+    claims = dict(verified.claims)
+    if verified.header.get("typ") != ACCESS_TOKEN_TYPE:
+        return None
+    if claims.get("iss") != current_settings().issuer or "exp" not in claims:
+        return None
+    family = None
+    if "family_id" in claims:
+        try:
+            family = db.session.get(GrantFamily, uuid.UUID(claims["family_id"]))
+        except ValueError:
+            return None
+        if family is None:
+            return None
+    return AccessToken(claims, family)
+
+
+class RevocationEndpoint(AuthlibRevocationEndpoint):
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:
+        return find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: Presented, request: Any) -> None:
+        """Revoking either kind revokes its whole family (DESIGN: a refresh token and every
+        access token issued from it). A client_credentials token has no family: it is
+        short-lived and cannot be revoked early."""
+        family = token.row.family if isinstance(token, PresentedRefreshToken) else token.family
+        if family is None:
+            return
+        families.revoke_family(family, "client_revoked", utcnow())
+        audit.record(
+            "token.family_revoked",
+            actor_client_id=request.client.client_id,
+            target_type="grant_family",
+            target_id=str(family.id),
+            reason="client_revoked",
+        )
+
+
+class IntrospectionEndpoint(AuthlibIntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:
+        return find_token(token_string, token_type_hint)
+
+    def check_permission(self, token: Presented, client: OAuthClient, request: Any) -> bool:
+        """The client a token was issued to, or the service it is for, may introspect it;
+        anyone else learns only `active: false`."""
+        if token.check_client(client):
+            return True
+        if isinstance(token, AccessToken) and client.service_name:
+            audience = token.claims.get("aud")
+            audiences = audience if isinstance(audience, list) else [audience]
+            return client.service_name in audiences
+        return False
+
+    def introspect_token(self, token: Presented) -> dict[str, Any]:
+        if isinstance(token, AccessToken):
+            keep = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "family_id")
+            payload = {name: token.claims[name] for name in keep if name in token.claims}
+            return {"active": True, "token_type": "Bearer", **payload}
+        row = token.row
+        return {
+            "active": True,
+            "token_type": "refresh_token",
+            "scope": row.scope,
+            "client_id": row.client.client_id,
+            "sub": str(row.user_id),
+            "iss": current_settings().issuer,
+            "exp": int(min(row.expires_at, row.family.expires_at).timestamp()),
+            "iat": int(row.created_at.timestamp()),
+            "family_id": str(row.family_id),
+        }

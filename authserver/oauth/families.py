@@ -1,0 +1,146 @@
+"""Grant families and their rotating refresh tokens: start, mint, rotate, revoke.
+
+RFC 9700 §4.14.2: a refresh token is single-use; presenting a rotated-out one is reuse and
+revokes the whole family. The grace window (DESIGN "Protocol surface") turns a repeat by the
+same client shortly after rotation into an idempotent retry: it gets the same successor back.
+To return that successor without storing any refresh token in plain text, the old row keeps
+the successor encrypted under a key derived from the old token's raw value, which only its
+holder has. Hand-written with cryptography's HKDF and AES-GCM: no library does this.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import update
+
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.hashing import new_secret, sha256_hex
+from authserver.models import GrantFamily, OAuthClient, RefreshToken
+
+_SEAL_INFO = b"authserver refresh-token successor v1"
+_NONCE_BYTES = 12
+
+
+class RefreshRefused(Exception):
+    """The refresh token cannot be used; `reason` goes to the log and audit, never the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Rotation:
+    raw: str
+    token: RefreshToken
+    is_retry: bool
+
+
+def _cipher(raw_token: str) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(
+        raw_token.encode()
+    )
+    return AESGCM(key)
+
+
+def seal(raw_token: str, successor_raw: str) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + _cipher(raw_token).encrypt(nonce, successor_raw.encode(), None)
+
+
+def unseal(raw_token: str, sealed: bytes) -> str:
+    nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+    return _cipher(raw_token).decrypt(nonce, ciphertext, None).decode()
+
+
+def mint_refresh_token(
+    family: GrantFamily, settings: Settings, now: datetime
+) -> tuple[str, RefreshToken]:
+    """A new refresh token in the family; its idle deadline never passes the family's end."""
+    raw = new_secret()
+    token = RefreshToken(
+        token_hash=sha256_hex(raw),
+        family_id=family.id,
+        client_id=family.client_id,
+        user_id=family.user_id,
+        scope=family.scope,
+        created_at=now,
+        expires_at=min(now + timedelta(seconds=settings.refresh_token_idle_ttl), family.expires_at),
+    )
+    db.session.add(token)
+    db.session.flush()
+    return raw, token
+
+
+def revoke_family(family: GrantFamily, reason: str, now: datetime) -> None:
+    """Revoke everything the family issued: its refresh tokens now, its access tokens through
+    the family id they carry (introspection reports them inactive)."""
+    if family.revoked_at is None:
+        family.revoked_at = now
+        family.revoked_reason = reason
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.session.flush()
+
+
+def rotate(
+    presented_raw: str, token: RefreshToken, client: OAuthClient, settings: Settings, now: datetime
+) -> Rotation:
+    """Use a refresh token (already row-locked by the caller) and return the one successor."""
+    family = token.family
+    if token.client_id != client.id:
+        revoke_family(family, "refresh_reuse_other_client", now)
+        raise RefreshRefused("refresh token presented by another client")
+    if family.revoked_at is not None or token.revoked_at is not None:
+        raise RefreshRefused("refresh token revoked")
+    if now >= family.expires_at or now >= token.expires_at:
+        raise RefreshRefused("refresh token expired")
+    if token.rotated_at is None:
+        return _rotate_now(presented_raw, token, family, settings, now)
+    grace = timedelta(seconds=settings.refresh_grace_period)
+    if settings.refresh_grace_period and now - token.rotated_at <= grace:
+        return _replay_successor(presented_raw, token, family, now)
+    revoke_family(family, "refresh_reuse", now)
+    raise RefreshRefused("rotated-out refresh token reused")
+
+
+def _rotate_now(
+    presented_raw: str, token: RefreshToken, family: GrantFamily, settings: Settings, now: datetime
+) -> Rotation:
+    successor_raw, successor = mint_refresh_token(family, settings, now)
+    token.rotated_at = now
+    token.successor_id = successor.id
+    token.successor_ciphertext = seal(presented_raw, successor_raw)
+    db.session.flush()
+    return Rotation(successor_raw, successor, is_retry=False)
+
+
+def _replay_successor(
+    presented_raw: str, token: RefreshToken, family: GrantFamily, now: datetime
+) -> Rotation:
+    """Walk to the newest link of the chain: every retry gets the one current successor."""
+    raw, row = presented_raw, token
+    while row.rotated_at is not None:
+        successor = db.session.get(RefreshToken, row.successor_id) if row.successor_id else None
+        if successor is None or row.successor_ciphertext is None:
+            raise RefreshRefused("successor of a rotated refresh token is gone")
+        try:
+            raw = unseal(raw, row.successor_ciphertext)
+        except InvalidTag:
+            revoke_family(family, "refresh_successor_tampered", now)
+            raise RefreshRefused("sealed successor does not open") from None
+        row = successor
+    if row.revoked_at is not None:
+        raise RefreshRefused("refresh token revoked")
+    return Rotation(raw, row, is_retry=True)

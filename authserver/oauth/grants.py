@@ -1,0 +1,200 @@
+"""Authlib grant subclasses: we fill its hooks and issue our own JWTs, families and rotation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    UnauthorizedClientError,
+)
+from authlib.oauth2.rfc6749.hooks import hooked
+from authlib.oauth2.rfc7636 import CodeChallenge
+
+from authserver import audit
+from authserver.clock import utcnow
+from authserver.config import current_settings
+from authserver.extensions import db
+from authserver.keys import current_key_store
+from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
+from authserver.models.clients import AUTH_METHODS
+from authserver.oauth import families
+from authserver.oauth.tokens import Grant, issue_access_token, issue_id_token, scopes_of
+
+log = logging.getLogger(__name__)
+
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class S256CodeChallenge(CodeChallenge):
+    """Stricter than RFC 9700 §2.1.1: every client uses PKCE, and only S256."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+
+def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
+    """RFC 6749 §5.1, with an OIDC id_token when `openid` was granted to a person."""
+    settings, keys = current_settings(), current_key_store()
+    access_token = issue_access_token(grant, settings, keys)
+    body: dict[str, Any] = {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": settings.access_token_ttl,
+        "scope": grant.scope,
+    }
+    if refresh_token is not None:
+        body["refresh_token"] = refresh_token
+    if grant.user is not None and "openid" in scopes_of(grant.scope):
+        body["id_token"] = issue_id_token(grant, access_token, settings, keys)
+    return body
+
+
+def family_grant(family: GrantFamily, scope: str, nonce: str | None = None) -> Grant:
+    return Grant(
+        client=family.client,
+        scope=scope,
+        user=family.user,
+        family_id=family.id,
+        session_id=family.session_id,
+        auth_time=family.auth_time,
+        auth_methods=tuple(family.auth_methods),
+        nonce=nonce,
+    )
+
+
+def may_refresh(client: OAuthClient, scope: str) -> bool:
+    """A refresh token goes to a client allowed the grant, for a person who granted
+    offline_access (OIDC Core §11)."""
+    return client.check_grant_type("refresh_token") and "offline_access" in scopes_of(scope)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        found = AuthorizationCode.find(code, for_update=True)
+        if found is None or found.client_id != client.id:
+            return None
+        if found.used_at is not None:
+            self._revoke_replayed(found)
+            raise InvalidGrantError("The authorization code was already used.")
+        if found.is_expired():
+            return None
+        return found
+
+    def _revoke_replayed(self, code: AuthorizationCode) -> None:
+        # RFC 6749 §4.1.2 and RFC 9700 §4.2.4: a replayed code revokes what its first use issued.
+        family = db.session.get(GrantFamily, code.family_id) if code.family_id else None
+        if family is not None:
+            families.revoke_family(family, "code_replay", utcnow())
+        audit.record(
+            "token.family_revoked" if family else "code.replayed",
+            outcome="failure",
+            actor_client_id=code.client.client_id,
+            target_type="grant_family",
+            target_id=str(code.family_id) if family else None,
+            reason="code_replay",
+        )
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Codes are marked used, not deleted, so that a replay is recognised."""
+        authorization_code.used_at = utcnow()
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        user = db.session.get(User, authorization_code.user_id)
+        return user if user is not None and user.is_active else None
+
+    @hooked
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        code: AuthorizationCode = self.request.authorization_code
+        client: OAuthClient = self.request.client
+        user = self.authenticate_user(code)
+        if user is None:
+            raise InvalidGrantError("The authorization code is invalid.")
+        now, settings = utcnow(), current_settings()
+        family = GrantFamily(
+            client_id=client.id,
+            user_id=user.id,
+            session_id=code.session_id,
+            organization_id=code.organization_id,
+            scope=code.scope,
+            resources=list(code.resources),
+            auth_time=code.auth_time,
+            auth_methods=list(code.auth_methods),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.refresh_token_absolute_ttl),
+        )
+        db.session.add(family)
+        db.session.flush()
+        code.family_id = family.id
+        self.delete_authorization_code(code)
+        refresh_raw = None
+        if may_refresh(client, code.scope):
+            refresh_raw, _ = families.mint_refresh_token(family, settings, now)
+        body = token_response(family_grant(family, code.scope, code.nonce), refresh_raw)
+        return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def _validate_request_token(self, client: OAuthClient) -> RefreshToken:
+        raw = self.request.form.get("refresh_token")
+        if not raw:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        token = RefreshToken.find(raw, for_update=True)
+        if token is None:
+            raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
+        self.request.presented_refresh_token = raw
+        return token
+
+    @hooked
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        token: RefreshToken = self.request.refresh_token
+        client: OAuthClient = self.request.client
+        try:
+            rotation = families.rotate(
+                self.request.presented_refresh_token, token, client, current_settings(), utcnow()
+            )
+        except families.RefreshRefused as refused:
+            self._record_refusal(token, client, refused.reason)
+            raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
+        family = rotation.token.family
+        if not family.user.is_active:
+            families.revoke_family(family, "user_disabled", utcnow())
+            raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
+        scope = self.request.payload.scope or family.scope
+        body = token_response(family_grant(family, scope), rotation.raw)
+        return 200, body, self.TOKEN_RESPONSE_HEADER
+
+    def _record_refusal(self, token: RefreshToken, client: OAuthClient, reason: str) -> None:
+        log.info("refresh refused for family %s: %s", token.family_id, reason)
+        audit.record(
+            "token.refresh_refused",
+            outcome="failure",
+            actor_client_id=client.client_id,
+            target_type="grant_family",
+            target_id=str(token.family_id),
+            reason=reason,
+        )
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """For service clients only (DESIGN); no refresh token, no family, nothing written."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    @hooked
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        client: OAuthClient = self.request.client
+        if client.service_name is None:
+            raise UnauthorizedClientError("Only service clients may use client_credentials.")
+        requested = self.request.payload.scope
+        scope = client.get_allowed_scope(requested) if requested else " ".join(client.scopes)
+        body = token_response(Grant(client=client, scope=scope), None)
+        return 200, body, self.TOKEN_RESPONSE_HEADER

@@ -1,0 +1,111 @@
+"""RFC 9068 access tokens and OIDC ID tokens, signed by the key store.
+
+Hand-written rather than Authlib's JWTBearerTokenGenerator and OpenIDCode: both sign with a
+static key configuration, and every token here must be signed by the KeyStore (so rotation
+follows its publish-before-sign schedule) and carry our family id, `sid` and `amr`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from authserver.clock import utcnow
+from authserver.config import Settings
+from authserver.keys import KeyStore
+from authserver.models import OAuthClient, User
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a token is issued for: who, to which client, with what, and how they signed in."""
+
+    client: OAuthClient
+    scope: str
+    user: User | None = None
+    family_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
+    auth_time: datetime | None = None
+    auth_methods: tuple[str, ...] = ()
+    nonce: str | None = None
+
+
+def scopes_of(scope: str) -> set[str]:
+    return set(scope.split())
+
+
+def audience_of(grant: Grant, settings: Settings) -> str:
+    """A person's token is for the client (and our /userinfo); a service's is for our API."""
+    return grant.client.client_id if grant.user is not None else settings.issuer
+
+
+def access_token_claims(grant: Grant, settings: Settings, now: datetime) -> dict[str, Any]:
+    issued_at = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": settings.issuer,
+        "sub": str(grant.user.id) if grant.user else grant.client.client_id,
+        "aud": audience_of(grant, settings),
+        "client_id": grant.client.client_id,
+        "scope": grant.scope,
+        "jti": uuid.uuid4().hex,
+        "iat": issued_at,
+        "exp": issued_at + settings.access_token_ttl,
+    }
+    if grant.auth_time is not None:
+        claims["auth_time"] = int(grant.auth_time.timestamp())
+    if grant.family_id is not None:
+        claims["family_id"] = str(grant.family_id)
+    return claims
+
+
+def issue_access_token(grant: Grant, settings: Settings, keys: KeyStore) -> str:
+    return keys.sign(access_token_claims(grant, settings, utcnow()), typ=ACCESS_TOKEN_TYPE)
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC Core §3.1.3.6: left half of the SHA-256 of the token (RS256 and ES256 both)."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+
+
+def profile_claims(user: User, scope: str) -> dict[str, Any]:
+    """The claims the granted scopes allow (OIDC Core §5.4), for ID tokens and /userinfo."""
+    scopes = scopes_of(scope)
+    claims: dict[str, Any] = {"sub": str(user.id)}
+    if "profile" in scopes:
+        claims["name"] = user.display_name
+        if user.avatar_url:
+            claims["picture"] = user.avatar_url
+    if "email" in scopes:
+        claims["email"] = user.email
+        claims["email_verified"] = user.email_verified
+    return claims
+
+
+def issue_id_token(grant: Grant, access_token: str, settings: Settings, keys: KeyStore) -> str:
+    if grant.user is None:
+        raise ValueError("an ID token needs a person")
+    issued_at = int(utcnow().timestamp())
+    claims: dict[str, Any] = {
+        **profile_claims(grant.user, grant.scope),
+        "iss": settings.issuer,
+        "aud": grant.client.client_id,
+        "iat": issued_at,
+        "exp": issued_at + settings.id_token_ttl,
+        "at_hash": at_hash(access_token),
+    }
+    if grant.auth_time is not None:
+        claims["auth_time"] = int(grant.auth_time.timestamp())
+    if grant.nonce:
+        claims["nonce"] = grant.nonce
+    if grant.session_id is not None:
+        claims["sid"] = str(grant.session_id)
+    if grant.auth_methods:
+        claims["amr"] = list(grant.auth_methods)
+    return keys.sign(claims, typ="JWT")
