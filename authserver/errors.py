@@ -42,12 +42,28 @@ def render_error_page(title: str, detail: str, *, status: int) -> tuple[str, int
     return render_template("errors/page.html", title=title, detail=detail, status=status), status
 
 
+# Endpoints that answer only in RFC 6749 JSON, whatever went wrong (STYLE "Errors").
+OAUTH_JSON_PATHS = frozenset({"/token", "/revoke", "/introspect", "/userinfo"})
+
+
 def _wants_problem() -> bool:
     return request.path.startswith("/api/")
 
 
+def oauth_json_error(status: int, description: str) -> Response:
+    """An RFC 6749 §5.2 error body for failures that happen before Authlib runs."""
+    code = "server_error" if status >= 500 else "invalid_request"
+    response = jsonify(error=code, error_description=description)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
 def _handle_http_exception(error: HTTPException) -> Any:
     status = error.code or 500
+    if request.path in OAUTH_JSON_PATHS:
+        return oauth_json_error(status, error.name)
     if _wants_problem():
         slug = (error.name or "error").lower().replace(" ", "-")
         return Problem(status, slug, error.description or error.name).to_response()

@@ -8,6 +8,27 @@ from flask import Flask
 
 from authserver.config import Settings
 from authserver.keys import ALGORITHMS
+from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
+from authserver.oauth.scopes import SCOPES
+
+CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
+# Claims our ID tokens and access tokens can carry (OIDC Discovery `claims_supported`).
+CLAIMS = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "sid",
+    "amr",
+    "at_hash",
+    "email",
+    "email_verified",
+    "name",
+    "picture",
+)
 
 # Endpoint metadata names and the routes that serve them. A name is advertised only when
 # its route is registered, so the document never promises an endpoint that does not exist.
@@ -30,7 +51,17 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
             metadata[name] = settings.issuer + path
     metadata.update(
         response_types_supported=["code"],
+        response_modes_supported=["query"],
+        grant_types_supported=list(GRANT_TYPES),
         subject_types_supported=["public"],
         id_token_signing_alg_values_supported=list(ALGORITHMS),
+        scopes_supported=list(SCOPES),
+        claims_supported=list(CLAIMS),
+        code_challenge_methods_supported=["S256"],
+        token_endpoint_auth_methods_supported=list(AUTH_METHODS),
     )
+    if "revocation_endpoint" in metadata:
+        metadata["revocation_endpoint_auth_methods_supported"] = list(AUTH_METHODS)
+    if "introspection_endpoint" in metadata:
+        metadata["introspection_endpoint_auth_methods_supported"] = list(CONFIDENTIAL)
     return metadata

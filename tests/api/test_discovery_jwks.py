@@ -64,3 +64,21 @@ def test_discovery_advertises_only_endpoints_that_are_served(app: Flask, http: F
     for url in endpoints:
         path = url.removeprefix(issuer)
         assert http.open(path, method="OPTIONS").status_code != 404, path
+
+
+def test_discovery_states_exactly_the_supported_protocol(http: FlaskClient) -> None:
+    metadata = http.get("/.well-known/openid-configuration").json
+    assert metadata["token_endpoint"] == "http://127.0.0.1:8000/token"
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert set(metadata["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    }
+    assert set(metadata["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    }
+    assert "plain" not in metadata["code_challenge_methods_supported"]
+    assert "none" not in metadata["introspection_endpoint_auth_methods_supported"]
