@@ -96,10 +96,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _register_blueprints(app: Flask) -> None:
     from authserver.errors import register_error_handlers
     from authserver.health import health
+    from authserver.identity.sessions import init_sessions
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
     from authserver.oidc.routes import oidc
 
+    init_sessions(app)
     init_server(app)
     app.register_blueprint(health)
     app.register_blueprint(oauth)

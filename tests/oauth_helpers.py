@@ -121,3 +121,39 @@ def verify_as_resource_server(http: FlaskClient, token: str, audience: str) -> j
 
 def soon(seconds: int) -> Any:
     return utcnow() + timedelta(seconds=seconds)
+
+
+def sign_in(app: Any, http: FlaskClient, user: User, methods: tuple[str, ...] = ("pwd",)) -> Any:
+    """The test stand-in for the hosted sign-in pages: start a real session, set its cookie."""
+    from authserver.identity import sessions
+
+    settings = app.extensions["authserver.settings"]
+    with app.test_request_context():
+        session, raw = sessions.start(user, list(methods), settings)
+        db.session.commit()
+        session_id = session.id
+    http.set_cookie(settings.session_cookie_name, raw)
+    return session_id
+
+
+def authorize_params(registered: RegisteredClient, challenge: str, **over: str) -> dict[str, str]:
+    params = {
+        "response_type": "code",
+        "client_id": registered.client_id,
+        "redirect_uri": registered.client.redirect_uris[0],
+        "scope": "openid profile email offline_access",
+        "state": "af0ifjsldkj",
+        "nonce": "n-0S6_WzA2Mj",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    params.update(over)
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def redirect_params(response: TestResponse) -> dict[str, str]:
+    from urllib.parse import parse_qs, urlsplit
+
+    assert response.status_code == 302, (response.status_code, response.data[:300])
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    return {name: values[0] for name, values in query.items()}

@@ -4,6 +4,7 @@ from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
+from authserver.models.pending import PendingAuthorization
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
@@ -18,6 +19,7 @@ __all__ = [
     "OAuthClient",
     "Organization",
     "OrganizationMember",
+    "PendingAuthorization",
     "Permission",
     "PlatformRole",
     "RefreshToken",

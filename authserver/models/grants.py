@@ -30,6 +30,27 @@ class Consent(UUIDPrimaryKey, Timestamps, db.Model):
 
     client: Mapped[OAuthClient] = relationship()
 
+    @classmethod
+    def find(cls, user_id: uuid.UUID, client_id: uuid.UUID) -> Consent | None:
+        stmt = select(cls).where(cls.user_id == user_id, cls.client_id == client_id)
+        return db.session.scalar(stmt)
+
+    @classmethod
+    def approved_scopes(cls, user_id: uuid.UUID, client_id: uuid.UUID) -> set[str]:
+        found = cls.find(user_id, client_id)
+        return set(found.scopes) if found else set()
+
+    @classmethod
+    def remember(cls, user_id: uuid.UUID, client_id: uuid.UUID, scopes: set[str]) -> Consent:
+        """Add the scopes to what the person approved for the client (never removes any)."""
+        found = cls.find(user_id, client_id)
+        if found is None:
+            found = cls(user_id=user_id, client_id=client_id, scopes=[])
+            db.session.add(found)
+        found.scopes = sorted(set(found.scopes) | scopes)
+        db.session.flush()
+        return found
+
 
 class GrantFamily(UUIDPrimaryKey, db.Model):
     """Everything issued from one authorization: its refresh tokens and the access tokens

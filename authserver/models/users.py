@@ -39,6 +39,13 @@ class User(UUIDPrimaryKey, Timestamps, db.Model):
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    # Flask-Login's user interface (its UserMixin would shadow the is_active column).
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
     @classmethod
     def find_by_email(cls, email: str) -> User | None:
         return db.session.scalar(select(cls).where(cls.email == normalize_email(email)))

@@ -10,6 +10,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
+    InvalidScopeError,
     UnauthorizedClientError,
 )
 from authlib.oauth2.rfc6749.hooks import hooked
@@ -19,6 +20,8 @@ from authserver import audit
 from authserver.clock import utcnow
 from authserver.config import current_settings
 from authserver.extensions import db
+from authserver.hashing import sha256_hex
+from authserver.identity import sessions
 from authserver.keys import current_key_store
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
 from authserver.models.clients import AUTH_METHODS
@@ -75,6 +78,31 @@ def may_refresh(client: OAuthClient, scope: str) -> bool:
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        """Store the code's SHA-256 with everything the token exchange must bind to."""
+        session = sessions.current()
+        if session is None:  # the view only issues codes to a signed-in person
+            raise InvalidRequestError("There is no signed-in person.")
+        now, payload = utcnow(), request.payload
+        db.session.add(
+            AuthorizationCode(
+                code_hash=sha256_hex(code),
+                client_id=request.client.id,
+                user_id=request.user.id,
+                session_id=session.id,
+                redirect_uri=payload.redirect_uri or "",
+                scope=payload.scope or "",
+                code_challenge=payload.data["code_challenge"],
+                code_challenge_method="S256",
+                nonce=payload.data.get("nonce"),
+                auth_time=session.auth_time,
+                auth_methods=list(session.auth_methods),
+                created_at=now,
+                expires_at=now + timedelta(seconds=current_settings().code_ttl),
+            )
+        )
+        db.session.flush()
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
         found = AuthorizationCode.find(code, for_update=True)
@@ -195,6 +223,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         if client.service_name is None:
             raise UnauthorizedClientError("Only service clients may use client_credentials.")
         requested = self.request.payload.scope
-        scope = client.get_allowed_scope(requested) if requested else " ".join(client.scopes)
+        if requested and not set(requested.split()) <= set(client.scopes):
+            raise InvalidScopeError("The client may not request some of these scopes.")
+        scope = requested or " ".join(client.scopes)
         body = token_response(Grant(client=client, scope=scope), None)
         return 200, body, self.TOKEN_RESPONSE_HEADER

@@ -1,10 +1,14 @@
-"""Routes of the oauth blueprint: /token, /revoke, /introspect."""
+"""Routes of the oauth blueprint: /authorize (and its resume and consent), /token, /revoke,
+/introspect."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
+from authserver.errors import render_error_page
 from authserver.extensions import csrf, db
+from authserver.oauth import authorize as flow
+from authserver.oauth.pending import find
 from authserver.oauth.server import current_server
 
 oauth = Blueprint("oauth", __name__)
@@ -34,3 +38,33 @@ def revoke_token() -> Response:
 @csrf.exempt
 def introspect_token() -> Response:
     return _committed(current_server().create_endpoint_response("introspection"))
+
+
+@oauth.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt  # OIDC Core §3.1.2.1: clients may POST the request; it carries no session change
+def authorize() -> Response:
+    return flow.run(parked=None)
+
+
+@oauth.get("/authorize/resume/<pending_id>")
+def resume_authorization(pending_id: str) -> Response | tuple[str, int]:
+    parked = find(pending_id)
+    if parked is None:
+        return _expired_request()
+    return flow.run(parked=parked)
+
+
+@oauth.post("/authorize/consent/<pending_id>")
+def decide_consent(pending_id: str) -> Response | tuple[str, int]:
+    parked = find(pending_id)
+    if parked is None:
+        return _expired_request()
+    return flow.decide_consent(parked, approved=request.form.get("decision") == "approve")
+
+
+def _expired_request() -> tuple[str, int]:
+    return render_error_page(
+        "This sign-in request has expired",
+        "Go back to the app you came from and start again.",
+        status=400,
+    )

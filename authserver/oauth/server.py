@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app
 from flask import request as flask_request
 
+from authserver.config import current_settings
 from authserver.models import OAuthClient
+from authserver.oauth.checks import AuthorizeChecks
 from authserver.oauth.endpoints import IntrospectionEndpoint, RevocationEndpoint
 from authserver.oauth.grants import (
     AuthorizationCodeGrant,
@@ -15,13 +19,35 @@ from authserver.oauth.grants import (
     RefreshTokenGrant,
     S256CodeChallenge,
 )
+from authserver.oauth.pending import ParkedRequest
 from authserver.oauth.preflight import check_request
 from authserver.oauth.scopes import SCOPES
 
 
+class IssuerInResponse(IssuerParameter):
+    """RFC 9207: `iss` in every authorization response, success or error."""
+
+    def get_issuer(self) -> str:
+        return current_settings().issuer
+
+
 class AuthorizationServer(FlaskAuthorizationServer):
+    issuer_parameter = IssuerInResponse()
+
     def query_client(self, client_id: str) -> OAuthClient | None:
         return OAuthClient.find(client_id)
+
+    def create_oauth2_request(self, request: object) -> OAuth2Request:
+        """A parked request resumes with its own parameters; anything else is this request."""
+        if isinstance(request, ParkedRequest):
+            return request
+        return super().create_oauth2_request(request)
+
+    def authorization_error_response(self, error: OAuth2Error) -> Response:
+        """An error that Authlib has tied to a verified redirect URI, sent back with `iss`."""
+        response = self.handle_error_response(None, error)
+        self.issuer_parameter.add_issuer_parameter(self, response)
+        return response
 
     def create_token_response(self, request: object = None) -> Response:
         try:
@@ -46,7 +72,10 @@ def init_server(app: Flask) -> AuthorizationServer:
     """One server per app, kept in app.extensions (tests build several apps)."""
     app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))
     server = AuthorizationServer(app)
-    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+    server.register_grant(
+        AuthorizationCodeGrant, [S256CodeChallenge(required=True), AuthorizeChecks()]
+    )
+    server.register_extension(server.issuer_parameter)
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(RevocationEndpoint)

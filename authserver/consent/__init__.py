@@ -1,0 +1,1 @@
+"""Consent: whether to ask a person, and recording what they approved."""

@@ -1,0 +1,105 @@
+"""Sign-in sessions: start one (a fresh random cookie token), find the current one, end it.
+
+The cookie holds a random token; the sessions table holds its SHA-256, expiries, auth time
+and methods (DESIGN "Identity"). A new token at every sign-in means no session fixation.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, Response, g, request
+
+from authserver.clock import utcnow
+from authserver.config import Settings, current_settings
+from authserver.extensions import db, login_manager
+from authserver.hashing import new_secret, sha256_hex
+from authserver.models import Session, User
+
+# Refresh last_used_at at most this often: a write per page view is not worth it.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def start(user: User, methods: list[str], settings: Settings) -> tuple[Session, str]:
+    """Add a new session for the person; the caller commits and sets the cookie."""
+    now = utcnow()
+    raw = new_secret()
+    session = Session(
+        user_id=user.id,
+        token_hash=sha256_hex(raw),
+        created_at=now,
+        last_used_at=now,
+        idle_expires_at=now + timedelta(seconds=settings.session_idle_ttl),
+        expires_at=now + timedelta(seconds=settings.session_absolute_ttl),
+        auth_time=now,
+        auth_methods=methods,
+        ip_address=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:512] or None,
+    )
+    user.last_sign_in_at = now
+    db.session.add(session)
+    db.session.flush()
+    g.authserver_session = session
+    return session, raw
+
+
+def set_cookie(response: Response, raw: str, settings: Settings) -> None:
+    response.set_cookie(
+        settings.session_cookie_name,
+        raw,
+        max_age=settings.session_absolute_ttl,
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
+
+
+def clear_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        settings.session_cookie_name, path="/", secure=settings.cookie_secure, samesite="Lax"
+    )
+
+
+def current() -> Session | None:
+    """The live session of this request's cookie, touched for idle expiry; cached per request."""
+    if "authserver_session" in g:
+        return g.authserver_session
+    settings = current_settings()
+    raw = request.cookies.get(settings.session_cookie_name)
+    session = Session.find_active(raw) if raw else None
+    if session is not None and not session.user.is_active:
+        session = None
+    if session is not None:
+        _touch(session, settings)
+    g.authserver_session = session
+    return session
+
+
+def _touch(session: Session, settings: Settings) -> None:
+    now = utcnow()
+    if now - session.last_used_at < TOUCH_INTERVAL:
+        return
+    session.last_used_at = now
+    session.idle_expires_at = min(
+        now + timedelta(seconds=settings.session_idle_ttl), session.expires_at
+    )
+    db.session.flush()
+
+
+def end(session: Session) -> None:
+    """Logout: the row goes, so the cookie is worthless everywhere at once."""
+    db.session.delete(session)
+    db.session.flush()
+    g.authserver_session = None
+
+
+def current_person() -> User | None:
+    session = current()
+    return session.user if session is not None else None
+
+
+def init_sessions(app: Flask) -> None:
+    """Flask-Login loads the person from our session table, never from Flask's cookie."""
+    login_manager.init_app(app)
+    login_manager.request_loader(lambda _request: current_person())

@@ -1,0 +1,30 @@
+"""Authorization requests parked while the person signs in or consents."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from authserver.clock import utcnow
+from authserver.extensions import db
+from authserver.models.base import JSONType, UTCDateTime, UUIDPrimaryKey
+
+
+class PendingAuthorization(UUIDPrimaryKey, db.Model):
+    """The query of an /authorize request, kept server-side under a random id so that a
+    reload, the back button or another instance can resume it. It holds nothing secret:
+    resuming re-runs every check against the signed-in person."""
+
+    __tablename__ = "pending_authorizations"
+
+    client_id: Mapped[str] = mapped_column(String(100), index=True)
+    params: Mapped[dict[str, str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    @classmethod
+    def find_live(cls, pending_id: uuid.UUID) -> PendingAuthorization | None:
+        return db.session.scalar(select(cls).where(cls.id == pending_id, cls.expires_at > utcnow()))

@@ -1,0 +1,180 @@
+"""The /authorize steps after Authlib's validation: sign-in hand-off, prompt, max_age, consent.
+
+Each step returns a response when the flow stops there, or None to go on (STYLE: an ordered
+list of small checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import Response, redirect, render_template, request, url_for
+
+from authserver.clock import utcnow
+from authserver.consent.decide import decide
+from authserver.errors import render_error_page
+from authserver.extensions import db
+from authserver.identity import sessions
+from authserver.models import Consent, PendingAuthorization, Session
+from authserver.oauth import pending
+from authserver.oauth.scopes import SCOPES
+from authserver.oauth.server import AuthorizationServer, current_server
+
+SIGN_IN_PATH = "/sign-in"
+
+
+class Flow:
+    """One pass through /authorize: the validated grant, the person, the parked request."""
+
+    def __init__(
+        self,
+        server: AuthorizationServer,
+        grant: AuthorizationCodeGrant,
+        parked: PendingAuthorization | None,
+    ) -> None:
+        self.server = server
+        self.grant = grant
+        self.parked = parked
+        self.session: Session | None = sessions.current()
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self.grant.request.payload.data)
+
+    @property
+    def prompts(self) -> set[str]:
+        return set((self.params.get("prompt") or "").split())
+
+    @property
+    def scopes(self) -> set[str]:
+        return set((self.grant.request.payload.scope or "").split())
+
+    def park(self) -> PendingAuthorization:
+        if self.parked is None:
+            self.parked = pending.park(self.grant.request.payload.data, self.grant.client.client_id)
+        return self.parked
+
+    def fail(self, error: OAuth2Error) -> Response:
+        error.redirect_uri = self.grant.redirect_uri
+        error.state = self.params.get("state")
+        return self.server.authorization_error_response(error)
+
+
+def run(parked: PendingAuthorization | None) -> Response:
+    """Validate (again, when resuming) and take the flow as far as it can go."""
+    server = current_server()
+    oauth_request = pending.ParkedRequest(parked, request.url, request.headers) if parked else None
+    try:
+        grant = server.get_consent_grant(request=oauth_request, end_user=sessions.current_person())
+    except OAuth2Error as error:
+        return _refuse(server, error)
+    flow = Flow(server, grant, parked)
+    for step in STEPS:
+        response = step(flow)
+        if response is not None:
+            db.session.commit()
+            return response
+    return issue_code(flow)
+
+
+def _refuse(server: AuthorizationServer, error: OAuth2Error) -> Response:
+    if error.redirect_uri is None:  # RFC 6749 §4.1.2.1: unknown client or redirect URI
+        page, status = render_error_page(
+            "This sign-in link is not valid",
+            "The app that sent you here is not registered for this address. "
+            "Go back to the app and try again.",
+            status=400,
+        )
+        return Response(page, status=status, mimetype="text/html")
+    return server.authorization_error_response(error)
+
+
+def needs_sign_in(flow: Flow) -> bool:
+    session = flow.session
+    if session is None:
+        return True
+    if "login" in flow.prompts:
+        # A fresh sign-in, after this request was parked.
+        return flow.parked is None or session.auth_time < flow.parked.created_at
+    max_age = flow.params.get("max_age")
+    if max_age is not None:
+        return utcnow() - session.auth_time > timedelta(seconds=int(max_age))
+    return False
+
+
+def sign_in_step(flow: Flow) -> Response | None:
+    if not needs_sign_in(flow):
+        return None
+    if "none" in flow.prompts:
+        return flow.fail(LoginRequiredError())
+    parked = flow.park()
+    query = {"pending": str(parked.id)}
+    if flow.params.get("login_hint"):
+        query["login_hint"] = flow.params["login_hint"][:255]
+    return redirect(f"{SIGN_IN_PATH}?{urlencode(query)}", code=302)
+
+
+def consent_step(flow: Flow) -> Response | None:
+    person = flow.session.user
+    decision = decide(
+        is_first_party=flow.grant.client.is_first_party,
+        requested=flow.scopes,
+        approved=Consent.approved_scopes(person.id, flow.grant.client.id),
+        forced="consent" in flow.prompts,
+    )
+    if not decision.must_ask:
+        return None
+    if "none" in flow.prompts:
+        return flow.fail(ConsentRequiredError())
+    parked = flow.park()
+    page = render_template(
+        "consent/prompt.html",
+        client=flow.grant.client,
+        person=person,
+        scopes=[(scope, SCOPES[scope]) for scope in sorted(flow.scopes) if scope in SCOPES],
+        action=url_for("oauth.decide_consent", pending_id=str(parked.id)),
+    )
+    return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+STEPS: tuple[Callable[[Flow], Response | None], ...] = (sign_in_step, consent_step)
+
+
+def issue_code(flow: Flow) -> Response:
+    person = flow.session.user
+    response = flow.server.create_authorization_response(
+        request=flow.grant.request, grant=flow.grant, grant_user=person
+    )
+    if flow.parked is not None:
+        db.session.delete(flow.parked)
+    db.session.commit()
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def decide_consent(parked: PendingAuthorization, approved: bool) -> Response:
+    """The consent form's answer. Everything is validated again before a code is issued."""
+    server = current_server()
+    person = sessions.current_person()
+    oauth_request = pending.ParkedRequest(parked, request.url, request.headers)
+    try:
+        grant = server.get_consent_grant(request=oauth_request, end_user=person)
+    except OAuth2Error as error:
+        return _refuse(server, error)
+    flow = Flow(server, grant, parked)
+    if flow.session is None:
+        return sign_in_step(flow) or _refuse(server, LoginRequiredError())
+    if not approved:
+        response = server.create_authorization_response(
+            request=grant.request, grant=grant, grant_user=None
+        )
+        db.session.delete(parked)
+        db.session.commit()
+        return response
+    Consent.remember(flow.session.user_id, grant.client.id, flow.scopes)
+    return issue_code(flow)

@@ -1,0 +1,64 @@
+"""The /authorize checks Authlib does not make, run in order inside its validation."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
+
+PROMPTS = frozenset({"none", "login", "consent"})
+MAX_PARAMETER_LENGTH = 2048
+
+
+def require_pkce_s256(request: OAuth2Request) -> None:
+    """Stricter than RFC 9700 §2.1.1: every client uses PKCE, and only S256 (a missing
+    method would mean `plain` under RFC 7636 §4.3)."""
+    data = request.payload.data
+    if not data.get("code_challenge") or data.get("code_challenge_method") != "S256":
+        raise InvalidRequestError("PKCE with code_challenge_method 'S256' is required.")
+
+
+def check_scope_allowed(request: OAuth2Request) -> None:
+    """Every requested scope must be one the client was registered for."""
+    requested = set((request.payload.scope or "").split())
+    if not requested <= set(request.client.scopes):
+        raise InvalidScopeError("The client may not request some of these scopes.")
+
+
+def check_prompt(request: OAuth2Request) -> None:
+    """OIDC Core §3.1.2.1: known values only, and `none` never with another."""
+    values = set((request.payload.data.get("prompt") or "").split())
+    if not values <= PROMPTS or ("none" in values and len(values) > 1):
+        raise InvalidRequestError("The prompt parameter is invalid.")
+
+
+def check_max_age(request: OAuth2Request) -> None:
+    value = request.payload.data.get("max_age")
+    if value is not None and (not value.isdigit() or len(value) > 10):
+        raise InvalidRequestError("max_age must be a whole number of seconds.")
+
+
+def check_lengths(request: OAuth2Request) -> None:
+    for name, value in request.payload.data.items():
+        if len(value) > MAX_PARAMETER_LENGTH:
+            raise InvalidRequestError(f"The parameter '{name[:40]}' is too long.")
+
+
+AUTHORIZE_CHECKS = (
+    check_lengths,
+    require_pkce_s256,
+    check_scope_allowed,
+    check_prompt,
+    check_max_age,
+)
+
+
+class AuthorizeChecks:
+    """Runs AUTHORIZE_CHECKS in order inside Authlib's validation, so errors redirect correctly."""
+
+    def __call__(self, grant: AuthorizationCodeGrant) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.run)
+
+    def run(self, grant: AuthorizationCodeGrant, _result: object = None) -> None:
+        for check in AUTHORIZE_CHECKS:
+            check(grant.request)

@@ -1,0 +1,71 @@
+"""Park an /authorize request server-side while the person signs in, and resume it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from werkzeug.datastructures import MultiDict
+
+from authserver.clock import utcnow
+from authserver.extensions import db
+from authserver.models import PendingAuthorization
+
+# Long enough to sign in upstream and come back; short enough not to pile up.
+PENDING_TTL = timedelta(minutes=15)
+MAX_PARAMS = 40
+
+
+def park(params: MultiDict[str, str], client_id: str) -> PendingAuthorization:
+    """Store the validated query; the caller commits. Repeated parameters were refused
+    before we get here, so one value per name is the whole request."""
+    now = utcnow()
+    pending = PendingAuthorization(
+        client_id=client_id,
+        params={name: params[name] for name in list(params)[:MAX_PARAMS]},
+        created_at=now,
+        expires_at=now + PENDING_TTL,
+    )
+    db.session.add(pending)
+    db.session.flush()
+    return pending
+
+
+def find(pending_id: str) -> PendingAuthorization | None:
+    try:
+        key = uuid.UUID(pending_id)
+    except ValueError:
+        return None
+    return PendingAuthorization.find_live(key)
+
+
+class _ParkedPayload(OAuth2Payload):
+    def __init__(self, params: dict[str, str]) -> None:
+        self._data = MultiDict(params)
+
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:
+        return {name: self._data.getlist(name) for name in self._data}
+
+
+class ParkedRequest(OAuth2Request):
+    """An Authlib request built from parked parameters, so that resuming runs every
+    /authorize check again (STYLE "One request, end to end", step 4)."""
+
+    def __init__(self, pending: PendingAuthorization, uri: str, headers: object) -> None:
+        super().__init__(method="GET", uri=uri, headers=headers)
+        self.payload = _ParkedPayload(pending.params)
+        self.pending = pending
+
+    @property
+    def args(self) -> MultiDict[str, str]:
+        return self.payload.data
+
+    @property
+    def form(self) -> MultiDict[str, str]:
+        return MultiDict()
