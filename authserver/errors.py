@@ -61,6 +61,8 @@ def oauth_json_error(status: int, description: str) -> Response:
 
 
 def _handle_http_exception(error: HTTPException) -> Any:
+    if error.response is not None:  # already rendered in its protocol's format (Authlib)
+        return error.response
     status = error.code or 500
     if request.path in OAUTH_JSON_PATHS:
         return oauth_json_error(status, error.name)

@@ -54,6 +54,11 @@ class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):
     def find(cls, client_id: str) -> OAuthClient | None:
         return db.session.scalar(select(cls).where(cls.client_id == client_id))
 
+    @property
+    def client_metadata(self) -> dict[str, list[str]]:
+        """The registered metadata Authlib's OIDC endpoints read (RP-Initiated Logout)."""
+        return {"post_logout_redirect_uris": list(self.post_logout_redirect_uris)}
+
     def get_client_id(self) -> str:
         return self.client_id
 

@@ -41,6 +41,9 @@ class AccessToken:
     def is_revoked(self) -> bool:
         return self.family is not None and self.family.is_revoked
 
+    def get_scope(self) -> str:
+        return self.claims.get("scope", "")
+
 
 @dataclass(frozen=True)
 class PresentedRefreshToken:
@@ -68,7 +71,7 @@ def find_token(raw: str, hint: str | None) -> Presented | None:
         else ("access_token", "refresh_token")
     )
     for kind in order:
-        found = _find_access_token(raw) if kind == "access_token" else _find_refresh_token(raw)
+        found = find_access_token(raw) if kind == "access_token" else _find_refresh_token(raw)
         if found is not None:
             return found
     return None
@@ -79,7 +82,7 @@ def _find_refresh_token(raw: str) -> PresentedRefreshToken | None:
     return PresentedRefreshToken(row) if row is not None else None
 
 
-def _find_access_token(raw: str) -> AccessToken | None:
+def find_access_token(raw: str) -> AccessToken | None:
     if raw.count(".") != 2:
         return None
     try:

@@ -22,6 +22,7 @@ from authserver.oauth.grants import (
 from authserver.oauth.pending import ParkedRequest
 from authserver.oauth.preflight import check_request
 from authserver.oauth.scopes import SCOPES
+from authserver.oidc.logout import EndSessionEndpoint
 
 
 class IssuerInResponse(IssuerParameter):
@@ -80,6 +81,7 @@ def init_server(app: Flask) -> AuthorizationServer:
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
+    server.register_endpoint(EndSessionEndpoint)
     app.extensions["authserver.oauth"] = server
     return server
 

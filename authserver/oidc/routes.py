@@ -1,14 +1,23 @@
-"""Routes of the oidc blueprint: discovery documents and the JWKS."""
+"""Routes of the oidc blueprint: discovery, the JWKS, /userinfo and /logout."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, request
+from authlib.integrations.flask_oauth2 import current_token
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, validate_csrf
 
 from authserver.config import current_settings
+from authserver.errors import render_error_page
+from authserver.extensions import csrf, db
+from authserver.identity import sessions
 from authserver.keys import current_key_store
+from authserver.oauth.server import current_server
 from authserver.oidc.discovery import build_metadata
+from authserver.oidc.userinfo import require_token, userinfo_claims
 
 oidc = Blueprint("oidc", __name__)
 
@@ -40,3 +49,66 @@ def jwks() -> Response:
     response.headers["Cache-Control"] = f"public, max-age={current_settings().jwks_max_age}"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response.make_conditional(request)
+
+
+@oidc.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+@require_token("openid")
+def userinfo() -> Response:
+    claims = userinfo_claims(current_token)
+    if claims is None:
+        require_token.raise_error_response(
+            InvalidTokenError(description="The token does not belong to a person.")
+        )
+    response = jsonify(claims)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+LOGOUT_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "logout_hint")
+
+
+@oidc.route("/logout", methods=["GET", "POST"])
+@csrf.exempt  # an RP may POST here (RP-Initiated Logout §2); confirmation is checked below
+def logout() -> Response | tuple[str, int]:
+    server = current_server()
+    try:
+        end_request = server.validate_endpoint_request("end_session")
+    except OAuth2Error:
+        # RP-Initiated Logout §4: on an error, never redirect.
+        return render_error_page(
+            "This sign-out link is not valid",
+            "Nothing was changed. Go back to the app and try again.",
+            status=400,
+        )
+    session = sessions.current()
+    if session is not None and not _is_confirmed(end_request, session):
+        params = {name: request.values[name] for name in LOGOUT_PARAMS if name in request.values}
+        page = render_template(
+            "oidc/confirm_logout.html",
+            client=end_request.client,
+            person=session.user,
+            params=params,
+        )
+        return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})
+    response = server.create_endpoint_response("end_session", end_request)
+    if response is None:
+        response = Response(render_template("oidc/signed_out.html"), mimetype="text/html")
+    db.session.commit()
+    sessions.clear_cookie(response, current_app.extensions["authserver.settings"])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _is_confirmed(end_request: object, session: object) -> bool:
+    """A hint naming this person, or the person pressing our own CSRF-protected button."""
+    claims = getattr(end_request, "id_token_claims", None)
+    if claims and claims.get("sub") == str(session.user_id):
+        return True
+    if request.method != "POST" or request.form.get("confirm") != "yes":
+        return False
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (CSRFError, ValueError):
+        return False
+    return True

@@ -1,0 +1,58 @@
+"""/userinfo (OIDC Core §5.3): the claims a person's access token allows, behind Authlib's
+ResourceProtector with a validator for our JWT access tokens."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import Response, abort
+
+from authserver.extensions import db
+from authserver.models import User
+from authserver.oauth.endpoints import AccessToken, find_access_token
+from authserver.oauth.tokens import profile_claims
+
+
+class AccessTokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> AccessToken | None:
+        return find_access_token(token_string)
+
+
+RFC6750_ERRORS = frozenset({"invalid_request", "invalid_token", "insufficient_scope"})
+
+
+class BearerProtector(ResourceProtector):
+    def raise_error_response(self, error: OAuth2Error) -> None:
+        """Answer in RFC 6750 §3 terms. Authlib reports a missing or non-Bearer header with
+        codes of its own and no WWW-Authenticate; RFC 6750 wants the Bearer challenge,
+        without an error code when no token was sent."""
+        if error.error in RFC6750_ERRORS:
+            status, body, headers = error.status_code, dict(error.get_body()), error.get_headers()
+        else:
+            status = 401
+            body = {"error": "invalid_token", "error_description": "A Bearer token is required."}
+            headers = [("WWW-Authenticate", 'Bearer realm="authserver"')]
+        headers = [(k, v) for k, v in headers if k not in ("Cache-Control", "Content-Type")]
+        headers += [("Cache-Control", "no-store"), ("Content-Type", "application/json")]
+        abort(Response(json.dumps(body), status=status, headers=headers))
+
+
+require_token = BearerProtector()
+require_token.register_token_validator(AccessTokenValidator())
+
+
+def userinfo_claims(token: AccessToken) -> dict[str, Any] | None:
+    """None when the token is not a person's (a service's client_credentials token)."""
+    try:
+        user_id = uuid.UUID(str(token.claims.get("sub")))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    return profile_claims(user, token.get_scope())
