@@ -59,6 +59,8 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
         claims_supported=list(CLAIMS),
         code_challenge_methods_supported=["S256"],
         token_endpoint_auth_methods_supported=list(AUTH_METHODS),
+        prompt_values_supported=["none", "login", "consent"],
+        authorization_response_iss_parameter_supported=True,  # RFC 9207
     )
     if "revocation_endpoint" in metadata:
         metadata["revocation_endpoint_auth_methods_supported"] = list(AUTH_METHODS)

@@ -82,3 +82,13 @@ def test_discovery_states_exactly_the_supported_protocol(http: FlaskClient) -> N
     }
     assert "plain" not in metadata["code_challenge_methods_supported"]
     assert "none" not in metadata["introspection_endpoint_auth_methods_supported"]
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    for name in (
+        "authorization",
+        "token",
+        "userinfo",
+        "revocation",
+        "introspection",
+        "end_session",
+    ):
+        assert metadata[f"{name}_endpoint"].startswith("http://127.0.0.1:8000/")
