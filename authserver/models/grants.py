@@ -52,15 +52,10 @@ class Consent(UUIDPrimaryKey, Timestamps, db.Model):
         return found
 
 
-class GrantFamily(UUIDPrimaryKey, db.Model):
-    """Everything issued from one authorization: its refresh tokens and the access tokens
-    that carry its id. Revoking the family makes all of them inactive at once.
-
-    A table of its own (DESIGN names only a family id) so that a code exchange without a
-    refresh token is revocable too, and the absolute lifetime lives in one place.
-    """
-
-    __tablename__ = "grant_families"
+class GrantContext:
+    """What an authorization was: which client, which person in which session and org,
+    which scopes and resources, and how the person signed in. A code carries it to the
+    token endpoint; the family it starts keeps it for every refresh."""
 
     client_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
@@ -78,6 +73,18 @@ class GrantFamily(UUIDPrimaryKey, db.Model):
     resources: Mapped[list[str]] = mapped_column(JSONType, default=list)
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
     auth_methods: Mapped[list[str]] = mapped_column(JSONType, default=list)
+
+
+class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
+    """Everything issued from one authorization: its refresh tokens and the access tokens
+    that carry its id. Revoking the family makes all of them inactive at once.
+
+    A table of its own (DESIGN names only a family id) so that a code exchange without a
+    refresh token is revocable too, and the absolute lifetime lives in one place.
+    """
+
+    __tablename__ = "grant_families"
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Absolute lifetime: rotation never moves it.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -92,32 +99,16 @@ class GrantFamily(UUIDPrimaryKey, db.Model):
         return self.revoked_at is not None
 
 
-class AuthorizationCode(UUIDPrimaryKey, db.Model):
+class AuthorizationCode(UUIDPrimaryKey, GrantContext, db.Model):
     """A single-use code bound to client, redirect URI and PKCE challenge; stored as SHA-256."""
 
     __tablename__ = "authorization_codes"
 
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    client_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    session_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
-    )
-    organization_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     redirect_uri: Mapped[str] = mapped_column(Text)
-    scope: Mapped[str] = mapped_column(Text, default="")
-    resources: Mapped[list[str]] = mapped_column(JSONType, default=list)
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10), default="S256")
     nonce: Mapped[str | None] = mapped_column(Text)
-    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
-    auth_methods: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
