@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from authserver.config import PROJECT_ROOT, Settings
 from authserver.extensions import csrf, db, migrate
 from authserver.keys import KeySchedule, KeyStore
+from authserver.security import add_security_headers
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -96,6 +97,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _register_blueprints(app: Flask) -> None:
     from authserver.errors import register_error_handlers
     from authserver.health import health
+    from authserver.identity.routes import identity
     from authserver.identity.sessions import init_sessions
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
@@ -104,9 +106,11 @@ def _register_blueprints(app: Flask) -> None:
     init_sessions(app)
     init_server(app)
     app.register_blueprint(health)
+    app.register_blueprint(identity)
     app.register_blueprint(oauth)
     app.register_blueprint(oidc)
     register_error_handlers(app)
+    app.after_request(add_security_headers)
 
 
 def _register_cli(app: Flask) -> None:

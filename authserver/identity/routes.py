@@ -1,0 +1,107 @@
+"""Routes of the identity blueprint: the sign-in page and its password form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+
+from authserver import audit
+from authserver.config import current_settings
+from authserver.errors import render_error_page
+from authserver.extensions import db
+from authserver.identity import sessions
+from authserver.identity.passwords import verify_password
+from authserver.models import PendingAuthorization, User
+from authserver.oauth import pending
+from authserver.oidc.logout import end
+
+identity = Blueprint("identity", __name__)
+
+MAX_EMAIL = 255
+MAX_PASSWORD = 1024
+FAILED = "That email and password do not match an account."
+
+
+@identity.get("/sign-in")
+def sign_in() -> Response | tuple[str, int]:
+    parked, problem = _parked_request()
+    if problem is not None:
+        return problem
+    return _page(parked, email=request.args.get("login_hint", "")[:MAX_EMAIL])
+
+
+@identity.post("/sign-in")
+def sign_in_with_password() -> Response | tuple[str, int]:
+    parked, problem = _parked_request()
+    if problem is not None:
+        return problem
+    settings = current_settings()
+    if not settings.password_login:
+        return render_error_page(
+            "Password sign-in is off", "Use another way to sign in.", status=403
+        )
+    email = request.form.get("email", "").strip()[:MAX_EMAIL]
+    password = request.form.get("password", "")[:MAX_PASSWORD]
+    user = User.find_by_email(email) if email else None
+    # The same answer, and one argon2 verification, whether or not the account exists.
+    verified = verify_password(user.password_hash if user else None, password)
+    if user is None or not verified or not user.is_active:
+        audit.record(
+            "sign_in",
+            outcome="failure",
+            target_type="user",
+            target_id=str(user.id) if user else None,
+            method="pwd",
+        )
+        db.session.commit()
+        return _page(parked, email=email, error=FAILED, status=401)
+    previous = sessions.current()
+    if previous is not None:
+        end(previous, reason="new_sign_in")
+    _, raw = sessions.start(user, ["pwd"], settings)
+    audit.record(
+        "sign_in", actor_user_id=user.id, target_type="user", target_id=str(user.id), method="pwd"
+    )
+    db.session.commit()
+    target = (
+        url_for("oauth.resume_authorization", pending_id=str(parked.id))
+        if parked is not None
+        else url_for("identity.signed_in")
+    )
+    response = redirect(target, code=303)
+    sessions.set_cookie(response, raw, settings)
+    return response
+
+
+@identity.get("/signed-in")
+def signed_in() -> Response:
+    person = sessions.current_person()
+    return Response(render_template("identity/signed_in.html", person=person), mimetype="text/html")
+
+
+def _parked_request() -> tuple[PendingAuthorization | None, tuple[str, int] | None]:
+    pending_id = request.values.get("pending")
+    if pending_id is None:
+        return None, None
+    parked = pending.find(pending_id)
+    if parked is None:
+        return None, render_error_page(
+            "This sign-in request has expired",
+            "Go back to the app you came from and start again.",
+            status=400,
+        )
+    return parked, None
+
+
+def _page(
+    parked: PendingAuthorization | None, *, email: str, error: str | None = None, status: int = 200
+) -> Response:
+    page = render_template(
+        "identity/sign_in.html",
+        pending_id=str(parked.id) if parked else None,
+        email=email,
+        error=error,
+        password_login=current_settings().password_login,
+    )
+    return Response(
+        page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"}
+    )

@@ -1,0 +1,118 @@
+"""The password sign-in page, driven as a browser would: form, CSRF token, cookie, redirects."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from authserver.extensions import db
+from authserver.identity.passwords import hash_password
+from authserver.models import AuditEvent, Session, User
+from tests.factories import make_user
+from tests.oauth_helpers import (
+    authorize_params,
+    pkce_pair,
+    redeem,
+    redirect_params,
+    register_client,
+)
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def person(app: Flask) -> User:
+    user = make_user(email="ada@example.com", password_hash=hash_password(PASSWORD))
+    db.session.commit()
+    return user
+
+
+def csrf(page: bytes) -> str:
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+def submit(http: FlaskClient, email: str, password: str, pending: str | None = None):  # noqa: ANN201
+    page = http.get("/sign-in", query_string={"pending": pending} if pending else {})
+    form = {"csrf_token": csrf(page.data), "email": email, "password": password}
+    if pending:
+        form["pending"] = pending
+    return http.post("/sign-in", data=form)
+
+
+def test_signing_in_resumes_the_authorization_and_the_code_redeems(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    client = register_client(is_first_party=True)
+    verifier, challenge = pkce_pair()
+    start = http.get("/authorize", query_string=authorize_params(client, challenge))
+    pending = parse_qs(urlsplit(start.headers["Location"]).query)["pending"][0]
+
+    page = http.get(start.headers["Location"])
+    assert page.status_code == 200 and b'name="password"' in page.data
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+
+    signed = submit(http, "ADA@example.com", PASSWORD, pending)
+    assert signed.status_code == 303
+    assert signed.headers["Location"].endswith(f"/authorize/resume/{pending}")
+    cookie = signed.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+    params = redirect_params(http.get(signed.headers["Location"]))
+    assert redeem(http, client, params["code"], verifier).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("ada@example.com", "wrong password!"), ("nobody@example.com", PASSWORD), ("", "")],
+    ids=["wrong-password", "unknown-account", "empty"],
+)
+def test_a_failed_sign_in_says_the_same_thing_and_starts_nothing(
+    http: FlaskClient, person: User, email: str, password: str
+) -> None:
+    response = submit(http, email, password)
+    assert response.status_code == 401
+    assert b"do not match an account" in response.data
+    assert db.session.scalar(select(func.count()).select_from(Session)) == 0
+    assert db.session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.event_type == "sign_in", AuditEvent.outcome == "failure"
+        )
+    )
+
+
+def test_the_form_needs_its_csrf_token(http: FlaskClient, person: User) -> None:
+    response = http.post("/sign-in", data={"email": "ada@example.com", "password": PASSWORD})
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Session)) == 0
+
+
+def test_each_sign_in_gets_a_new_session_token(http: FlaskClient, person: User) -> None:
+    first = submit(http, "ada@example.com", PASSWORD).headers["Set-Cookie"]
+    second = submit(http, "ada@example.com", PASSWORD).headers["Set-Cookie"]
+    assert first.split(";")[0] != second.split(";")[0]
+    assert db.session.scalar(select(func.count()).select_from(Session)) == 1  # old one ended
+
+
+def test_a_disabled_account_cannot_sign_in(http: FlaskClient, person: User) -> None:
+    person.is_active = False
+    db.session.commit()
+    assert submit(http, "ada@example.com", PASSWORD).status_code == 401
+
+
+@pytest.mark.parametrize("pending", ["nonsense", "7d0c5b8e-4a8e-4f59-9d3a-0c1f6b1a2e33"])
+def test_an_unknown_pending_request_is_a_friendly_page(http: FlaskClient, pending: str) -> None:
+    response = http.get("/sign-in", query_string={"pending": pending})
+    assert response.status_code == 400 and b"expired" in response.data
+
+
+def test_the_login_hint_fills_the_email_field_escaped(http: FlaskClient, app: Flask) -> None:
+    response = http.get("/sign-in", query_string={"login_hint": '"><script>x</script>'})
+    assert b"<script>x</script>" not in response.data
+    assert b"&#34;&gt;&lt;script&gt;" in response.data
