@@ -99,11 +99,13 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.health import health
     from authserver.identity.routes import identity
     from authserver.identity.sessions import init_sessions
+    from authserver.identity.upstream import init_upstreams
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
     from authserver.oidc.routes import oidc
 
     init_sessions(app)
+    init_upstreams(app, app.extensions["authserver.settings"])
     init_server(app)
     app.register_blueprint(health)
     app.register_blueprint(identity)

@@ -58,6 +58,22 @@ DURATIONS: dict[str, Duration] = {
 }
 
 
+GOOGLE_ISSUER = "https://accounts.google.com"
+_UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """An upstream OpenID provider people can sign in with (Google is a preset of this)."""
+
+    name: str
+    display_name: str
+    issuer: str
+    client_id: str
+    client_secret: str
+    hosted_domains: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server reads from its environment, checked once at start-up."""
@@ -69,8 +85,7 @@ class Settings:
     secret_key: str = ""
     env: str = "development"
     redis_url: str | None = None
-    google_client_id: str | None = None
-    google_client_secret: str | None = None
+    upstreams: tuple[Upstream, ...] = ()
     password_login: bool = True
     cookie_secure: bool = False
     code_ttl: int = DURATIONS["CODE_TTL"].default
@@ -116,7 +131,7 @@ class Settings:
             "password_login": _read_bool(environ, "PASSWORD_LOGIN", True),
             "cookie_secure": _read_bool(environ, "COOKIE_SECURE", production),
         }
-        values.update(_read_google(environ))
+        values["upstreams"] = _read_upstreams(environ, production)
         for name, bounds in DURATIONS.items():
             values[name.lower()] = _read_duration(environ, name, bounds)
         settings = cls(**values)
@@ -125,11 +140,15 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         """The settings without secrets, for `authserver config` and logs."""
-        hidden = {"secret_key", "google_client_secret"}
-        return {
-            f.name: ("***" if f.name in hidden and getattr(self, f.name) else getattr(self, f.name))
+        shown = {
+            f.name: ("***" if f.name == "secret_key" else getattr(self, f.name))
             for f in fields(self)
         }
+        shown["upstreams"] = [
+            {"name": u.name, "issuer": u.issuer, "client_id": u.client_id, "client_secret": "***"}
+            for u in self.upstreams
+        ]
+        return shown
 
 
 def _read(environ: Mapping[str, str], name: str) -> str | None:
@@ -259,14 +278,80 @@ def _read_redis_url(environ: Mapping[str, str]) -> str | None:
     return value
 
 
-def _read_google(environ: Mapping[str, str]) -> dict[str, str | None]:
+def _read_upstreams(environ: Mapping[str, str], production: bool) -> tuple[Upstream, ...]:
+    """Google first (its preset), then AUTHSERVER_UPSTREAMS=name,... in the order given."""
+    upstreams = []
+    google = _read_google(environ, production)
+    if google is not None:
+        upstreams.append(google)
+    names = [n.strip() for n in (_read(environ, "UPSTREAMS") or "").split(",") if n.strip()]
+    for name in names:
+        if not _UPSTREAM_NAME.match(name) or name == "google":
+            raise ConfigError("UPSTREAMS", f"{name!r} must be a-z, 0-9 or _ and not 'google'")
+        upstreams.append(_read_upstream(environ, name, production))
+    return tuple(upstreams)
+
+
+def _read_google(environ: Mapping[str, str], production: bool) -> Upstream | None:
     client_id = _read(environ, "GOOGLE_CLIENT_ID")
     client_secret = _read(environ, "GOOGLE_CLIENT_SECRET")
     if client_id and not client_secret:
         raise ConfigError("GOOGLE_CLIENT_SECRET", "must be set with GOOGLE_CLIENT_ID")
     if client_secret and not client_id:
         raise ConfigError("GOOGLE_CLIENT_ID", "must be set with GOOGLE_CLIENT_SECRET")
-    return {"google_client_id": client_id, "google_client_secret": client_secret}
+    if not client_id or not client_secret:
+        return None
+    return Upstream(
+        name="google",
+        display_name="Google",
+        issuer=_read_upstream_issuer(environ, "GOOGLE_ISSUER", production) or GOOGLE_ISSUER,
+        client_id=client_id,
+        client_secret=client_secret,
+        hosted_domains=_read_domains(environ, "GOOGLE_HOSTED_DOMAINS"),
+    )
+
+
+def _read_upstream(environ: Mapping[str, str], name: str, production: bool) -> Upstream:
+    prefix = f"UPSTREAM_{name.upper()}_"
+    issuer = _read_upstream_issuer(environ, prefix + "ISSUER", production)
+    client_id = _read(environ, prefix + "CLIENT_ID")
+    client_secret = _read(environ, prefix + "CLIENT_SECRET")
+    for setting, value in (
+        ("ISSUER", issuer),
+        ("CLIENT_ID", client_id),
+        ("CLIENT_SECRET", client_secret),
+    ):
+        if not value:
+            raise ConfigError(prefix + setting, f"must be set for upstream {name!r}")
+    return Upstream(
+        name=name,
+        display_name=(_read(environ, prefix + "DISPLAY_NAME") or name.title())[:50],
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        hosted_domains=_read_domains(environ, prefix + "HOSTED_DOMAINS"),
+    )
+
+
+def _read_upstream_issuer(environ: Mapping[str, str], name: str, production: bool) -> str | None:
+    value = _read(environ, name)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigError(name, f"must be an absolute http(s) URL (got {value!r})")
+    if production and parts.scheme != "https":
+        raise ConfigError(name, "must use https in production")
+    return value.rstrip("/")
+
+
+def _read_domains(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    value = _read(environ, name) or ""
+    domains = tuple(d.strip().lower() for d in value.split(",") if d.strip())
+    for domain in domains:
+        if not re.match(r"^[a-z0-9.-]+\.[a-z]{2,}$", domain):
+            raise ConfigError(name, f"{domain!r} is not a domain name")
+    return domains
 
 
 def _check_consistency(settings: Settings) -> None:

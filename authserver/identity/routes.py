@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as flask_session
 
 from authserver import audit
-from authserver.config import current_settings
+from authserver.config import Upstream, current_settings
 from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions
+from authserver.identity import upstream as upstream_sso
 from authserver.identity.passwords import verify_password
 from authserver.models import PendingAuthorization, User
 from authserver.oauth import pending
@@ -54,12 +64,87 @@ def sign_in_with_password() -> Response | tuple[str, int]:
         )
         db.session.commit()
         return _page(parked, email=email, error=FAILED, status=401)
+    return _signed_in(user, ["pwd"], parked, method="pwd")
+
+
+@identity.get("/sign-in/<provider>")
+def sign_in_upstream(provider: str) -> Response | tuple[str, int]:
+    upstream = current_app.extensions["authserver.upstreams"].get(provider)
+    if upstream is None:
+        return render_error_page(
+            "Unknown sign-in method", "Go back and choose another.", status=404
+        )
+    parked, problem = _parked_request()
+    if problem is not None:
+        return problem
+    flask_session["upstream_pending"] = str(parked.id) if parked else None
+    callback = current_settings().issuer + url_for("identity.upstream_callback", provider=provider)
+    try:
+        return upstream_sso.redirect_to(
+            current_app, upstream, callback, request.args.get("login_hint", "")[:MAX_EMAIL]
+        )
+    except upstream_sso.UpstreamFailure as failure:
+        return _upstream_failed(upstream, failure, parked)
+
+
+@identity.get("/sign-in/<provider>/callback")
+def upstream_callback(provider: str) -> Response | tuple[str, int]:
+    upstream = current_app.extensions["authserver.upstreams"].get(provider)
+    if upstream is None:
+        return render_error_page(
+            "Unknown sign-in method", "Go back and choose another.", status=404
+        )
+    parked = pending.find(flask_session.pop("upstream_pending", None) or "")
+    try:
+        found = upstream_sso.finish(current_app, upstream)
+    except upstream_sso.UpstreamFailure as failure:
+        return _upstream_failed(upstream, failure, parked)
+    user, created = upstream_sso.find_or_create_user(found)
+    if not user.is_active:
+        failure = upstream_sso.UpstreamFailure("user_disabled", "This account is disabled.")
+        return _upstream_failed(upstream, failure, parked)
+    if created:
+        audit.record(
+            "user.created",
+            actor_user_id=user.id,
+            target_type="user",
+            target_id=str(user.id),
+            method=provider,
+        )
+    return _signed_in(user, [provider], parked, method=provider)
+
+
+def _upstream_failed(
+    upstream: Upstream, failure: upstream_sso.UpstreamFailure, parked: PendingAuthorization | None
+) -> tuple[str, int]:
+    current_app.logger.info("upstream sign-in with %s failed: %s", upstream.name, failure.reason)
+    audit.record("sign_in", outcome="failure", method=upstream.name, reason=failure.reason)
+    db.session.commit()
+    retry = (
+        url_for("identity.sign_in", pending=str(parked.id))
+        if parked
+        else url_for("identity.sign_in")
+    )
+    page = render_template(
+        "identity/upstream_failed.html",
+        provider=upstream.display_name,
+        message=failure.message,
+        retry=retry,
+    )
+    return page, 502 if failure.reason == "provider_unreachable" else 400
+
+
+def _signed_in(
+    user: User, methods: list[str], parked: PendingAuthorization | None, *, method: str
+) -> Response:
+    """Start a fresh session (never reuse a token: no fixation) and continue the flow."""
+    settings = current_settings()
     previous = sessions.current()
     if previous is not None:
         end(previous, reason="new_sign_in")
-    _, raw = sessions.start(user, ["pwd"], settings)
+    _, raw = sessions.start(user, methods, settings)
     audit.record(
-        "sign_in", actor_user_id=user.id, target_type="user", target_id=str(user.id), method="pwd"
+        "sign_in", actor_user_id=user.id, target_type="user", target_id=str(user.id), method=method
     )
     db.session.commit()
     target = (
@@ -101,6 +186,7 @@ def _page(
         email=email,
         error=error,
         password_login=current_settings().password_login,
+        upstreams=current_settings().upstreams,
     )
     return Response(
         page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"}

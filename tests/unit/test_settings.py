@@ -161,5 +161,65 @@ def test_as_dict_hides_secrets() -> None:
             "AUTHSERVER_GOOGLE_CLIENT_SECRET": "gs",
         }
     ).as_dict()
-    assert shown["secret_key"] == "***" and shown["google_client_secret"] == "***"
-    assert "s" * 40 not in repr(shown)
+    assert shown["secret_key"] == "***"
+    assert shown["upstreams"][0]["client_secret"] == "***"
+    assert "s" * 40 not in repr(shown) and "'gs'" not in repr(shown)
+
+
+def test_google_is_a_preset_of_a_generic_upstream(base_env: dict[str, str]) -> None:
+    settings = Settings.from_env(
+        {
+            **base_env,
+            "AUTHSERVER_GOOGLE_CLIENT_ID": "gid",
+            "AUTHSERVER_GOOGLE_CLIENT_SECRET": "gsecret",
+            "AUTHSERVER_GOOGLE_HOSTED_DOMAINS": "Example.com, example.org",
+            "AUTHSERVER_UPSTREAMS": "okta",
+            "AUTHSERVER_UPSTREAM_OKTA_ISSUER": "https://corp.okta.com/",
+            "AUTHSERVER_UPSTREAM_OKTA_CLIENT_ID": "oid",
+            "AUTHSERVER_UPSTREAM_OKTA_CLIENT_SECRET": "osecret",
+            "AUTHSERVER_UPSTREAM_OKTA_DISPLAY_NAME": "Corporate SSO",
+        }
+    )
+    google, okta = settings.upstreams
+    assert (google.name, google.issuer) == ("google", "https://accounts.google.com")
+    assert google.hosted_domains == ("example.com", "example.org")
+    assert (okta.name, okta.display_name, okta.issuer) == (
+        "okta",
+        "Corporate SSO",
+        "https://corp.okta.com",
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"AUTHSERVER_UPSTREAMS": "Bad-Name"}, "AUTHSERVER_UPSTREAMS"),
+        ({"AUTHSERVER_UPSTREAMS": "okta"}, "AUTHSERVER_UPSTREAM_OKTA_ISSUER"),
+        (
+            {
+                "AUTHSERVER_UPSTREAMS": "okta",
+                "AUTHSERVER_UPSTREAM_OKTA_ISSUER": "https://x.example",
+            },
+            "AUTHSERVER_UPSTREAM_OKTA_CLIENT_ID",
+        ),
+        (
+            {"AUTHSERVER_UPSTREAMS": "okta", "AUTHSERVER_UPSTREAM_OKTA_ISSUER": "okta.com"},
+            "AUTHSERVER_UPSTREAM_OKTA_ISSUER",
+        ),
+        (
+            {
+                "AUTHSERVER_GOOGLE_CLIENT_ID": "a",
+                "AUTHSERVER_GOOGLE_CLIENT_SECRET": "b",
+                "AUTHSERVER_GOOGLE_HOSTED_DOMAINS": "not a domain",
+            },
+            "AUTHSERVER_GOOGLE_HOSTED_DOMAINS",
+        ),
+    ],
+    ids=["bad-name", "no-issuer", "no-client-id", "relative-issuer", "bad-domain"],
+)
+def test_a_bad_upstream_names_its_setting(
+    base_env: dict[str, str], overrides: dict[str, str], setting: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**base_env, **overrides})
+    assert str(raised.value).startswith(f"{setting}: ")

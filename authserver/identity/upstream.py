@@ -1,0 +1,182 @@
+"""Sign-in through upstream OpenID providers (Google is a preset) with Authlib's Flask client.
+
+The upstream leg uses state, nonce and PKCE S256; Authlib checks the ID token's signature
+against the provider's JWKS, and its iss, aud, exp and nonce. We add: the discovery
+document must name the configured issuer, the email must be verified, and the hosted
+domain must be allowed when the operator limited it.
+
+Accounts: a person is found by (provider, subject). The first sign-in links to an existing
+user with the same email (the provider has verified that address, which is required), or
+creates one with the provider's name and picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, Response
+from joserfc.errors import JoseError
+
+from authserver.clock import utcnow
+from authserver.config import Settings, Upstream
+from authserver.extensions import db
+from authserver.models import OAuthAccount, User
+from authserver.models.users import normalize_email
+
+UPSTREAM_TIMEOUT = 10  # seconds for discovery, JWKS and token requests
+
+
+class UpstreamFailure(Exception):
+    """The upstream sign-in did not succeed. `reason` is for the log and audit; `message`
+    is what the person reads."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Identity:
+    provider: str
+    subject: str
+    email: str
+    name: str
+    picture: str | None
+
+
+def init_upstreams(app: Flask, settings: Settings) -> None:
+    oauth = OAuth(app)
+    for upstream in settings.upstreams:
+        oauth.register(
+            upstream.name,
+            client_id=upstream.client_id,
+            client_secret=upstream.client_secret,
+            server_metadata_url=f"{upstream.issuer}/.well-known/openid-configuration",
+            client_kwargs={
+                "scope": "openid email profile",
+                "code_challenge_method": "S256",
+                "timeout": UPSTREAM_TIMEOUT,
+            },
+        )
+    app.extensions["authserver.upstreams"] = {u.name: u for u in settings.upstreams}
+
+
+def _client(app: Flask, name: str) -> Any:
+    return app.extensions["authlib.integrations.flask_client"].create_client(name)
+
+
+def redirect_to(app: Flask, upstream: Upstream, callback_url: str, login_hint: str) -> Response:
+    client = _client(app, upstream.name)
+    extra: dict[str, str] = {}
+    if len(upstream.hosted_domains) == 1:
+        extra["hd"] = upstream.hosted_domains[0]  # Google's account chooser hint only
+    if login_hint:
+        extra["login_hint"] = login_hint
+    try:
+        _check_metadata(client, upstream)
+        return client.authorize_redirect(callback_url, **extra)
+    except (requests.RequestException, ValueError) as error:
+        raise UpstreamFailure("provider_unreachable", _UNREACHABLE) from error
+
+
+def finish(app: Flask, upstream: Upstream) -> Identity:
+    """Complete the callback: exchange the code and validate the ID token."""
+    client = _client(app, upstream.name)
+    try:
+        token = client.authorize_access_token()
+    except MismatchingStateError as error:
+        raise UpstreamFailure("state_mismatch", _EXPIRED) from error
+    except OAuthError as error:
+        if error.error == "access_denied":
+            raise UpstreamFailure("cancelled", "You cancelled the sign-in.") from error
+        raise UpstreamFailure(f"upstream_error:{error.error}", _FAILED) from error
+    except (requests.RequestException, ValueError) as error:
+        raise UpstreamFailure("provider_unreachable", _UNREACHABLE) from error
+    except JoseError as error:
+        raise UpstreamFailure("bad_id_token", _FAILED) from error
+    claims = token.get("userinfo")
+    if not claims:
+        raise UpstreamFailure("no_id_token", _FAILED)
+    return _identity(upstream, dict(claims))
+
+
+def _check_metadata(client: Any, upstream: Upstream) -> None:
+    """OIDC Discovery §4.3: the document must name the issuer it was fetched for."""
+    metadata = client.load_server_metadata()
+    if metadata.get("issuer", "").rstrip("/") != upstream.issuer:
+        raise ValueError("discovery issuer mismatch")
+
+
+def _identity(upstream: Upstream, claims: dict[str, Any]) -> Identity:
+    email = normalize_email(str(claims.get("email") or ""))
+    if not email or claims.get("email_verified") is not True:
+        raise UpstreamFailure(
+            "email_unverified", f"{upstream.display_name} has not verified your email address."
+        )
+    if upstream.hosted_domains and claims.get("hd") not in upstream.hosted_domains:
+        raise UpstreamFailure(
+            "domain_not_allowed", "This server does not accept accounts from your organization."
+        )
+    return Identity(
+        provider=upstream.name,
+        subject=str(claims["sub"]),
+        email=email,
+        name=_display_name(claims, email),
+        picture=_picture(claims.get("picture")),
+    )
+
+
+def _display_name(claims: dict[str, Any], email: str) -> str:
+    name = str(claims.get("name") or email.split("@")[0])
+    cleaned = "".join(char for char in name if char.isprintable()).strip()
+    return cleaned[:100] or email.split("@")[0][:100]
+
+
+def _picture(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("https://") and len(value) <= 2000:
+        return value
+    return None
+
+
+def find_or_create_user(identity: Identity) -> tuple[User, bool]:
+    """The person for this upstream identity; True when the account was created now."""
+    account = OAuthAccount.find(identity.provider, identity.subject)
+    now = utcnow()
+    if account is not None:
+        account.last_sign_in_at = now
+        account.email = identity.email
+        return account.user, False
+    user = User.find_by_email(identity.email)
+    created = user is None
+    if user is None:
+        user = User(
+            email=identity.email,
+            email_verified=True,
+            display_name=identity.name,
+            avatar_url=identity.picture,
+        )
+        db.session.add(user)
+        db.session.flush()
+    else:
+        user.email_verified = True  # the provider has just verified it
+    db.session.add(
+        OAuthAccount(
+            user_id=user.id,
+            provider=identity.provider,
+            provider_subject=identity.subject,
+            email=identity.email,
+            last_sign_in_at=now,
+        )
+    )
+    db.session.flush()
+    return user, created
+
+
+_FAILED = "The sign-in could not be completed."
+_EXPIRED = "This sign-in attempt has expired or was already used."
+_UNREACHABLE = "The sign-in provider cannot be reached right now."

@@ -1,0 +1,233 @@
+"""Sign-in through an upstream OpenID provider, against a fake Google on a loopback port."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import delete, func, select
+
+from authserver import create_app
+from authserver.extensions import db
+from authserver.identity.passwords import hash_password
+from authserver.models import AuditEvent, OAuthAccount, User
+from tests.conftest import PostgresDatabases, make_settings
+from tests.factories import make_user
+from tests.fake_upstream import CLIENT_ID, CLIENT_SECRET, FakeProvider
+from tests.oauth_helpers import (
+    authorize_params,
+    pkce_pair,
+    redeem,
+    redirect_params,
+    register_client,
+    verify_as_resource_server,
+)
+
+
+@pytest.fixture(scope="module")
+def fake_google() -> Iterator[FakeProvider]:
+    provider = FakeProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="module")
+def sso_app(
+    backend: str,
+    fake_google: FakeProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: PostgresDatabases | None,
+) -> Iterator[Flask]:
+    tmp: Path = tmp_path_factory.mktemp("sso")
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp / 'sso.db'}"
+    elif postgres_databases is None:
+        pytest.skip("no PostgreSQL server")
+    else:
+        url = postgres_databases.create()
+    settings = make_settings(
+        tmp,
+        url,
+        google_client_id=CLIENT_ID,
+        google_client_secret=CLIENT_SECRET,
+        google_issuer=fake_google.issuer,
+        upstreams="dead",
+        upstream_dead_issuer="http://127.0.0.1:9",
+        upstream_dead_client_id="x",
+        upstream_dead_client_secret="y",
+    )
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        app.extensions["authserver.keys"].ensure_key()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(sso_app: Flask, fake_google: FakeProvider) -> Iterator[Flask]:
+    fake_google.reset()
+    with sso_app.app_context():
+        yield sso_app
+        db.session.rollback()
+        with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(delete(table))
+
+
+@pytest.fixture
+def http(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def go_to_google(http: FlaskClient, pending: str | None = None) -> str:
+    """Press 'Continue with Google'; return where the browser is sent."""
+    response = http.get("/sign-in/google", query_string={"pending": pending} if pending else {})
+    assert response.status_code == 302, response.data[:300]
+    return response.headers["Location"]
+
+
+def come_back(http: FlaskClient, google_url: str):  # noqa: ANN201
+    """The browser at Google: it redirects back to our callback, which we follow."""
+    at_google = requests.get(google_url, allow_redirects=False, timeout=10)
+    assert at_google.status_code == 302
+    callback = urlsplit(at_google.headers["Location"])
+    return http.get(f"{callback.path}?{callback.query}")
+
+
+def test_sign_in_with_google_creates_the_person_and_finishes_the_authorization(
+    app: Flask, http: FlaskClient, fake_google: FakeProvider
+) -> None:
+    client = register_client(is_first_party=True)
+    verifier, challenge = pkce_pair()
+    start = http.get("/authorize", query_string=authorize_params(client, challenge))
+    sign_in_url = start.headers["Location"]
+    page = http.get(sign_in_url)
+    assert b"Continue with Google" in page.data
+    pending = parse_qs(urlsplit(sign_in_url).query)["pending"][0]
+
+    google_url = go_to_google(http, pending)
+    query = parse_qs(urlsplit(google_url).query)
+    assert google_url.startswith(fake_google.issuer + "/authorize?")
+    assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
+
+    back = come_back(http, google_url)
+    assert back.status_code == 303 and back.headers["Location"].endswith(pending)
+    params = redirect_params(http.get(back.headers["Location"]))
+    tokens = redeem(http, client, params["code"], verifier).json
+    claims = verify_as_resource_server(http, tokens["id_token"], client.client_id).claims
+
+    person = db.session.scalar(select(User))
+    assert claims["sub"] == str(person.id) and claims["amr"] == ["google"]
+    assert (person.email, person.display_name, person.avatar_url) == (
+        "grace@example.com",
+        "Grace Hopper",
+        "https://lh3.example.com/grace.png",
+    )
+    account = db.session.scalar(select(OAuthAccount))
+    assert (account.provider, account.provider_subject) == ("google", "google-sub-1")
+
+
+def test_a_later_sign_in_matches_on_provider_and_subject(
+    http: FlaskClient, fake_google: FakeProvider
+) -> None:
+    assert come_back(http, go_to_google(http)).status_code == 303
+    fake_google.reset(email="grace.hopper@example.com")
+    assert come_back(http, go_to_google(http)).status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+    assert db.session.scalar(select(OAuthAccount)).email == "grace.hopper@example.com"
+
+
+def test_a_verified_email_links_to_the_existing_account(
+    app: Flask, http: FlaskClient, fake_google: FakeProvider
+) -> None:
+    existing = make_user(email="grace@example.com", password_hash=hash_password("a long password"))
+    db.session.commit()
+    assert come_back(http, go_to_google(http)).status_code == 303
+    account = db.session.scalar(select(OAuthAccount))
+    assert account.user_id == existing.id
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason", "words"),
+    [
+        (lambda g: g.reset(email_verified=False), "email_unverified", b"not verified"),
+        (lambda g: setattr(g, "cancel", True), "cancelled", b"cancelled"),
+        (lambda g: setattr(g, "tamper", "bad_signature"), "bad_id_token", b"could not be"),
+        (lambda g: setattr(g, "tamper", "wrong_nonce"), "bad_id_token", b"could not be"),
+        (lambda g: setattr(g, "tamper", "wrong_audience"), "bad_id_token", b"could not be"),
+        (lambda g: setattr(g, "tamper", "expired"), "bad_id_token", b"could not be"),
+        (lambda g: setattr(g, "tamper", "wrong_issuer"), "bad_id_token", b"could not be"),
+    ],
+    ids=[
+        "unverified-email",
+        "cancelled",
+        "bad-signature",
+        "wrong-nonce",
+        "wrong-audience",
+        "expired",
+        "wrong-issuer",
+    ],
+)
+def test_an_upstream_failure_is_a_friendly_page_with_a_retry_and_an_audit_event(
+    http: FlaskClient,
+    fake_google: FakeProvider,
+    setup,
+    reason: str,
+    words: bytes,  # noqa: ANN001
+) -> None:
+    setup(fake_google)
+    response = come_back(http, go_to_google(http))
+    assert response.status_code == 400
+    assert words in response.data and b"Try again" in response.data
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event_type == "sign_in"))
+    assert event.outcome == "failure" and event.details["reason"] == reason
+
+
+def test_a_hosted_domain_outside_the_allowed_ones_is_refused(
+    app: Flask, http: FlaskClient, fake_google: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstreams = dict(app.extensions["authserver.upstreams"])
+    upstreams["google"] = dataclasses.replace(upstreams["google"], hosted_domains=("corp.com",))
+    monkeypatch.setitem(app.extensions, "authserver.upstreams", upstreams)
+    fake_google.reset(hd="example.com")
+    google_url = go_to_google(http)
+    assert parse_qs(urlsplit(google_url).query)["hd"] == ["corp.com"]
+    response = come_back(http, google_url)
+    assert response.status_code == 400 and b"does not accept accounts" in response.data
+    fake_google.reset(hd="corp.com")
+    assert come_back(http, go_to_google(http)).status_code == 303
+
+
+def test_a_tampered_or_replayed_callback_is_refused(http: FlaskClient) -> None:
+    at_google = requests.get(go_to_google(http), allow_redirects=False, timeout=10)
+    callback = urlsplit(at_google.headers["Location"])
+    forged = callback.query.replace("state=", "state=x")
+    assert http.get(f"{callback.path}?{forged}").status_code == 400
+
+    at_google = requests.get(go_to_google(http), allow_redirects=False, timeout=10)
+    callback = urlsplit(at_google.headers["Location"])
+    assert http.get(f"{callback.path}?{callback.query}").status_code == 303
+    replay = http.get(f"{callback.path}?{callback.query}")
+    assert replay.status_code == 400 and b"expired or was already used" in replay.data
+
+
+def test_an_unreachable_provider_is_a_friendly_page(http: FlaskClient) -> None:
+    response = http.get("/sign-in/dead")
+    assert response.status_code == 502 and b"cannot be reached" in response.data
+
+
+def test_an_unknown_provider_is_404(http: FlaskClient) -> None:
+    assert http.get("/sign-in/nope").status_code == 404
+    assert http.get("/sign-in/nope/callback?code=x&state=y").status_code == 404
