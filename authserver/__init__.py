@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from authserver.config import PROJECT_ROOT, Settings
-from authserver.extensions import csrf, db, migrate
+from authserver.extensions import csrf, db, limiter, migrate
 from authserver.keys import KeySchedule, KeyStore
 from authserver.security import add_security_headers
 
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
 
     _register_blueprints(app)
     _register_cli(app)
@@ -74,6 +75,12 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if settings.issuer.startswith("https") else "http",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
+        "RATELIMIT_KEY_PREFIX": "authserver",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # A Redis outage must not lock everyone out: count in memory until it is back.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     }
 
 

@@ -69,6 +69,8 @@ def _handle_http_exception(error: HTTPException) -> Any:
     if _wants_problem():
         slug = (error.name or "error").lower().replace(" ", "-")
         return Problem(status, slug, error.description or error.name).to_response()
+    if status == 429:
+        return render_error_page("Too many attempts", "Wait a minute, then try again.", status=429)
     return render_error_page(error.name, error.description or "", status=status)
 
 

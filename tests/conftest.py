@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from authserver import clock, create_app
 from authserver.config import Settings
-from authserver.extensions import db
+from authserver.extensions import db, limiter
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -151,6 +151,7 @@ def migrated_app(
 def app(migrated_app: Flask) -> Iterator[Flask]:
     """The migrated app inside an app context, with every table emptied afterwards."""
     with migrated_app.app_context():
+        limiter.reset()  # throttling counters must not leak from one test into the next
         yield migrated_app
         db.session.rollback()
         db.session.remove()

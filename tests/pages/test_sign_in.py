@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from authserver.extensions import db
+from authserver.extensions import db, limiter
 from authserver.identity.passwords import hash_password
 from authserver.models import AuditEvent, Session, User
 from tests.factories import make_user
@@ -116,3 +117,37 @@ def test_the_login_hint_fills_the_email_field_escaped(http: FlaskClient, app: Fl
     response = http.get("/sign-in", query_string={"login_hint": '"><script>x</script>'})
     assert b"<script>x</script>" not in response.data
     assert b"&#34;&gt;&lt;script&gt;" in response.data
+
+
+@pytest.fixture
+def fresh_limits(app: Flask) -> Iterator[None]:
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+def test_repeated_failures_for_one_account_are_throttled(
+    http: FlaskClient, person: User, fresh_limits: None
+) -> None:
+    for _ in range(5):
+        assert submit(http, "ada@example.com", "wrong password!").status_code == 401
+    limited = submit(http, "ada@example.com", PASSWORD)
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) > 0
+    assert b"Too many attempts" in limited.data
+    assert submit(http, "other@example.com", "wrong password!").status_code == 401
+
+
+def test_successful_sign_ins_do_not_count(
+    http: FlaskClient, person: User, fresh_limits: None
+) -> None:
+    for _ in range(7):
+        assert submit(http, "ada@example.com", PASSWORD).status_code == 303
+
+
+def test_repeated_failures_from_one_address_are_throttled(
+    http: FlaskClient, person: User, fresh_limits: None
+) -> None:
+    for n in range(20):
+        assert submit(http, f"guess{n}@example.com", "wrong password!").status_code == 401
+    assert submit(http, "ada@example.com", PASSWORD).status_code == 429
