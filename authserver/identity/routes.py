@@ -34,6 +34,8 @@ FAILED = "That email and password do not match an account."
 # Failed password attempts allowed before a pause (DESIGN "Identity"; issue: throttling).
 ACCOUNT_LIMIT = "5 per minute;20 per hour"
 IP_LIMIT = "20 per minute;200 per hour"
+# Where a sign-in without a parked request may return: names, never URLs (no open redirect).
+RETURN_TO = {"account": "account.overview"}
 
 
 @identity.get("/sign-in")
@@ -166,7 +168,7 @@ def _signed_in(
     target = (
         url_for("oauth.resume_authorization", pending_id=str(parked.id))
         if parked is not None
-        else url_for("identity.signed_in")
+        else url_for(RETURN_TO.get(request.values.get("return_to", ""), "identity.signed_in"))
     )
     response = redirect(target, code=303)
     sessions.set_cookie(response, raw, settings)
@@ -203,6 +205,9 @@ def _page(
         error=error,
         password_login=current_settings().password_login,
         upstreams=current_settings().upstreams,
+        return_to=request.values.get("return_to")
+        if request.values.get("return_to") in RETURN_TO
+        else None,
     )
     return Response(
         page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"}

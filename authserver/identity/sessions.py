@@ -103,3 +103,10 @@ def init_sessions(app: Flask) -> None:
     """Flask-Login loads the person from our session table, never from Flask's cookie."""
     login_manager.init_app(app)
     login_manager.request_loader(lambda _request: current_person())
+    # g lives as long as the app context, which a test (or a CLI command) may hold across
+    # several requests: the cached session belongs to one request only.
+    app.before_request(_forget_cached_session)
+
+
+def _forget_cached_session() -> None:
+    g.pop("authserver_session", None)

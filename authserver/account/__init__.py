@@ -1,0 +1,1 @@
+"""The person's own page: profile, sessions, connected apps, organizations, invitations."""

@@ -1,0 +1,113 @@
+"""What the account page shows, read in a few queries."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from authserver.clock import utcnow
+from authserver.extensions import db
+from authserver.models import (
+    Consent,
+    GrantFamily,
+    Invitation,
+    OAuthAccount,
+    OAuthClient,
+    OrganizationMember,
+    Session,
+    User,
+)
+from authserver.oauth import families
+
+
+@dataclass(frozen=True)
+class Overview:
+    accounts: list[OAuthAccount]
+    sessions: list[Session]
+    consents: list[Consent]
+    memberships: list[OrganizationMember]
+    invitations: list[Invitation]
+
+
+def overview(user: User) -> Overview:
+    now = utcnow()
+    return Overview(
+        accounts=list(
+            db.session.scalars(select(OAuthAccount).where(OAuthAccount.user_id == user.id))
+        ),
+        sessions=[
+            s
+            for s in db.session.scalars(
+                select(Session)
+                .where(Session.user_id == user.id)
+                .order_by(Session.last_used_at.desc())
+            )
+            if not s.is_expired(now)
+        ],
+        consents=list(
+            db.session.scalars(
+                select(Consent)
+                .where(Consent.user_id == user.id)
+                .options(selectinload(Consent.client))
+                .order_by(Consent.created_at)
+            )
+        ),
+        memberships=list(
+            db.session.scalars(
+                select(OrganizationMember)
+                .where(OrganizationMember.user_id == user.id)
+                .options(
+                    selectinload(OrganizationMember.organization),
+                    selectinload(OrganizationMember.roles),
+                )
+            )
+        ),
+        invitations=list(
+            db.session.scalars(
+                select(Invitation)
+                .where(
+                    Invitation.email == user.email,
+                    Invitation.state == "pending",
+                    Invitation.expires_at > now,
+                )
+                .options(selectinload(Invitation.organization), selectinload(Invitation.roles))
+            )
+        )
+        if user.email_verified
+        else [],
+    )
+
+
+def find_own_session(user: User, session_id: str) -> Session | None:
+    try:
+        key = uuid.UUID(session_id)
+    except ValueError:
+        return None
+    found = db.session.get(Session, key)
+    return found if found is not None and found.user_id == user.id else None
+
+
+def disconnect_app(user: User, client_id: str) -> OAuthClient | None:
+    """Forget the consent and revoke every grant the person gave the client."""
+    client = OAuthClient.find(client_id)
+    if client is None:
+        return None
+    consent = Consent.find(user.id, client.id)
+    granted = db.session.scalars(
+        select(GrantFamily).where(
+            GrantFamily.user_id == user.id,
+            GrantFamily.client_id == client.id,
+            GrantFamily.revoked_at.is_(None),
+        )
+    ).all()
+    if consent is None and not granted:
+        return None
+    for family in granted:
+        families.revoke_family(family, "user_revoked", utcnow())
+    if consent is not None:
+        db.session.delete(consent)
+    db.session.flush()
+    return client

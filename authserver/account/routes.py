@@ -1,0 +1,75 @@
+"""Routes of the account blueprint: the overview page and its actions (all POST + CSRF)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, url_for
+
+from authserver import audit
+from authserver.account import queries
+from authserver.config import current_settings
+from authserver.errors import render_error_page
+from authserver.extensions import db
+from authserver.identity import sessions
+from authserver.oauth.scopes import SCOPES
+from authserver.oidc.logout import end
+
+account = Blueprint("account", __name__, url_prefix="/account")
+
+
+def _sign_in_first() -> Response:
+    return redirect(url_for("identity.sign_in", return_to="account"), code=303)
+
+
+@account.get("")
+def overview() -> Response:
+    session = sessions.current()
+    if session is None:
+        return _sign_in_first()
+    page = render_template(
+        "account/overview.html",
+        person=session.user,
+        current_session_id=session.id,
+        data=queries.overview(session.user),
+        scope_words=SCOPES,
+    )
+    db.session.commit()  # the session's last use may have moved
+    return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+@account.post("/sessions/<session_id>/end")
+def end_session(session_id: str) -> Response | tuple[str, int]:
+    current = sessions.current()
+    if current is None:
+        return _sign_in_first()
+    target = queries.find_own_session(current.user, session_id)
+    if target is None:  # someone else's session looks exactly like a missing one
+        return render_error_page("Session not found", "It may have ended already.", status=404)
+    is_current = target.id == current.id
+    end(target, reason="user_ended")
+    db.session.commit()
+    if is_current:
+        response = redirect(url_for("identity.sign_in"), code=303)
+        sessions.clear_cookie(response, current_settings())
+        return response
+    return redirect(url_for("account.overview"), code=303)
+
+
+@account.post("/apps/<client_id>/disconnect")
+def disconnect_app(client_id: str) -> Response | tuple[str, int]:
+    session = sessions.current()
+    if session is None:
+        return _sign_in_first()
+    client = queries.disconnect_app(session.user, client_id)
+    if client is None:
+        return render_error_page(
+            "App not found", "It may have been disconnected already.", status=404
+        )
+    audit.record(
+        "consent.revoked",
+        actor_user_id=session.user_id,
+        actor_client_id=client.client_id,
+        target_type="client",
+        target_id=client.client_id,
+    )
+    db.session.commit()
+    return redirect(url_for("account.overview"), code=303)

@@ -1,0 +1,158 @@
+"""The account page: profile, sessions, connected apps, organizations and invitations."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from authserver.clock import utcnow
+from authserver.extensions import db
+from authserver.models import Consent, GrantFamily, Session, User
+from tests.factories import make_invitation, make_member, make_org, make_role, make_user
+from tests.oauth_helpers import (
+    authorize_params,
+    pkce_pair,
+    redeem,
+    redirect_params,
+    refresh,
+    register_client,
+    sign_in,
+)
+
+
+@pytest.fixture
+def person(app: Flask) -> User:
+    user = make_user(display_name="Ada <Lovelace>", email="ada@example.com", email_verified=True)
+    db.session.commit()
+    return user
+
+
+def csrf(page: bytes) -> str:
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+def test_the_account_page_needs_a_signed_in_person(http: FlaskClient) -> None:
+    response = http.get("/account")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/sign-in?return_to=account")
+
+
+def test_the_page_shows_profile_sessions_apps_orgs_and_invitations(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    org = make_org(name="Analytical Engines")
+    make_member(org, person, [make_role("billing", "admin")])
+    make_invitation(make_org(name="Difference Ltd"), email="ada@example.com")
+    make_invitation(
+        make_org(name="Expired Co"),
+        email="ada@example.com",
+        expires_at=utcnow() - timedelta(days=1),
+    )
+    client = register_client(name="Acme Reports")
+    db.session.add(Consent(user_id=person.id, client_id=client.client.id, scopes=["email"]))
+    db.session.commit()
+    sign_in(app, http, person)
+
+    page = http.get("/account")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    text = page.data
+    assert b"Ada &lt;Lovelace&gt;" in text  # escaped
+    assert b"Acme Reports" in text and b"See your email address" in text
+    assert b"Analytical Engines" in text and b"billing:admin" in text
+    assert b"Difference Ltd" in text and b"Expired Co" not in text
+    assert b"this browser" in text
+
+
+def test_ending_another_session_keeps_this_one(app: Flask, http: FlaskClient, person: User) -> None:
+    other = sign_in(app, app.test_client(), person)
+    sign_in(app, http, person)
+    page = http.get("/account")
+    response = http.post(f"/account/sessions/{other}/end", data={"csrf_token": csrf(page.data)})
+    assert response.status_code == 303
+    assert db.session.get(Session, other) is None
+    assert http.get("/account").status_code == 200
+
+
+def test_ending_this_session_signs_out(app: Flask, http: FlaskClient, person: User) -> None:
+    mine = sign_in(app, http, person)
+    page = http.get("/account")
+    response = http.post(f"/account/sessions/{mine}/end", data={"csrf_token": csrf(page.data)})
+    assert response.headers["Location"].endswith("/sign-in")
+    assert http.get("/account").status_code == 303
+
+
+def test_someone_elses_session_cannot_be_ended(app: Flask, http: FlaskClient, person: User) -> None:
+    stranger = make_user()
+    db.session.commit()
+    theirs = sign_in(app, app.test_client(), stranger)
+    sign_in(app, http, person)
+    page = http.get("/account")
+    response = http.post(f"/account/sessions/{theirs}/end", data={"csrf_token": csrf(page.data)})
+    assert response.status_code == 404
+    assert db.session.get(Session, theirs) is not None
+
+
+def test_disconnecting_an_app_forgets_consent_and_revokes_its_tokens(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    client = register_client(name="Acme Reports")
+    sign_in(app, http, person)
+    verifier, challenge = pkce_pair()
+    page = http.get("/authorize", query_string=authorize_params(client, challenge))
+    approved = http.post(
+        re.search(rb'<form method="post" action="([^"]+)"', page.data).group(1).decode(),
+        data={"csrf_token": csrf(page.data), "decision": "approve"},
+    )
+    tokens = redeem(http, client, redirect_params(approved)["code"], verifier).json
+
+    account = http.get("/account")
+    response = http.post(
+        f"/account/apps/{client.client_id}/disconnect", data={"csrf_token": csrf(account.data)}
+    )
+    assert response.status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(Consent)) == 0
+    assert db.session.scalar(select(GrantFamily)).revoked_reason == "user_revoked"
+    assert refresh(http, client, tokens["refresh_token"]).json["error"] == "invalid_grant"
+    again = http.get("/authorize", query_string=authorize_params(client, challenge))
+    assert again.status_code == 200 and b"Acme Reports" in again.data  # asked again
+
+
+@pytest.mark.parametrize(
+    "path", ["/account/sessions/{sid}/end", "/account/apps/some-app/disconnect"]
+)
+def test_account_actions_need_the_csrf_token(
+    app: Flask, http: FlaskClient, person: User, path: str
+) -> None:
+    sid = sign_in(app, http, person)
+    response = http.post(path.format(sid=sid))
+    assert response.status_code == 400
+    assert db.session.get(Session, sid) is not None
+
+
+def test_sign_in_can_return_to_the_account_page_but_nowhere_else(
+    http: FlaskClient, app: Flask
+) -> None:
+    from authserver.identity.passwords import hash_password
+
+    make_user(email="bob@example.com", password_hash=hash_password("a long password"))
+    db.session.commit()
+    for return_to, expected in (
+        ("account", "/account"),
+        ("https://evil.example.com", "/signed-in"),
+    ):
+        page = http.get("/sign-in", query_string={"return_to": return_to})
+        response = http.post(
+            "/sign-in",
+            data={
+                "csrf_token": csrf(page.data),
+                "email": "bob@example.com",
+                "password": "a long password",
+                "return_to": return_to,
+            },
+        )
+        assert response.headers["Location"] == expected
