@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: demo test lint format clean
 
 $(STAMP): pyproject.toml
@@ -14,13 +17,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: a local server on SQLite at http://127.0.0.1:8000
+demo: export AUTHSERVER_DEMO = on
 demo: $(STAMP)
 	$(BIN)/authserver init
-	@echo "authserver: http://127.0.0.1:8000/.well-known/openid-configuration"
+	$(BIN)/authserver demo setup
 	$(BIN)/authserver serve --host 127.0.0.1 --port 8000
 
-## test: lint, then the whole suite on SQLite and PostgreSQL
-test: $(STAMP) lint
+# Browser tests use Debian's Chromium (never a downloaded browser build).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+## test: lint, then the whole suite on SQLite and PostgreSQL, browser tests included
+test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -103,6 +103,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from authserver.account.routes import account
+    from authserver.demo.routes import init_demo
     from authserver.errors import register_error_handlers
     from authserver.health import health
     from authserver.identity.routes import identity
@@ -114,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
 
     init_sessions(app)
     init_upstreams(app, app.extensions["authserver.settings"])
+    init_demo(app, app.extensions["authserver.settings"])
     init_server(app)
     app.register_blueprint(account)
     app.register_blueprint(health)

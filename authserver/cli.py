@@ -18,6 +18,7 @@ from werkzeug.serving import run_simple
 from authserver import audit
 from authserver.clock import utcnow
 from authserver.config import ConfigError, Settings, current_settings
+from authserver.demo.seed import seed
 from authserver.extensions import db
 from authserver.identity.passwords import PasswordPolicyError, hash_password
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
@@ -30,8 +31,11 @@ clients_cli = AppGroup("clients", help="OAuth clients.")
 users_cli = AppGroup("users", help="People with local passwords.")
 
 
+demo_cli = AppGroup("demo", help="The demo person, organization and client.")
+
+
 def register_commands(app: Flask) -> None:
-    for command in (init_command, serve_command, keys_cli, clients_cli, users_cli):
+    for command in (init_command, serve_command, keys_cli, clients_cli, users_cli, demo_cli):
         app.cli.add_command(command)
 
 
@@ -427,3 +431,18 @@ def main() -> None:
 def _fail(message: str) -> None:
     click.echo(f"authserver: {message}", err=True)
     sys.exit(2)
+
+
+@demo_cli.command("setup")
+def demo_setup() -> None:
+    """Make (or refresh) the demo person, org and client; print the password."""
+    seeded = seed(current_settings().issuer)
+    audit.record("demo.seeded", target_type="client", target_id=seeded.client_id)
+    db.session.commit()
+    base = current_settings().issuer
+    click.echo(f"demo person: {seeded.email}  password: {seeded.password}")
+    click.echo(
+        f"open {base}/demo"
+        if current_settings().demo
+        else "set AUTHSERVER_DEMO=on to serve the /demo page"
+    )

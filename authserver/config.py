@@ -87,6 +87,7 @@ class Settings:
     redis_url: str | None = None
     upstreams: tuple[Upstream, ...] = ()
     password_login: bool = True
+    demo: bool = False
     cookie_secure: bool = False
     code_ttl: int = DURATIONS["CODE_TTL"].default
     access_token_ttl: int = DURATIONS["ACCESS_TOKEN_TTL"].default
@@ -129,6 +130,7 @@ class Settings:
             "secret_key": _read_secret_key(environ, production, instance_dir),
             "redis_url": _read_redis_url(environ),
             "password_login": _read_bool(environ, "PASSWORD_LOGIN", True),
+            "demo": _read_bool(environ, "DEMO", False),
             "cookie_secure": _read_bool(environ, "COOKIE_SECURE", production),
         }
         values["upstreams"] = _read_upstreams(environ, production)
@@ -361,6 +363,8 @@ def _check_consistency(settings: Settings) -> None:
         )
     if settings.session_idle_ttl > settings.session_absolute_ttl:
         raise ConfigError("SESSION_IDLE_TTL", "must not be longer than SESSION_ABSOLUTE_TTL")
+    if settings.is_production and settings.demo:
+        raise ConfigError("DEMO", "the demo page must be off in production")
     if settings.is_production and settings.database_url.startswith("sqlite"):
         raise ConfigError("DATABASE_URL", "production needs PostgreSQL, not SQLite")
     if settings.cookie_secure and urlsplit(settings.issuer).scheme != "https":

@@ -49,7 +49,8 @@ class Identity:
     picture: str | None
 
 
-def init_upstreams(app: Flask, settings: Settings) -> None:
+def init_upstreams(app: Flask, settings: Settings) -> OAuth:
+    """Register every upstream in one Authlib client registry (the demo adds itself too)."""
     oauth = OAuth(app)
     for upstream in settings.upstreams:
         oauth.register(
@@ -64,10 +65,12 @@ def init_upstreams(app: Flask, settings: Settings) -> None:
             },
         )
     app.extensions["authserver.upstreams"] = {u.name: u for u in settings.upstreams}
+    app.extensions["authserver.oauth_clients"] = oauth
+    return oauth
 
 
 def _client(app: Flask, name: str) -> Any:
-    return app.extensions["authlib.integrations.flask_client"].create_client(name)
+    return app.extensions["authserver.oauth_clients"].create_client(name)
 
 
 def redirect_to(app: Flask, upstream: Upstream, callback_url: str, login_hint: str) -> Response:
