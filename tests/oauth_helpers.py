@@ -157,3 +157,10 @@ def redirect_params(response: TestResponse) -> dict[str, str]:
     assert response.status_code == 302, (response.status_code, response.data[:300])
     query = parse_qs(urlsplit(response.headers["Location"]).query)
     return {name: values[0] for name, values in query.items()}
+
+
+def csrf_token_in(html: bytes) -> str:
+    """The CSRF token a page's form carries, as a browser would submit it."""
+    import re
+
+    return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()

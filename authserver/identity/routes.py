@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     redirect,
     render_template,
@@ -85,13 +86,16 @@ def sign_in_with_password() -> Response | tuple[str, int]:
     return _signed_in(user, ["pwd"], parked, method="pwd")
 
 
-@identity.get("/sign-in/<provider>")
-def sign_in_upstream(provider: str) -> Response | tuple[str, int]:
+def _find_upstream(provider: str) -> Upstream:
     upstream = current_app.extensions["authserver.upstreams"].get(provider)
     if upstream is None:
-        return render_error_page(
-            "Unknown sign-in method", "Go back and choose another.", status=404
-        )
+        abort(404)
+    return upstream
+
+
+@identity.get("/sign-in/<provider>")
+def sign_in_upstream(provider: str) -> Response | tuple[str, int]:
+    upstream = _find_upstream(provider)
     parked, problem = _parked_request()
     if problem is not None:
         return problem
@@ -107,11 +111,7 @@ def sign_in_upstream(provider: str) -> Response | tuple[str, int]:
 
 @identity.get("/sign-in/<provider>/callback")
 def upstream_callback(provider: str) -> Response | tuple[str, int]:
-    upstream = current_app.extensions["authserver.upstreams"].get(provider)
-    if upstream is None:
-        return render_error_page(
-            "Unknown sign-in method", "Go back and choose another.", status=404
-        )
+    upstream = _find_upstream(provider)
     parked = pending.find(flask_session.pop("upstream_pending", None) or "")
     try:
         found = upstream_sso.finish(current_app, upstream)
@@ -187,11 +187,7 @@ def _parked_request() -> tuple[PendingAuthorization | None, tuple[str, int] | No
         return None, None
     parked = pending.find(pending_id)
     if parked is None:
-        return None, render_error_page(
-            "This sign-in request has expired",
-            "Go back to the app you came from and start again.",
-            status=400,
-        )
+        return None, pending.expired_page()
     return parked, None
 
 

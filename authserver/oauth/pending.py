@@ -9,6 +9,7 @@ from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from werkzeug.datastructures import MultiDict
 
 from authserver.clock import utcnow
+from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.models import PendingAuthorization
 
@@ -38,6 +39,14 @@ def find(pending_id: str) -> PendingAuthorization | None:
     except ValueError:
         return None
     return PendingAuthorization.find_live(key)
+
+
+def expired_page() -> tuple[str, int]:
+    return render_error_page(
+        "This sign-in request has expired",
+        "Go back to the app you came from and start again.",
+        status=400,
+    )
 
 
 class _ParkedPayload(OAuth2Payload):

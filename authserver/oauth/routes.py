@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from authserver.errors import render_error_page
 from authserver.extensions import csrf, db
 from authserver.oauth import authorize as flow
-from authserver.oauth.pending import find
+from authserver.oauth.pending import expired_page, find
 from authserver.oauth.server import current_server
 
 oauth = Blueprint("oauth", __name__)
@@ -50,7 +49,7 @@ def authorize() -> Response:
 def resume_authorization(pending_id: str) -> Response | tuple[str, int]:
     parked = find(pending_id)
     if parked is None:
-        return _expired_request()
+        return expired_page()
     return flow.run(parked=parked)
 
 
@@ -58,13 +57,5 @@ def resume_authorization(pending_id: str) -> Response | tuple[str, int]:
 def decide_consent(pending_id: str) -> Response | tuple[str, int]:
     parked = find(pending_id)
     if parked is None:
-        return _expired_request()
+        return expired_page()
     return flow.decide_consent(parked, approved=request.form.get("decision") == "approve")
-
-
-def _expired_request() -> tuple[str, int]:
-    return render_error_page(
-        "This sign-in request has expired",
-        "Go back to the app you came from and start again.",
-        status=400,
-    )

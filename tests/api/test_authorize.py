@@ -16,6 +16,7 @@ from tests.oauth_helpers import (
     ISSUER,
     RegisteredClient,
     authorize_params,
+    csrf_token_in,
     pkce_pair,
     redeem,
     redirect_params,
@@ -42,10 +43,6 @@ def first_party(app: Flask) -> RegisteredClient:
 @pytest.fixture
 def third_party(app: Flask) -> RegisteredClient:
     return register_client(name="Acme Reports")
-
-
-def csrf_from(html: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
 
 
 def consent_action(html: bytes) -> str:
@@ -165,7 +162,8 @@ def test_a_third_party_client_asks_for_consent_and_remembers_it(
     assert page.headers["Cache-Control"] == "no-store"
 
     answer = http.post(
-        consent_action(page.data), data={"csrf_token": csrf_from(page.data), "decision": "approve"}
+        consent_action(page.data),
+        data={"csrf_token": csrf_token_in(page.data), "decision": "approve"},
     )
     params = redirect_params(answer)
     assert params["iss"] == ISSUER
@@ -190,7 +188,7 @@ def test_denying_consent_returns_access_denied(
     _, challenge = pkce_pair()
     page = http.get("/authorize", query_string=authorize_params(third_party, challenge))
     answer = http.post(
-        consent_action(page.data), data={"csrf_token": csrf_from(page.data), "decision": "deny"}
+        consent_action(page.data), data={"csrf_token": csrf_token_in(page.data), "decision": "deny"}
     )
     params = redirect_params(answer)
     assert params["error"] == "access_denied"

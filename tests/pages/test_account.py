@@ -16,6 +16,7 @@ from authserver.models import Consent, GrantFamily, Session, User
 from tests.factories import make_invitation, make_member, make_org, make_role, make_user
 from tests.oauth_helpers import (
     authorize_params,
+    csrf_token_in,
     pkce_pair,
     redeem,
     redirect_params,
@@ -30,10 +31,6 @@ def person(app: Flask) -> User:
     user = make_user(display_name="Ada <Lovelace>", email="ada@example.com", email_verified=True)
     db.session.commit()
     return user
-
-
-def csrf(page: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
 
 
 def test_the_account_page_needs_a_signed_in_person(http: FlaskClient) -> None:
@@ -72,7 +69,9 @@ def test_ending_another_session_keeps_this_one(app: Flask, http: FlaskClient, pe
     other = sign_in(app, app.test_client(), person)
     sign_in(app, http, person)
     page = http.get("/account")
-    response = http.post(f"/account/sessions/{other}/end", data={"csrf_token": csrf(page.data)})
+    response = http.post(
+        f"/account/sessions/{other}/end", data={"csrf_token": csrf_token_in(page.data)}
+    )
     assert response.status_code == 303
     assert db.session.get(Session, other) is None
     assert http.get("/account").status_code == 200
@@ -81,7 +80,9 @@ def test_ending_another_session_keeps_this_one(app: Flask, http: FlaskClient, pe
 def test_ending_this_session_signs_out(app: Flask, http: FlaskClient, person: User) -> None:
     mine = sign_in(app, http, person)
     page = http.get("/account")
-    response = http.post(f"/account/sessions/{mine}/end", data={"csrf_token": csrf(page.data)})
+    response = http.post(
+        f"/account/sessions/{mine}/end", data={"csrf_token": csrf_token_in(page.data)}
+    )
     assert response.headers["Location"].endswith("/sign-in")
     assert http.get("/account").status_code == 303
 
@@ -92,7 +93,9 @@ def test_someone_elses_session_cannot_be_ended(app: Flask, http: FlaskClient, pe
     theirs = sign_in(app, app.test_client(), stranger)
     sign_in(app, http, person)
     page = http.get("/account")
-    response = http.post(f"/account/sessions/{theirs}/end", data={"csrf_token": csrf(page.data)})
+    response = http.post(
+        f"/account/sessions/{theirs}/end", data={"csrf_token": csrf_token_in(page.data)}
+    )
     assert response.status_code == 404
     assert db.session.get(Session, theirs) is not None
 
@@ -106,13 +109,14 @@ def test_disconnecting_an_app_forgets_consent_and_revokes_its_tokens(
     page = http.get("/authorize", query_string=authorize_params(client, challenge))
     approved = http.post(
         re.search(rb'<form method="post" action="([^"]+)"', page.data).group(1).decode(),
-        data={"csrf_token": csrf(page.data), "decision": "approve"},
+        data={"csrf_token": csrf_token_in(page.data), "decision": "approve"},
     )
     tokens = redeem(http, client, redirect_params(approved)["code"], verifier).json
 
     account = http.get("/account")
     response = http.post(
-        f"/account/apps/{client.client_id}/disconnect", data={"csrf_token": csrf(account.data)}
+        f"/account/apps/{client.client_id}/disconnect",
+        data={"csrf_token": csrf_token_in(account.data)},
     )
     assert response.status_code == 303
     assert db.session.scalar(select(func.count()).select_from(Consent)) == 0
@@ -149,7 +153,7 @@ def test_sign_in_can_return_to_the_account_page_but_nowhere_else(
         response = http.post(
             "/sign-in",
             data={
-                "csrf_token": csrf(page.data),
+                "csrf_token": csrf_token_in(page.data),
                 "email": "bob@example.com",
                 "password": "a long password",
                 "return_to": return_to,

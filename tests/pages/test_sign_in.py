@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +16,7 @@ from authserver.models import AuditEvent, Session, User
 from tests.factories import make_user
 from tests.oauth_helpers import (
     authorize_params,
+    csrf_token_in,
     pkce_pair,
     redeem,
     redirect_params,
@@ -33,13 +33,9 @@ def person(app: Flask) -> User:
     return user
 
 
-def csrf(page: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
-
-
 def submit(http: FlaskClient, email: str, password: str, pending: str | None = None):  # noqa: ANN201
     page = http.get("/sign-in", query_string={"pending": pending} if pending else {})
-    form = {"csrf_token": csrf(page.data), "email": email, "password": password}
+    form = {"csrf_token": csrf_token_in(page.data), "email": email, "password": password}
     if pending:
         form["pending"] = pending
     return http.post("/sign-in", data=form)
