@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Response, redirect, render_template, request, url_for
@@ -20,8 +20,8 @@ from authserver.consent.decide import decide
 from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions
-from authserver.models import Consent, PendingAuthorization, Session
-from authserver.oauth import pending
+from authserver.models import Consent, Organization, PendingAuthorization, Session
+from authserver.oauth import claims, pending
 from authserver.oauth.scopes import SCOPES
 from authserver.oauth.server import AuthorizationServer, current_server
 
@@ -41,6 +41,7 @@ class Flow:
         self.grant = grant
         self.parked = parked
         self.session: Session | None = sessions.current()
+        self.organization: Organization | None = None
 
     @property
     def params(self) -> dict[str, str]:
@@ -119,6 +120,19 @@ def sign_in_step(flow: Flow) -> Response | None:
     return redirect(f"{SIGN_IN_PATH}?{urlencode(query)}", code=302)
 
 
+def organization_step(flow: Flow) -> Response | None:
+    """`organization=`: the person must be a member; the code and its tokens are scoped."""
+    reference = flow.params.get("organization")
+    if reference is None:
+        return None
+    organization = claims.find_organization(reference)
+    if organization is None or not claims.is_member(flow.session.user_id, organization.id):
+        return flow.fail(AccessDeniedError("You are not a member of that organization."))
+    flow.organization = organization
+    flow.grant.request.organization_id = organization.id
+    return None
+
+
 def consent_step(flow: Flow) -> Response | None:
     person = flow.session.user
     decision = decide(
@@ -137,12 +151,17 @@ def consent_step(flow: Flow) -> Response | None:
         client=flow.grant.client,
         person=person,
         scopes=[(scope, SCOPES[scope]) for scope in sorted(flow.scopes) if scope in SCOPES],
+        organization=flow.organization,
         action=url_for("oauth.decide_consent", pending_id=str(parked.id)),
     )
     return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
 
-STEPS: tuple[Callable[[Flow], Response | None], ...] = (sign_in_step, consent_step)
+STEPS: tuple[Callable[[Flow], Response | None], ...] = (
+    sign_in_step,
+    organization_step,
+    consent_step,
+)
 
 
 def issue_code(flow: Flow) -> Response:

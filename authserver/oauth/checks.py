@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 
+from authserver.oauth.claims import SLUG_PATTERN
+
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 PROMPTS = frozenset({"none", "login", "consent"})
 MAX_PARAMETER_LENGTH = 2048
 
@@ -38,6 +43,16 @@ def check_max_age(request: OAuth2Request) -> None:
         raise InvalidRequestError("max_age must be a whole number of seconds.")
 
 
+def check_organization(request: OAuth2Request) -> None:
+    """`organization` names an org by id or slug; membership is checked once the person
+    is known (oauth/authorize.py)."""
+    value = request.payload.data.get("organization")
+    if value is None:
+        return
+    if not (UUID_PATTERN.match(value) or SLUG_PATTERN.match(value)):
+        raise InvalidRequestError("The organization parameter is invalid.")
+
+
 def check_lengths(request: OAuth2Request) -> None:
     for name, value in request.payload.data.items():
         if len(value) > MAX_PARAMETER_LENGTH:
@@ -50,6 +65,7 @@ AUTHORIZE_CHECKS = (
     check_scope_allowed,
     check_prompt,
     check_max_age,
+    check_organization,
 )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +27,7 @@ from authserver.identity import sessions
 from authserver.keys import current_key_store
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
 from authserver.models.clients import AUTH_METHODS
-from authserver.oauth import families
+from authserver.oauth import claims, families
 from authserver.oauth.tokens import Grant, issue_access_token, issue_id_token, scopes_of
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,26 @@ class S256CodeChallenge(CodeChallenge):
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+
+def with_org_claims(grant: Grant, organization_id: uuid.UUID | None) -> Grant:
+    """Read the organization claims the grant carries (DESIGN "Tokens and claims"); a
+    refresh calls this again, so a changed membership shows in the next token."""
+    if grant.user is None:
+        return grant
+    extra: dict[str, Any] = {}
+    if "orgs" in scopes_of(grant.scope):
+        orgs, truncated = claims.memberships(grant.user.id)
+        extra["orgs"] = orgs
+        if truncated:
+            extra["orgs_truncated"] = True
+    access_extra = dict(extra)
+    if organization_id is not None:
+        scoped = claims.organization_scoped(grant.user.id, organization_id)
+        if scoped is None:
+            raise InvalidGrantError("The person is no longer a member of that organization.")
+        access_extra.update(scoped)
+    return dataclasses.replace(grant, access_claims=access_extra, id_claims=extra)
 
 
 def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
@@ -96,6 +118,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 code_challenge=payload.data["code_challenge"],
                 code_challenge_method="S256",
                 nonce=payload.data.get("nonce"),
+                organization_id=getattr(request, "organization_id", None),
                 auth_time=session.auth_time,
                 auth_methods=list(session.auth_methods),
                 created_at=now,
@@ -144,6 +167,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user = self.authenticate_user(code)
         if user is None:
             raise InvalidGrantError("The authorization code is invalid.")
+        if code.organization_id and not claims.is_member(user.id, code.organization_id):
+            raise InvalidGrantError("The person is no longer a member of that organization.")
         now, settings = utcnow(), current_settings()
         family = GrantFamily(
             client_id=client.id,
@@ -164,7 +189,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         refresh_raw = None
         if may_refresh(client, code.scope):
             refresh_raw, _ = families.mint_refresh_token(family, settings, now)
-        body = token_response(family_grant(family, code.scope, code.nonce), refresh_raw)
+        grant = with_org_claims(
+            family_grant(family, code.scope, code.nonce), family.organization_id
+        )
+        body = token_response(grant, refresh_raw)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
 
@@ -197,7 +225,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             families.revoke_family(family, "user_disabled", utcnow())
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         scope = self.request.payload.scope or family.scope
-        body = token_response(family_grant(family, scope), rotation.raw)
+        try:
+            grant = with_org_claims(family_grant(family, scope), family.organization_id)
+        except InvalidGrantError:
+            families.revoke_family(family, "membership_removed", utcnow())
+            raise
+        body = token_response(grant, rotation.raw)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
     def _record_refusal(self, token: RefreshToken, client: OAuthClient, reason: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,9 @@ class Grant:
     auth_time: datetime | None = None
     auth_methods: tuple[str, ...] = ()
     nonce: str | None = None
+    # Organization claims read for this token (oauth/claims.py).
+    access_claims: Mapping[str, Any] = field(default_factory=dict)
+    id_claims: Mapping[str, Any] = field(default_factory=dict)
 
 
 def scopes_of(scope: str) -> set[str]:
@@ -61,6 +65,7 @@ def access_token_claims(grant: Grant, settings: Settings, now: datetime) -> dict
         claims["auth_time"] = int(grant.auth_time.timestamp())
     if grant.family_id is not None:
         claims["family_id"] = str(grant.family_id)
+    claims.update(grant.access_claims)
     return claims
 
 
@@ -108,4 +113,5 @@ def issue_id_token(grant: Grant, access_token: str, settings: Settings, keys: Ke
         claims["sid"] = str(grant.session_id)
     if grant.auth_methods:
         claims["amr"] = list(grant.auth_methods)
+    claims.update(grant.id_claims)
     return keys.sign(claims, typ="JWT")

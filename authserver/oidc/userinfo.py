@@ -14,6 +14,7 @@ from flask import Response, abort
 
 from authserver.extensions import db
 from authserver.models import User
+from authserver.oauth import claims
 from authserver.oauth.endpoints import AccessToken, find_access_token
 from authserver.oauth.tokens import profile_claims
 
@@ -55,4 +56,10 @@ def userinfo_claims(token: AccessToken) -> dict[str, Any] | None:
     user = db.session.get(User, user_id)
     if user is None or not user.is_active:
         return None
-    return profile_claims(user, token.get_scope())
+    found = profile_claims(user, token.get_scope())
+    if "orgs" in token.get_scope().split():
+        orgs, truncated = claims.memberships(user.id)
+        found["orgs"] = orgs
+        if truncated:
+            found["orgs_truncated"] = True
+    return found

@@ -1,0 +1,106 @@
+"""Organization claims: `orgs` for the `orgs` scope, and the org-scoped claims of a token
+asked for with `organization=`. Each is read in one query.
+
+Size is bounded: a token lists at most MAX_ORGS organizations (the oldest memberships
+first) and says `orgs_truncated: true` when there are more; a client that needs one of
+the others asks for an org-scoped token with `organization=`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, TypedDict
+
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.models import Organization, OrganizationMember, Permission, Role
+from authserver.models.orgs import member_roles
+from authserver.models.rbac import role_permissions
+
+MAX_ORGS = 50
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
+class OrgClaim(TypedDict):
+    id: str
+    slug: str
+    roles: list[str]
+
+
+def memberships(user_id: uuid.UUID) -> tuple[list[OrgClaim], bool]:
+    """Every membership with its roles, oldest first, at most MAX_ORGS; True if cut."""
+    rows = db.session.execute(
+        select(Organization.id, Organization.slug, Role.service, Role.name)
+        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
+        .outerjoin(Role, Role.id == member_roles.c.role_id)
+        .where(OrganizationMember.user_id == user_id)
+        .order_by(OrganizationMember.created_at, Organization.slug, Role.service, Role.name)
+    )
+    orgs: dict[uuid.UUID, OrgClaim] = {}
+    for org_id, slug, service, role in rows:
+        claim = orgs.setdefault(org_id, {"id": str(org_id), "slug": slug, "roles": []})
+        if role is not None:
+            claim["roles"].append(f"{service}:{role}")
+    listed = list(orgs.values())
+    return listed[:MAX_ORGS], len(listed) > MAX_ORGS
+
+
+def find_organization(reference: str) -> Organization | None:
+    """An organization by id or slug, as the `organization` parameter names it."""
+    try:
+        return db.session.get(Organization, uuid.UUID(reference))
+    except ValueError:
+        pass
+    if not SLUG_PATTERN.match(reference):
+        return None
+    return Organization.find_by_slug(reference)
+
+
+def is_member(user_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
+    return (
+        db.session.scalar(
+            select(OrganizationMember.id).where(
+                OrganizationMember.user_id == user_id,
+                OrganizationMember.organization_id == organization_id,
+            )
+        )
+        is not None
+    )
+
+
+def organization_scoped(
+    user_id: uuid.UUID, organization_id: uuid.UUID, service: str | None = None
+) -> dict[str, Any] | None:
+    """org_id, org_slug, roles and permissions for one membership; None if not a member.
+    With `service`, roles and permissions are only that service's (RFC 8707 resource)."""
+    stmt = (
+        select(
+            Organization.slug,
+            Role.service,
+            Role.name,
+            Permission.resource,
+            Permission.action,
+            OrganizationMember.id,
+        )
+        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
+        .outerjoin(Role, Role.id == member_roles.c.role_id)
+        .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
+        .outerjoin(Permission, Permission.id == role_permissions.c.permission_id)
+        .where(Organization.id == organization_id, OrganizationMember.user_id == user_id)
+    )
+    rows = db.session.execute(stmt).all()
+    if not rows:
+        return None
+    held = [r for r in rows if r.name is not None and (service is None or r.service == service)]
+    roles = sorted({f"{r.service}:{r.name}" for r in held})
+    permissions = sorted({f"{r.service}:{r.resource}:{r.action}" for r in held if r.resource})
+    return {
+        "org_id": str(organization_id),
+        "org_slug": rows[0].slug,
+        "roles": roles,
+        "permissions": permissions,
+    }
