@@ -98,6 +98,11 @@ class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
+    @property
+    def service(self) -> str | None:
+        """The one service (RFC 8707 resource) the grant is for, if it was narrowed."""
+        return self.resources[0] if self.resources else None
+
 
 class AuthorizationCode(UUIDPrimaryKey, GrantContext, db.Model):
     """A single-use code bound to client, redirect URI and PKCE challenge; stored as SHA-256."""

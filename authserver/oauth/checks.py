@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 
+from authserver.models import Service
 from authserver.oauth.claims import SLUG_PATTERN
 
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
@@ -53,6 +54,24 @@ def check_organization(request: OAuth2Request) -> None:
         raise InvalidRequestError("The organization parameter is invalid.")
 
 
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the requested resource is unknown or not acceptable."""
+
+    error = "invalid_target"
+
+
+def check_resource(request: OAuth2Request) -> None:
+    """RFC 8707: `resource` names one service whose manifest this server knows; the token
+    is then for that service only."""
+    values = request.payload.datalist.get("resource", [])
+    if not values:
+        return
+    if len(values) > 1:
+        raise InvalidTargetError("Ask for one resource at a time.")
+    if Service.find(values[0]) is None:
+        raise InvalidTargetError("The resource is not a service known to this server.")
+
+
 def check_lengths(request: OAuth2Request) -> None:
     for name, value in request.payload.data.items():
         if len(value) > MAX_PARAMETER_LENGTH:
@@ -66,6 +85,7 @@ AUTHORIZE_CHECKS = (
     check_prompt,
     check_max_age,
     check_organization,
+    check_resource,
 )
 
 

@@ -29,8 +29,9 @@ class OrgClaim(TypedDict):
     roles: list[str]
 
 
-def memberships(user_id: uuid.UUID) -> tuple[list[OrgClaim], bool]:
-    """Every membership with its roles, oldest first, at most MAX_ORGS; True if cut."""
+def memberships(user_id: uuid.UUID, service: str | None = None) -> tuple[list[OrgClaim], bool]:
+    """Every membership with its roles (only `service`'s when given), oldest first, at most
+    MAX_ORGS; True if cut."""
     rows = db.session.execute(
         select(Organization.id, Organization.slug, Role.service, Role.name)
         .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
@@ -40,10 +41,10 @@ def memberships(user_id: uuid.UUID) -> tuple[list[OrgClaim], bool]:
         .order_by(OrganizationMember.created_at, Organization.slug, Role.service, Role.name)
     )
     orgs: dict[uuid.UUID, OrgClaim] = {}
-    for org_id, slug, service, role in rows:
+    for org_id, slug, role_service, role in rows:
         claim = orgs.setdefault(org_id, {"id": str(org_id), "slug": slug, "roles": []})
-        if role is not None:
-            claim["roles"].append(f"{service}:{role}")
+        if role is not None and (service is None or role_service == service):
+            claim["roles"].append(f"{role_service}:{role}")
     listed = list(orgs.values())
     return listed[:MAX_ORGS], len(listed) > MAX_ORGS
 

@@ -42,20 +42,21 @@ class S256CodeChallenge(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
 
-def with_org_claims(grant: Grant, organization_id: uuid.UUID | None) -> Grant:
+def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: str | None) -> Grant:
     """Read the organization claims the grant carries (DESIGN "Tokens and claims"); a
-    refresh calls this again, so a changed membership shows in the next token."""
+    refresh calls this again, so a changed membership shows in the next token. A
+    `service` (RFC 8707 resource) narrows roles and permissions to that service."""
     if grant.user is None:
         return grant
     extra: dict[str, Any] = {}
     if "orgs" in scopes_of(grant.scope):
-        orgs, truncated = claims.memberships(grant.user.id)
+        orgs, truncated = claims.memberships(grant.user.id, service)
         extra["orgs"] = orgs
         if truncated:
             extra["orgs_truncated"] = True
     access_extra = dict(extra)
     if organization_id is not None:
-        scoped = claims.organization_scoped(grant.user.id, organization_id)
+        scoped = claims.organization_scoped(grant.user.id, organization_id, service)
         if scoped is None:
             raise InvalidGrantError("The person is no longer a member of that organization.")
         access_extra.update(scoped)
@@ -81,6 +82,7 @@ def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
 
 def family_grant(family: GrantFamily, scope: str, nonce: str | None = None) -> Grant:
     return Grant(
+        audience=family.service,
         client=family.client,
         scope=scope,
         user=family.user,
@@ -119,6 +121,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 code_challenge_method="S256",
                 nonce=payload.data.get("nonce"),
                 organization_id=getattr(request, "organization_id", None),
+                resources=[payload.data["resource"]] if payload.data.get("resource") else [],
                 auth_time=session.auth_time,
                 auth_methods=list(session.auth_methods),
                 created_at=now,
@@ -190,7 +193,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if may_refresh(client, code.scope):
             refresh_raw, _ = families.mint_refresh_token(family, settings, now)
         grant = with_org_claims(
-            family_grant(family, code.scope, code.nonce), family.organization_id
+            family_grant(family, code.scope, code.nonce), family.organization_id, family.service
         )
         body = token_response(grant, refresh_raw)
         return 200, body, self.TOKEN_RESPONSE_HEADER
@@ -226,7 +229,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         scope = self.request.payload.scope or family.scope
         try:
-            grant = with_org_claims(family_grant(family, scope), family.organization_id)
+            grant = with_org_claims(
+                family_grant(family, scope), family.organization_id, family.service
+            )
         except InvalidGrantError:
             families.revoke_family(family, "membership_removed", utcnow())
             raise

@@ -35,6 +35,7 @@ class Grant:
     auth_time: datetime | None = None
     auth_methods: tuple[str, ...] = ()
     nonce: str | None = None
+    audience: str | None = None  # a service named by an RFC 8707 resource indicator
     # Organization claims read for this token (oauth/claims.py).
     access_claims: Mapping[str, Any] = field(default_factory=dict)
     id_claims: Mapping[str, Any] = field(default_factory=dict)
@@ -45,7 +46,10 @@ def scopes_of(scope: str) -> set[str]:
 
 
 def audience_of(grant: Grant, settings: Settings) -> str:
-    """A person's token is for the client (and our /userinfo); a service's is for our API."""
+    """A resource indicator names the service; otherwise a person's token is for the client
+    (and our /userinfo), and a service's own token is for our API."""
+    if grant.audience is not None:
+        return grant.audience
     return grant.client.client_id if grant.user is not None else settings.issuer
 
 

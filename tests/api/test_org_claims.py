@@ -173,3 +173,31 @@ def test_a_person_in_very_many_orgs_gets_a_bounded_token(
     claims = claims_of(http, tokens["access_token"], client)
     assert len(claims["orgs"]) == MAX_ORGS and claims["orgs_truncated"] is True
     assert len(tokens["access_token"]) < 8000
+
+
+def test_a_resource_indicator_narrows_audience_and_roles_to_the_service(
+    app: Flask, http: FlaskClient, person: User, client: RegisteredClient, acme
+) -> None:  # noqa: ANN001
+    tokens = get_tokens(app, http, person, client, organization="acme", resource="billing")
+    claims = verify_as_resource_server(http, tokens["access_token"], "billing").claims
+    assert claims["aud"] == "billing"
+    assert claims["roles"] == ["billing:viewer"]
+    assert claims["permissions"] == ["billing:invoice:read"]
+    assert claims["orgs"][0]["roles"] == ["billing:viewer"]
+    refreshed = refresh(http, client, tokens["refresh_token"]).json
+    assert verify_as_resource_server(http, refreshed["access_token"], "billing").claims[
+        "roles"
+    ] == ["billing:viewer"]
+
+
+@pytest.mark.parametrize("resource", ["no-such-service", ["billing", "crm"]])
+def test_an_unknown_or_repeated_resource_is_invalid_target(
+    app: Flask, http: FlaskClient, person: User, client: RegisteredClient, acme, resource
+) -> None:  # noqa: ANN001
+    sign_in(app, http, person)
+    _, challenge = pkce_pair()
+    query = list(authorize_params(client, challenge).items())
+    for value in resource if isinstance(resource, list) else [resource]:
+        query.append(("resource", value))
+    params = redirect_params(http.get("/authorize", query_string=query))
+    assert params["error"] == "invalid_target" and params["iss"] == ISSUER
