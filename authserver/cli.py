@@ -25,6 +25,9 @@ from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, curren
 from authserver.models import OAuthClient, PlatformRole, User
 from authserver.models.users import PLATFORM_ROLES, normalize_email
 from authserver.oauth.registration import ClientSpec, RegistrationError, register
+from authserver.services.auth_manifest import AUTH_MANIFEST
+from authserver.services.manifest import ManifestInvalid, parse
+from authserver.services.sync import RolesInUse, SyncResult, manifest_digest, sync
 
 keys_cli = AppGroup("keys", help="Signing keys in AUTHSERVER_KEYS_DIR.")
 clients_cli = AppGroup("clients", help="OAuth clients.")
@@ -32,10 +35,20 @@ users_cli = AppGroup("users", help="People with local passwords.")
 
 
 demo_cli = AppGroup("demo", help="The demo person, organization and client.")
+services_cli = AppGroup("services", help="Service manifests of permissions and roles.")
 
 
 def register_commands(app: Flask) -> None:
-    for command in (init_command, serve_command, keys_cli, clients_cli, users_cli, demo_cli):
+    commands = (
+        init_command,
+        serve_command,
+        keys_cli,
+        clients_cli,
+        users_cli,
+        demo_cli,
+        services_cli,
+    )
+    for command in commands:
         app.cli.add_command(command)
 
 
@@ -51,6 +64,8 @@ def init_command(alg: str) -> None:
     """
     upgrade(directory=current_app.extensions["migrate"].directory)
     click.echo("database: at the newest revision")
+    result = _apply_manifest(AUTH_MANIFEST, prune=False, actor="init")
+    click.echo(f"auth manifest: {'updated' if result.has_changes else 'up to date'}")
     created = current_key_store().ensure_key(alg)
     if created is None:
         click.echo("keys: a signing key exists")
@@ -446,3 +461,50 @@ def demo_setup() -> None:
         if current_settings().demo
         else "set AUTHSERVER_DEMO=on to serve the /demo page"
     )
+
+
+@services_cli.command("sync")
+@click.argument("manifest_file", type=click.File("r"))
+@click.option(
+    "--prune-assignments",
+    is_flag=True,
+    help="Also take removed roles away from the members who hold them.",
+)
+def services_sync(manifest_file: click.utils.LazyFile, prune_assignments: bool) -> None:
+    """Apply a manifest (the same JSON as PUT /api/v1/services/{service}/manifest)."""
+    try:
+        document = json.load(manifest_file)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(
+            f"not JSON ({error.msg}, line {error.lineno})", param_hint="MANIFEST_FILE"
+        ) from None
+    result = _apply_manifest(document, prune=prune_assignments, actor="cli")
+    click.echo(json.dumps(result.as_dict(), indent=2))
+
+
+def _apply_manifest(document: object, *, prune: bool, actor: str) -> SyncResult:
+    service = document.get("service") if isinstance(document, dict) else None
+    if not isinstance(service, str):
+        raise click.BadParameter("the manifest must name its service", param_hint="service")
+    try:
+        manifest = parse(service, document)
+        result = sync(manifest, manifest_digest(document), prune_assignments=prune)
+    except ManifestInvalid as invalid:
+        db.session.rollback()
+        raise click.BadParameter(str(invalid), param_hint="MANIFEST_FILE") from None
+    except RolesInUse as in_use:
+        db.session.rollback()
+        raise click.ClickException(
+            f"{in_use.count} member role assignment(s) would be removed; "
+            "run again with --prune-assignments to remove them"
+        ) from None
+    if result.has_changes:
+        audit.record(
+            "manifest.synced",
+            target_type="service",
+            target_id=service,
+            via=actor,
+            **result.as_dict(),
+        )
+    db.session.commit()
+    return result

@@ -16,11 +16,20 @@ PROBLEM_MIME = "application/problem+json"
 class Problem(Exception):
     """An /api/v1 error, rendered once as application/problem+json."""
 
-    def __init__(self, status: int, slug: str, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.slug = slug
         self.detail = detail
+        self.headers = headers or {}
         self.extensions = extensions
 
     def to_response(self) -> Response:
@@ -34,6 +43,8 @@ class Problem(Exception):
         response = jsonify(body)
         response.status_code = self.status
         response.mimetype = PROBLEM_MIME
+        response.headers.update(self.headers)
+        response.headers["Cache-Control"] = "no-store"
         return response
 
 

@@ -503,3 +503,49 @@ def test_the_server_answers_health_discovery_and_jwks(initialized: Operator, ser
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+# ---- services -------------------------------------------------------------------------------
+
+
+def test_init_syncs_the_auth_manifest(operator: Operator) -> None:
+    assert "auth manifest: updated" in operator.ok("init")
+    roles = operator.query("SELECT name FROM roles WHERE service = 'auth' ORDER BY name")
+    assert roles == [("admin",), ("member",), ("owner",)]
+    assert "auth manifest: up to date" in operator.ok("init")
+
+
+def test_services_sync_applies_a_manifest_file(initialized: Operator, tmp_path: Path) -> None:
+    manifest = tmp_path / "billing.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "service": "billing",
+                "permissions": [{"resource": "invoice", "action": "read"}],
+                "roles": [{"name": "viewer", "permissions": ["invoice:read"]}],
+            }
+        )
+    )
+    result = json.loads(initialized.ok("services", "sync", str(manifest)))
+    assert result["created"] == {"permissions": ["invoice:read"], "roles": ["viewer"]}
+    again = json.loads(initialized.ok("services", "sync", str(manifest)))
+    assert again["unchanged"]["roles"] == ["viewer"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("{not json", "not JSON"),
+        ('{"permissions": [], "roles": []}', "name its service"),
+        ('{"service": "billing", "permissions": [], "roles": [], "x": 1}', "/x"),
+    ],
+    ids=["not-json", "no-service", "unknown-field"],
+)
+def test_services_sync_names_what_is_wrong(
+    initialized: Operator, tmp_path: Path, content: str, words: str
+) -> None:
+    manifest = tmp_path / "bad.json"
+    manifest.write_text(content)
+    result = initialized.run("services", "sync", str(manifest))
+    assert result.returncode == 2 and words in one_line_error(result)
+    assert initialized.query("SELECT count(*) FROM roles") == [(0,)]

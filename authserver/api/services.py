@@ -1,0 +1,62 @@
+"""PUT /api/v1/services/{service}/manifest: a service declares its permissions and roles."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from authserver import audit
+from authserver.api.auth import require_bearer, token_client
+from authserver.errors import Problem
+from authserver.extensions import csrf, db, limiter
+from authserver.services import sync as manifest_sync
+from authserver.services.manifest import MANIFEST_SCHEMA, ManifestInvalid, parse
+
+services_api = Blueprint("services_api", __name__, url_prefix="/api/v1")
+
+
+@services_api.get("/schemas/service-manifest.json")
+def manifest_schema() -> Response:
+    return jsonify(MANIFEST_SCHEMA)
+
+
+@services_api.put("/services/<service>/manifest")
+@csrf.exempt
+@limiter.limit("30 per minute", key_func=lambda: "manifest:" + request.view_args["service"])
+def put_manifest(service: str) -> tuple[Response, int]:
+    token = require_bearer("services:sync")
+    client = token_client(token)
+    if client is None or client.service_name != service:
+        # A client of service A can never change service B.
+        raise Problem(403, "wrong-service", f"This client may not change the {service} manifest.")
+    document = request.get_json(silent=True)
+    if document is None:
+        raise Problem(415, "not-json", "Send the manifest as application/json.")
+    try:
+        manifest = parse(service, document)
+    except ManifestInvalid as invalid:
+        errors = [{"field": e.field, "message": e.message} for e in invalid.errors]
+        raise Problem(422, "invalid-manifest", "The manifest is invalid.", errors=errors) from None
+    prune = request.args.get("prune_assignments", "false").lower() == "true"
+    try:
+        result = manifest_sync.sync(
+            manifest, manifest_sync.manifest_digest(document), prune_assignments=prune
+        )
+    except manifest_sync.RolesInUse as in_use:
+        db.session.rollback()
+        raise Problem(
+            409,
+            "role-in-use",
+            f"{in_use.count} member role assignment(s) would be removed; "
+            "retry with ?prune_assignments=true to remove them",
+            held_by=in_use.holders,
+        ) from None
+    if result.has_changes:
+        audit.record(
+            "manifest.synced",
+            actor_client_id=client.client_id,
+            target_type="service",
+            target_id=service,
+            **result.as_dict(),
+        )
+    db.session.commit()
+    return jsonify(result.as_dict()), 200

@@ -1,0 +1,1 @@
+"""Services: the manifests of permissions and roles they declare, and their sync."""
