@@ -1,0 +1,1 @@
+"""Organizations and members: the rules, with no HTTP and no tokens."""

@@ -1,0 +1,228 @@
+"""/api/v1/orgs: every route with an allowed and a refused caller, as problem+json."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.models import AuditEvent, Organization, User
+from authserver.services.auth_manifest import AUTH_MANIFEST
+from authserver.services.manifest import parse
+from authserver.services.sync import manifest_digest, sync
+from tests.factories import make_role, make_service, make_user
+from tests.oauth_helpers import (
+    authorize_params,
+    pkce_pair,
+    post_token,
+    redeem,
+    redirect_params,
+    register_client,
+    sign_in,
+)
+
+
+@pytest.fixture
+def api(app: Flask) -> None:
+    sync(parse("auth", AUTH_MANIFEST), manifest_digest(AUTH_MANIFEST))
+    make_role("billing", "viewer")
+    db.session.commit()
+
+
+class Person:
+    def __init__(self, app: Flask, email: str, scope: str = "openid orgs") -> None:
+        self.user = make_user(email=email)
+        db.session.commit()
+        self.http = app.test_client()
+        client = register_client(is_first_party=True)
+        sign_in(app, self.http, self.user)
+        verifier, challenge = pkce_pair()
+        code = redirect_params(
+            self.http.get(
+                "/authorize", query_string=authorize_params(client, challenge, scope=scope)
+            )
+        )["code"]
+        self.token = redeem(self.http, client, code, verifier).json["access_token"]
+
+    def call(self, method: str, path: str, json: object = None):  # noqa: ANN201
+        return self.http.open(
+            f"/api/v1/orgs{path}",
+            method=method,
+            json=json,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+
+
+@pytest.fixture
+def owner(app: Flask, api: None) -> Person:
+    return Person(app, "owner@example.com")
+
+
+@pytest.fixture
+def org(owner: Person) -> dict:
+    response = owner.call("POST", "", {"name": "Acme", "slug": "acme"})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def join(owner: Person, org: dict, person: Person, roles: list[str]) -> str:
+    response = owner.call(
+        "POST", f"/{org['id']}/members", {"email": person.user.email, "roles": roles}
+    )
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def assert_problem(response, status: int) -> None:  # noqa: ANN001
+    assert response.status_code == status, response.json
+    assert response.mimetype == "application/problem+json"
+    assert response.json["status"] == status
+
+
+def test_creating_an_org_makes_the_creator_its_owner(owner: Person, org: dict) -> None:
+    mine = owner.call("GET", "").json
+    assert [(o["slug"], o["roles"]) for o in mine] == [("acme", ["auth:owner"])]
+    assert owner.call("GET", f"/{org['id']}").json["name"] == "Acme"
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.event_type == "org.created"))
+
+
+@pytest.mark.parametrize(
+    ("document", "status", "field"),
+    [
+        ({"name": "Other", "slug": "acme"}, 409, "slug"),
+        ({"name": "Other", "slug": "Not A Slug"}, 422, "slug"),
+        ({"name": "", "slug": "fine-slug"}, 422, "name"),
+        ({"name": "x" * 101, "slug": "fine-slug"}, 422, "name"),
+        ({"name": "Bad\x07", "slug": "fine-slug"}, 422, "name"),
+    ],
+    ids=["taken-slug", "bad-slug", "empty-name", "long-name", "control-char"],
+)
+def test_a_bad_new_org_is_refused_naming_the_field(
+    owner: Person, org: dict, document: dict, status: int, field: str
+) -> None:
+    response = owner.call("POST", "", document)
+    assert_problem(response, status)
+    assert response.json["field"] == field
+
+
+def test_a_non_member_gets_404_not_403(app: Flask, owner: Person, org: dict) -> None:
+    stranger = Person(app, "stranger@example.com")
+    for method, path in (("GET", ""), ("GET", "/members"), ("PATCH", ""), ("DELETE", "")):
+        assert_problem(stranger.call(method, f"/{org['id']}{path}", {"name": "x"}), 404)
+    assert_problem(owner.call("GET", "/not-an-id"), 404)
+
+
+def test_renaming_and_deleting_are_for_owners(app: Flask, owner: Person, org: dict) -> None:
+    admin = Person(app, "admin@example.com")
+    join(owner, org, admin, ["auth:admin"])
+    assert_problem(admin.call("PATCH", f"/{org['id']}", {"name": "Mine now"}), 403)
+    assert_problem(admin.call("DELETE", f"/{org['id']}"), 403)
+    assert owner.call("PATCH", f"/{org['id']}", {"name": "Acme Inc"}).json["name"] == "Acme Inc"
+    assert owner.call("DELETE", f"/{org['id']}").status_code == 204
+    assert db.session.scalar(select(Organization)) is None
+
+
+def test_admins_manage_members_with_declared_roles_only(
+    app: Flask, owner: Person, org: dict
+) -> None:
+    admin = Person(app, "admin@example.com")
+    Person(app, "new@example.com")
+    join(owner, org, admin, ["auth:admin"])
+    added = admin.call(
+        "POST", f"/{org['id']}/members", {"email": "new@example.com", "roles": ["billing:viewer"]}
+    )
+    assert added.status_code == 201 and added.json["roles"] == ["billing:viewer"]
+    assert_problem(
+        admin.call("POST", f"/{org['id']}/members", {"email": "new@example.com", "roles": []}), 409
+    )
+    undeclared = admin.call(
+        "PUT", f"/{org['id']}/members/{added.json['id']}/roles", {"roles": ["billing:god"]}
+    )
+    assert_problem(undeclared, 422)
+    assert undeclared.json["field"] == "roles/0"
+    assert_problem(
+        admin.call("POST", f"/{org['id']}/members", {"email": "nobody@example.com", "roles": []}),
+        422,
+    )
+    assert_problem(
+        admin.call(
+            "PUT", f"/{org['id']}/members/{added.json['id']}/roles", {"roles": ["auth:owner"]}
+        ),
+        403,
+    )  # only owners make owners
+    members = {m["email"] for m in admin.call("GET", f"/{org['id']}/members").json}
+    assert members == {"owner@example.com", "admin@example.com", "new@example.com"}
+
+
+def test_a_plain_member_cannot_manage_members(app: Flask, owner: Person, org: dict) -> None:
+    member, other = Person(app, "member@example.com"), Person(app, "other@example.com")
+    join(owner, org, member, ["auth:member"])
+    other_id = join(owner, org, other, [])
+    assert member.call("GET", f"/{org['id']}/members").status_code == 200
+    assert_problem(member.call("DELETE", f"/{org['id']}/members/{other_id}"), 403)
+    assert_problem(
+        member.call("POST", f"/{org['id']}/members", {"email": "x@example.com", "roles": []}), 403
+    )
+
+
+def test_the_last_owner_can_neither_leave_nor_be_demoted(owner: Person, org: dict) -> None:
+    me = owner.call("GET", f"/{org['id']}/members").json[0]["id"]
+    assert_problem(owner.call("DELETE", f"/{org['id']}/members/{me}"), 409)
+    assert_problem(
+        owner.call("PUT", f"/{org['id']}/members/{me}/roles", {"roles": ["auth:admin"]}), 409
+    )
+
+
+def test_with_a_second_owner_an_owner_may_leave(app: Flask, owner: Person, org: dict) -> None:
+    second = Person(app, "second@example.com")
+    join(owner, org, second, ["auth:owner"])
+    me = next(
+        m["id"]
+        for m in owner.call("GET", f"/{org['id']}/members").json
+        if m["email"] == "owner@example.com"
+    )
+    assert owner.call("DELETE", f"/{org['id']}/members/{me}").status_code == 204
+    assert_problem(owner.call("GET", f"/{org['id']}"), 404)
+
+
+def test_a_member_may_leave_on_their_own(app: Flask, owner: Person, org: dict) -> None:
+    member = Person(app, "member@example.com")
+    member_id = join(owner, org, member, [])
+    assert member.call("DELETE", f"/{org['id']}/members/{member_id}").status_code == 204
+    events = db.session.scalars(select(AuditEvent.event_type)).all()
+    assert "member.added" in events and "member.removed" in events
+
+
+def test_the_api_needs_a_persons_token_with_the_orgs_scope(
+    app: Flask, http: FlaskClient, api: None
+) -> None:
+    assert_problem(http.get("/api/v1/orgs"), 401)
+    without_scope = Person(app, "noscope@example.com", scope="openid")
+    assert_problem(without_scope.call("GET", ""), 403)
+    make_service("billing")
+    service = register_client(
+        service_name="billing",
+        grant_types=["client_credentials"],
+        scopes=["services:sync", "orgs"],
+        redirect_uris=[],
+    )
+    token = post_token(http, service, {"grant_type": "client_credentials", "scope": "orgs"}).json[
+        "access_token"
+    ]
+    response = http.get("/api/v1/orgs", headers={"Authorization": f"Bearer {token}"})
+    assert_problem(response, 403)
+    assert response.json["type"].endswith("/person-required")
+
+
+def test_a_body_that_is_not_a_json_object_is_415(owner: Person) -> None:
+    response = owner.http.post(
+        "/api/v1/orgs", data="name=x", headers={"Authorization": f"Bearer {owner.token}"}
+    )
+    assert_problem(response, 415)
+
+
+def test_users_are_never_deleted_with_an_org(owner: Person, org: dict) -> None:
+    owner.call("DELETE", f"/{org['id']}")
+    assert db.session.scalar(select(User).where(User.email == "owner@example.com"))
