@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,11 +73,9 @@ def lock_service(name: str) -> Service:
     found = Service.find(name, for_update=True)
     if found is not None:
         return found
-    try:
-        with db.session.begin_nested():
-            db.session.add(Service(name=name))
-    except IntegrityError:
-        pass  # another instance registered it first; its row is what we lock next
+    # If another instance registers it first, our insert fails and we lock its row.
+    with suppress(IntegrityError), db.session.begin_nested():
+        db.session.add(Service(name=name))
     return Service.find(name, for_update=True)
 
 
