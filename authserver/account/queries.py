@@ -21,6 +21,7 @@ from authserver.models import (
     User,
 )
 from authserver.oauth import families
+from authserver.orgs import invitations
 
 
 @dataclass(frozen=True)
@@ -65,19 +66,7 @@ def overview(user: User) -> Overview:
                 )
             )
         ),
-        invitations=list(
-            db.session.scalars(
-                select(Invitation)
-                .where(
-                    Invitation.email == user.email,
-                    Invitation.state == "pending",
-                    Invitation.expires_at > now,
-                )
-                .options(selectinload(Invitation.organization), selectinload(Invitation.roles))
-            )
-        )
-        if user.email_verified
-        else [],
+        invitations=invitations.mine(user),
     )
 
 

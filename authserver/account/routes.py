@@ -12,6 +12,8 @@ from authserver.extensions import db
 from authserver.identity import sessions
 from authserver.oauth.scopes import SCOPES
 from authserver.oidc.logout import end
+from authserver.orgs import invitations
+from authserver.orgs.service import OrgError
 
 account = Blueprint("account", __name__, url_prefix="/account")
 
@@ -70,6 +72,31 @@ def disconnect_app(client_id: str) -> Response | tuple[str, int]:
         actor_client_id=client.client_id,
         target_type="client",
         target_id=client.client_id,
+    )
+    db.session.commit()
+    return redirect(url_for("account.overview"), code=303)
+
+
+@account.post("/invitations/<invitation_id>/<answer>")
+def answer_invitation(invitation_id: str, answer: str) -> Response | tuple[str, int]:
+    session = sessions.current()
+    if session is None:
+        return _sign_in_first()
+    if answer not in ("accept", "decline"):
+        return render_error_page("Unknown answer", "Accept or decline.", status=404)
+    try:
+        invitation = invitations.respond(session.user, invitation_id, accept=answer == "accept")
+    except OrgError as error:
+        db.session.commit()  # an expired invitation is marked so
+        return render_error_page(
+            "This invitation cannot be answered", error.detail, status=error.status
+        )
+    audit.record(
+        f"invitation.{invitation.state}",
+        actor_user_id=session.user_id,
+        organization_id=invitation.organization_id,
+        target_type="invitation",
+        target_id=invitation_id,
     )
     db.session.commit()
     return redirect(url_for("account.overview"), code=303)

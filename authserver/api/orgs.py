@@ -11,9 +11,11 @@ from flask import Blueprint, Response, jsonify, request
 
 from authserver import audit
 from authserver.api.auth import require_bearer
+from authserver.config import current_settings
 from authserver.errors import Problem
-from authserver.extensions import csrf, db
-from authserver.models import Organization, OrganizationMember, User
+from authserver.extensions import csrf, db, limiter
+from authserver.models import Invitation, Organization, OrganizationMember, User
+from authserver.orgs import invitations
 from authserver.orgs import service as orgs
 from authserver.orgs.service import OrgError
 
@@ -33,7 +35,8 @@ def person() -> User:
 
 
 def problems(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Map the rules' exceptions to RFC 9457 problems, once for every route."""
+    """Map the rules' exceptions to RFC 9457 problems, once for every route. Nothing a
+    refused request did is kept, unless the view committed it on purpose."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -172,3 +175,93 @@ def remove_member(org_id: str, member_id: str) -> tuple[str, int]:
     orgs.remove_member(by, member_id)
     changed("member.removed", user, by.organization.id, member_id=member_id)
     return "", 204
+
+
+def invitation_view(invitation: Invitation) -> dict[str, Any]:
+    return {
+        "id": str(invitation.id),
+        "organization_id": str(invitation.organization_id),
+        "email": invitation.email,
+        "roles": sorted(role.qualified_name for role in invitation.roles),
+        "state": invitation.state,
+        "expires_at": invitation.expires_at.isoformat(),
+    }
+
+
+@orgs_api.post("/<org_id>/invitations")
+@limiter.limit("60 per hour", key_func=lambda: "invite:" + request.view_args["org_id"])
+@problems
+def create_invitation(org_id: str) -> tuple[Response, int]:
+    user, data = person(), body()
+    by = orgs.caller(user, org_id)
+    invitation, raw = invitations.create(
+        by,
+        data.get("email"),
+        data.get("roles", []),
+        data.get("expires_in"),
+        current_settings().invitation_ttl,
+    )
+    changed(
+        "invitation.created",
+        user,
+        by.organization.id,
+        invitation_id=str(invitation.id),
+        roles=[r.qualified_name for r in invitation.roles],
+    )
+    # The token is shown once, for an email link; only its hash is stored.
+    return jsonify({**invitation_view(invitation), "token": raw}), 201
+
+
+@orgs_api.get("/<org_id>/invitations")
+@problems
+def list_invitations(org_id: str) -> Response:
+    by = orgs.caller(person(), org_id)
+    return jsonify([invitation_view(i) for i in invitations.list_for_org(by)])
+
+
+@orgs_api.delete("/<org_id>/invitations/<invitation_id>")
+@problems
+def revoke_invitation(org_id: str, invitation_id: str) -> tuple[str, int]:
+    user = person()
+    by = orgs.caller(user, org_id)
+    invitations.revoke(by, invitation_id)
+    changed("invitation.revoked", user, by.organization.id, invitation_id=invitation_id)
+    return "", 204
+
+
+invitations_api = Blueprint("invitations_api", __name__, url_prefix="/api/v1/invitations")
+csrf.exempt(invitations_api)
+
+
+@invitations_api.get("")
+@problems
+def my_invitations() -> Response:
+    return jsonify([invitation_view(i) for i in invitations.mine(person())])
+
+
+@invitations_api.post("/<invitation_id>/accept")
+@problems
+def accept_invitation(invitation_id: str) -> Response:
+    return _respond(invitation_id, accept=True)
+
+
+@invitations_api.post("/<invitation_id>/decline")
+@problems
+def decline_invitation(invitation_id: str) -> Response:
+    return _respond(invitation_id, accept=False)
+
+
+def _respond(invitation_id: str, *, accept: bool) -> Response:
+    user = person()
+    try:
+        invitation = invitations.respond(user, invitation_id, accept=accept)
+    except OrgError:
+        db.session.commit()  # an expired invitation is marked so, even though we refuse
+        raise
+    changed(
+        f"invitation.{invitation.state}",
+        user,
+        invitation.organization_id,
+        invitation_id=invitation_id,
+    )
+    return jsonify(invitation_view(invitation))

@@ -182,8 +182,8 @@ def add_member(by: Caller, email: object, role_names: object) -> OrganizationMem
     if user is None:
         raise Invalid("No person has that email address; invite them instead.", field="email")
     roles = resolve_roles(role_names)
-    _check_may_grant(by, roles)
-    existing = _member_of(by.organization, user.id)
+    check_may_grant(by, roles)
+    existing = member_of(by.organization, user.id)
     if existing is not None:
         raise Conflict("That person is already a member.", member_id=str(existing.id))
     member = OrganizationMember(organization_id=by.organization.id, user_id=user.id, roles=roles)
@@ -196,7 +196,7 @@ def change_roles(by: Caller, member_id: str, role_names: object) -> Organization
     by.require("member:manage")
     member = _find_member(by, member_id)
     roles = resolve_roles(role_names)
-    _check_may_grant(by, roles)
+    check_may_grant(by, roles)
     is_owner = any(r.service == AUTH_SERVICE and r.name == OWNER for r in member.roles)
     keeps_owner = any(r.service == AUTH_SERVICE and r.name == OWNER for r in roles)
     if is_owner and not keeps_owner:
@@ -224,7 +224,7 @@ def _caller_roles(by: Caller) -> set[str]:
     return {r.name for r in by.member.roles if r.service == AUTH_SERVICE}
 
 
-def _check_may_grant(by: Caller, roles: list[Role]) -> None:
+def check_may_grant(by: Caller, roles: list[Role]) -> None:
     if any(r.service == AUTH_SERVICE and r.name == OWNER for r in roles) and (
         OWNER not in _caller_roles(by)
     ):
@@ -245,7 +245,7 @@ def _check_not_last_owner(organization: Organization) -> None:
         raise Conflict("An organization keeps at least one owner.")
 
 
-def _member_of(organization: Organization, user_id: uuid.UUID) -> OrganizationMember | None:
+def member_of(organization: Organization, user_id: uuid.UUID) -> OrganizationMember | None:
     return db.session.scalar(
         select(OrganizationMember).where(
             OrganizationMember.organization_id == organization.id,

@@ -9,76 +9,9 @@ from sqlalchemy import select
 
 from authserver.extensions import db
 from authserver.models import AuditEvent, Organization, User
-from authserver.services.auth_manifest import AUTH_MANIFEST
-from authserver.services.manifest import parse
-from authserver.services.sync import manifest_digest, sync
-from tests.factories import make_role, make_service, make_user
-from tests.oauth_helpers import (
-    authorize_params,
-    pkce_pair,
-    post_token,
-    redeem,
-    redirect_params,
-    register_client,
-    sign_in,
-)
-
-
-@pytest.fixture
-def api(app: Flask) -> None:
-    sync(parse("auth", AUTH_MANIFEST), manifest_digest(AUTH_MANIFEST))
-    make_role("billing", "viewer")
-    db.session.commit()
-
-
-class Person:
-    def __init__(self, app: Flask, email: str, scope: str = "openid orgs") -> None:
-        self.user = make_user(email=email)
-        db.session.commit()
-        self.http = app.test_client()
-        client = register_client(is_first_party=True)
-        sign_in(app, self.http, self.user)
-        verifier, challenge = pkce_pair()
-        code = redirect_params(
-            self.http.get(
-                "/authorize", query_string=authorize_params(client, challenge, scope=scope)
-            )
-        )["code"]
-        self.token = redeem(self.http, client, code, verifier).json["access_token"]
-
-    def call(self, method: str, path: str, json: object = None):  # noqa: ANN201
-        return self.http.open(
-            f"/api/v1/orgs{path}",
-            method=method,
-            json=json,
-            headers={"Authorization": f"Bearer {self.token}"},
-        )
-
-
-@pytest.fixture
-def owner(app: Flask, api: None) -> Person:
-    return Person(app, "owner@example.com")
-
-
-@pytest.fixture
-def org(owner: Person) -> dict:
-    response = owner.call("POST", "", {"name": "Acme", "slug": "acme"})
-    assert response.status_code == 201, response.json
-    return response.json
-
-
-def join(owner: Person, org: dict, person: Person, roles: list[str]) -> str:
-    response = owner.call(
-        "POST", f"/{org['id']}/members", {"email": person.user.email, "roles": roles}
-    )
-    assert response.status_code == 201, response.json
-    return response.json["id"]
-
-
-def assert_problem(response, status: int) -> None:  # noqa: ANN001
-    assert response.status_code == status, response.json
-    assert response.mimetype == "application/problem+json"
-    assert response.json["status"] == status
+from tests.api.conftest import Person, assert_problem, join
+from tests.factories import make_service
+from tests.oauth_helpers import post_token, register_client
 
 
 def test_creating_an_org_makes_the_creator_its_owner(owner: Person, org: dict) -> None:

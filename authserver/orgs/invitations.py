@@ -1,0 +1,161 @@
+"""Invitations: an admin offers membership with roles to an email address; the person with
+that verified address accepts (membership and roles in one step) or declines."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from authserver.clock import utcnow
+from authserver.extensions import db
+from authserver.hashing import new_secret, sha256_hex
+from authserver.models import Invitation, OrganizationMember, User
+from authserver.models.users import normalize_email
+from authserver.orgs.service import (
+    Caller,
+    Conflict,
+    Invalid,
+    NotFound,
+    check_may_grant,
+    member_of,
+    resolve_roles,
+)
+
+EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[a-z0-9.-]+\.[a-z]{2,}$")
+MIN_TTL, MAX_TTL = 3600, 90 * 86400
+
+
+def create(
+    by: Caller, email: object, role_names: object, expires_in: object, default_ttl: int
+) -> tuple[Invitation, str]:
+    """A pending invitation and its raw token (shown once; only its hash is kept)."""
+    by.require("member:invite")
+    if not isinstance(email, str) or not EMAIL.match(normalize_email(email)):
+        raise Invalid("The email address is malformed.", field="email")
+    address = normalize_email(email)
+    ttl = default_ttl if expires_in is None else expires_in
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL <= ttl <= MAX_TTL:
+        raise Invalid(f"expires_in must be {MIN_TTL} to {MAX_TTL} seconds.", field="expires_in")
+    roles = resolve_roles(role_names)
+    check_may_grant(by, roles)
+    invitee = User.find_by_email(address)
+    if invitee is not None and member_of(by.organization, invitee.id) is not None:
+        raise Conflict("That person is already a member.")
+    _expire_stale(by.organization.id, address)
+    raw = new_secret()
+    invitation = Invitation(
+        organization_id=by.organization.id,
+        email=address,
+        inviter_id=by.user.id,
+        token_hash=sha256_hex(raw),
+        expires_at=utcnow() + timedelta(seconds=ttl),
+        roles=roles,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(invitation)
+    except IntegrityError:
+        # One pending invitation per (org, email): the partial unique index decides races.
+        raise Conflict("A pending invitation for that address exists.", field="email") from None
+    return invitation, raw
+
+
+def _expire_stale(organization_id: uuid.UUID, email: str) -> None:
+    """A pending invitation past its expiry no longer blocks a new one."""
+    for stale in db.session.scalars(
+        select(Invitation).where(
+            Invitation.organization_id == organization_id,
+            Invitation.email == email,
+            Invitation.state == "pending",
+            Invitation.expires_at <= utcnow(),
+        )
+    ):
+        stale.state = "expired"
+    db.session.flush()
+
+
+def list_for_org(by: Caller) -> list[Invitation]:
+    by.require("member:invite")
+    return list(
+        db.session.scalars(
+            select(Invitation)
+            .where(Invitation.organization_id == by.organization.id)
+            .options(selectinload(Invitation.roles))
+            .order_by(Invitation.created_at.desc())
+        )
+    )
+
+
+def revoke(by: Caller, invitation_id: str) -> Invitation:
+    by.require("member:invite")
+    invitation = _find(invitation_id)
+    if invitation is None or invitation.organization_id != by.organization.id:
+        raise NotFound("No such invitation.")
+    if invitation.state != "pending":
+        raise Conflict(f"The invitation is already {invitation.state}.")
+    invitation.state = "revoked"
+    invitation.responded_at = utcnow()
+    db.session.flush()
+    return invitation
+
+
+def mine(user: User) -> list[Invitation]:
+    if not user.email_verified:
+        return []
+    return list(
+        db.session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.email == user.email,
+                Invitation.state == "pending",
+                Invitation.expires_at > utcnow(),
+            )
+            .options(selectinload(Invitation.organization), selectinload(Invitation.roles))
+        )
+    )
+
+
+def respond(user: User, invitation_id: str, *, accept: bool) -> Invitation:
+    """Accept (membership with the offered roles, in the caller's transaction) or decline.
+    Only the person whose verified email was invited; anyone else sees a 404."""
+    invitation = _find(invitation_id, for_update=True)
+    if invitation is None or not user.email_verified or invitation.email != user.email:
+        raise NotFound("No such invitation.")
+    if invitation.state != "pending":
+        raise Conflict(f"The invitation is already {invitation.state}.")
+    now = utcnow()
+    if invitation.expires_at <= now:
+        invitation.state = "expired"
+        db.session.flush()
+        raise Conflict("The invitation has expired.", state="expired")
+    if accept:
+        if member_of(invitation.organization, user.id) is not None:
+            raise Conflict("You are already a member.")
+        db.session.add(
+            OrganizationMember(
+                organization_id=invitation.organization_id,
+                user_id=user.id,
+                roles=list(invitation.roles),
+            )
+        )
+    invitation.state = "accepted" if accept else "declined"
+    invitation.responded_at = now
+    invitation.responded_by_id = user.id
+    db.session.flush()
+    return invitation
+
+
+def _find(invitation_id: str, *, for_update: bool = False) -> Invitation | None:
+    try:
+        key = uuid.UUID(invitation_id)
+    except ValueError:
+        return None
+    stmt = select(Invitation).where(Invitation.id == key)
+    if for_update:
+        stmt = stmt.with_for_update()  # two responses at once: one wins
+    return db.session.scalar(stmt)
