@@ -103,6 +103,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from authserver.account.routes import account
+    from authserver.api.openapi import openapi_api
     from authserver.api.orgs import invitations_api, orgs_api
     from authserver.api.services import services_api
     from authserver.demo.routes import init_demo
@@ -123,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)
     app.register_blueprint(invitations_api)
+    app.register_blueprint(openapi_api)
     app.register_blueprint(health)
     app.register_blueprint(identity)
     app.register_blueprint(oauth)

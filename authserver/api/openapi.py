@@ -1,0 +1,266 @@
+"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json. A test proves that
+every /api/v1 route is in it, and a bounded schemathesis run finds no 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from authserver.config import current_settings
+from authserver.services.manifest import MANIFEST_SCHEMA
+
+openapi_api = Blueprint("openapi_api", __name__, url_prefix="/api/v1")
+
+UUID = {"type": "string", "format": "uuid"}
+ROLES = {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 101}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "401": _problem("No valid Bearer token"),
+    "403": _problem("The token or the caller's roles do not allow it"),
+    "404": _problem("Not found, or not visible to the caller"),
+}
+ORG_ID = {"name": "org_id", "in": "path", "required": True, "schema": UUID}
+MEMBER_ID = {"name": "member_id", "in": "path", "required": True, "schema": UUID}
+INVITATION_ID = {"name": "invitation_id", "in": "path", "required": True, "schema": UUID}
+ORG = {"$ref": "#/components/schemas/Organization"}
+MEMBER = {"$ref": "#/components/schemas/Member"}
+INVITATION = {"$ref": "#/components/schemas/Invitation"}
+
+
+def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {**responses, **ERRORS},
+        **extra,
+    }
+
+
+def document(issuer: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "authserver API", "version": "1"},
+        "servers": [{"url": issuer}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+            "schemas": {
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                    },
+                },
+                "Organization": {
+                    "type": "object",
+                    "required": ["id", "name", "slug"],
+                    "properties": {
+                        "id": UUID,
+                        "name": {"type": "string"},
+                        "slug": {"type": "string"},
+                        "created_at": {"type": "string"},
+                        "roles": ROLES,
+                    },
+                },
+                "Member": {
+                    "type": "object",
+                    "required": ["id", "user_id", "roles"],
+                    "properties": {
+                        "id": UUID,
+                        "user_id": UUID,
+                        "email": {"type": "string"},
+                        "name": {"type": "string"},
+                        "roles": ROLES,
+                    },
+                },
+                "Invitation": {
+                    "type": "object",
+                    "required": ["id", "email", "state"],
+                    "properties": {
+                        "id": UUID,
+                        "organization_id": UUID,
+                        "email": {"type": "string"},
+                        "roles": ROLES,
+                        "state": {"type": "string"},
+                        "expires_at": {"type": "string"},
+                        "token": {"type": "string"},
+                    },
+                },
+                "Manifest": MANIFEST_SCHEMA,
+            },
+        },
+        "paths": _paths(),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    new_org = {
+        "type": "object",
+        "required": ["name", "slug"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 200},
+            "slug": {"type": "string", "maxLength": 200},
+        },
+    }
+    roles_body = {"type": "object", "required": ["roles"], "properties": {"roles": ROLES}}
+    new_member = {
+        "type": "object",
+        "required": ["email"],
+        "properties": {"email": {"type": "string", "maxLength": 300}, "roles": ROLES},
+    }
+    new_invitation = {
+        "type": "object",
+        "required": ["email"],
+        "properties": {
+            "email": {"type": "string", "maxLength": 300},
+            "roles": ROLES,
+            "expires_in": {"type": "integer"},
+        },
+    }
+    gone = {"204": {"description": "Done"}}
+    return {
+        "/api/v1/schemas/service-manifest.json": {
+            "get": {
+                "summary": "The service manifest JSON Schema",
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+        "/api/v1/services/{service}/manifest": {
+            "put": _op(
+                "Sync a service's permissions and roles",
+                {
+                    "200": _json({"type": "object"}),
+                    "409": _problem("A removed role is held"),
+                    "415": _problem("Not JSON"),
+                    "422": _problem("Invalid manifest"),
+                },
+                parameters=[
+                    {
+                        "name": "service",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[a-z0-9_.-]{1,50}$"},
+                    },
+                    {"name": "prune_assignments", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                requestBody=_body({"$ref": "#/components/schemas/Manifest"}),
+            )
+        },
+        "/api/v1/orgs": {
+            "get": _op("My organizations", {"200": _json({"type": "array", "items": ORG})}),
+            "post": _op(
+                "Create an organization",
+                {
+                    "201": _json(ORG, "Created"),
+                    "409": _problem("Slug taken"),
+                    "422": _problem("Invalid field"),
+                },
+                requestBody=_body(new_org),
+            ),
+        },
+        "/api/v1/orgs/{org_id}": {
+            "parameters": [ORG_ID],
+            "get": _op("Read an organization", {"200": _json(ORG)}),
+            "patch": _op(
+                "Rename",
+                {"200": _json(ORG), "422": _problem("Invalid name")},
+                requestBody=_body({"type": "object", "properties": {"name": {"type": "string"}}}),
+            ),
+            "delete": _op("Delete", gone),
+        },
+        "/api/v1/orgs/{org_id}/members": {
+            "parameters": [ORG_ID],
+            "get": _op("Members", {"200": _json({"type": "array", "items": MEMBER})}),
+            "post": _op(
+                "Add a member",
+                {
+                    "201": _json(MEMBER, "Created"),
+                    "409": _problem("Already a member"),
+                    "422": _problem("Invalid field"),
+                },
+                requestBody=_body(new_member),
+            ),
+        },
+        "/api/v1/orgs/{org_id}/members/{member_id}/roles": {
+            "parameters": [ORG_ID, MEMBER_ID],
+            "put": _op(
+                "Replace a member's roles",
+                {
+                    "200": _json(MEMBER),
+                    "409": _problem("Last owner"),
+                    "422": _problem("Undeclared role"),
+                },
+                requestBody=_body(roles_body),
+            ),
+        },
+        "/api/v1/orgs/{org_id}/members/{member_id}": {
+            "parameters": [ORG_ID, MEMBER_ID],
+            "delete": _op("Remove a member or leave", {**gone, "409": _problem("Last owner")}),
+        },
+        "/api/v1/orgs/{org_id}/invitations": {
+            "parameters": [ORG_ID],
+            "get": _op("Invitations", {"200": _json({"type": "array", "items": INVITATION})}),
+            "post": _op(
+                "Invite",
+                {
+                    "201": _json(INVITATION, "Created"),
+                    "409": _problem("Pending invitation exists"),
+                    "422": _problem("Invalid field"),
+                },
+                requestBody=_body(new_invitation),
+            ),
+        },
+        "/api/v1/orgs/{org_id}/invitations/{invitation_id}": {
+            "parameters": [ORG_ID, INVITATION_ID],
+            "delete": _op("Revoke an invitation", {**gone, "409": _problem("Not pending")}),
+        },
+        "/api/v1/invitations": {
+            "get": _op(
+                "My pending invitations", {"200": _json({"type": "array", "items": INVITATION})}
+            ),
+        },
+        "/api/v1/invitations/{invitation_id}/accept": {
+            "parameters": [INVITATION_ID],
+            "post": _op(
+                "Accept", {"200": _json(INVITATION), "409": _problem("Not pending or expired")}
+            ),
+        },
+        "/api/v1/invitations/{invitation_id}/decline": {
+            "parameters": [INVITATION_ID],
+            "post": _op(
+                "Decline", {"200": _json(INVITATION), "409": _problem("Not pending or expired")}
+            ),
+        },
+        "/api/v1/openapi.json": {
+            "get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}
+        },
+    }
+
+
+@openapi_api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document(current_settings().issuer))
