@@ -66,21 +66,32 @@ class Flow:
         return self.server.authorization_error_response(error)
 
 
-def run(parked: PendingAuthorization | None) -> Response:
-    """Validate (again, when resuming) and take the flow as far as it can go."""
+def _validated(parked: PendingAuthorization | None) -> Flow | Response:
+    """Authlib's validation plus our checks, on this request or (again) on a parked one."""
     server = current_server()
     oauth_request = pending.ParkedRequest(parked, request.url, request.headers) if parked else None
     try:
         grant = server.get_consent_grant(request=oauth_request, end_user=sessions.current_person())
     except OAuth2Error as error:
         return _refuse(server, error)
-    flow = Flow(server, grant, parked)
-    for step in STEPS:
+    return Flow(server, grant, parked)
+
+
+def _stopped(flow: Flow, steps: tuple[Callable[[Flow], Response | None], ...]) -> Response | None:
+    for step in steps:
         response = step(flow)
         if response is not None:
             db.session.commit()
             return response
-    return issue_code(flow)
+    return None
+
+
+def run(parked: PendingAuthorization | None) -> Response:
+    """Validate (again, when resuming) and take the flow as far as it can go."""
+    flow = _validated(parked)
+    if isinstance(flow, Response):
+        return flow
+    return _stopped(flow, STEPS) or issue_code(flow)
 
 
 def _refuse(server: AuthorizationServer, error: OAuth2Error) -> Response:
@@ -177,23 +188,20 @@ def issue_code(flow: Flow) -> Response:
 
 
 def decide_consent(parked: PendingAuthorization, approved: bool) -> Response:
-    """The consent form's answer. Everything is validated again before a code is issued."""
-    server = current_server()
-    person = sessions.current_person()
-    oauth_request = pending.ParkedRequest(parked, request.url, request.headers)
-    try:
-        grant = server.get_consent_grant(request=oauth_request, end_user=person)
-    except OAuth2Error as error:
-        return _refuse(server, error)
-    flow = Flow(server, grant, parked)
-    if flow.session is None:
-        return sign_in_step(flow) or _refuse(server, LoginRequiredError())
+    """The consent form's answer. Every step before consent runs again (sign-in, the
+    organization's membership) before a code is issued."""
+    flow = _validated(parked)
+    if isinstance(flow, Response):
+        return flow
+    stopped = _stopped(flow, STEPS[: STEPS.index(consent_step)])
+    if stopped is not None:
+        return stopped
     if not approved:
-        response = server.create_authorization_response(
-            request=grant.request, grant=grant, grant_user=None
+        response = flow.server.create_authorization_response(
+            request=flow.grant.request, grant=flow.grant, grant_user=None
         )
         db.session.delete(parked)
         db.session.commit()
         return response
-    Consent.remember(flow.session.user_id, grant.client.id, flow.scopes)
+    Consent.remember(flow.session.user_id, flow.grant.client.id, flow.scopes)
     return issue_code(flow)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -201,3 +203,40 @@ def test_an_unknown_or_repeated_resource_is_invalid_target(
         query.append(("resource", value))
     params = redirect_params(http.get("/authorize", query_string=query))
     assert params["error"] == "invalid_target" and params["iss"] == ISSUER
+
+
+def test_an_org_scoped_request_keeps_its_organization_through_consent(
+    app: Flask, http: FlaskClient, person: User, acme
+) -> None:  # noqa: ANN001
+    third_party = register_client(name="Reports")
+    sign_in(app, http, person)
+    verifier, challenge = pkce_pair()
+    page = http.get(
+        "/authorize",
+        query_string=authorize_params(third_party, challenge, scope=SCOPE, organization="acme"),
+    )
+    action = re.search(rb'<form method="post" action="([^"]+)"', page.data).group(1).decode()
+    approved = http.post(
+        action, data={"csrf_token": csrf_token_in(page.data), "decision": "approve"}
+    )
+    tokens = redeem(http, third_party, redirect_params(approved)["code"], verifier).json
+    claims = claims_of(http, tokens["access_token"], third_party)
+    assert claims["org_slug"] == "acme" and claims["roles"] == ["billing:viewer", "crm:agent"]
+
+
+def test_consent_is_refused_when_membership_ends_while_the_page_is_open(
+    app: Flask, http: FlaskClient, person: User, acme
+) -> None:  # noqa: ANN001
+    third_party = register_client(name="Reports")
+    sign_in(app, http, person)
+    _, challenge = pkce_pair()
+    page = http.get(
+        "/authorize", query_string=authorize_params(third_party, challenge, organization="acme")
+    )
+    db.session.execute(delete(OrganizationMember))
+    db.session.commit()
+    action = re.search(rb'<form method="post" action="([^"]+)"', page.data).group(1).decode()
+    refused = http.post(
+        action, data={"csrf_token": csrf_token_in(page.data), "decision": "approve"}
+    )
+    assert redirect_params(refused)["error"] == "access_denied"
