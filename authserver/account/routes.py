@@ -11,7 +11,6 @@ from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions
 from authserver.oauth.scopes import SCOPES
-from authserver.oidc.logout import end
 from authserver.orgs import invitations
 from authserver.orgs.service import OrgError
 
@@ -47,7 +46,7 @@ def end_session(session_id: str) -> Response | tuple[str, int]:
     if target is None:  # someone else's session looks exactly like a missing one
         return render_error_page("Session not found", "It may have ended already.", status=404)
     is_current = target.id == current.id
-    end(target, reason="user_ended")
+    sessions.end(target, reason="user_ended")
     db.session.commit()
     if is_current:
         response = redirect(url_for("identity.sign_in"), code=303)

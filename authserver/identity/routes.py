@@ -25,7 +25,6 @@ from authserver.identity.passwords import verify_password
 from authserver.models import PendingAuthorization, User
 from authserver.models.users import normalize_email
 from authserver.oauth import pending
-from authserver.oidc.logout import end
 
 identity = Blueprint("identity", __name__)
 
@@ -159,7 +158,7 @@ def _signed_in(
     settings = current_settings()
     previous = sessions.current()
     if previous is not None:
-        end(previous, reason="new_sign_in")
+        sessions.end(previous, reason="new_sign_in")
     _, raw = sessions.start(user, methods, settings)
     audit.record(
         "sign_in", actor_user_id=user.id, target_type="user", target_id=str(user.id), method=method

@@ -9,12 +9,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, Response, g, request
+from sqlalchemy import select
 
+from authserver import audit
 from authserver.clock import utcnow
 from authserver.config import Settings, current_settings
 from authserver.extensions import db, login_manager
 from authserver.hashing import new_secret, sha256_hex
-from authserver.models import Session, User
+from authserver.models import GrantFamily, Session, User
+from authserver.oauth import families
 
 # Refresh last_used_at at most this often: a write per page view is not worth it.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -87,11 +90,30 @@ def _touch(session: Session, settings: Settings) -> None:
     db.session.flush()
 
 
-def end(session: Session) -> None:
-    """Logout: the row goes, so the cookie is worthless everywhere at once."""
+def end(session: Session, *, reason: str) -> None:
+    """Delete the session (its cookie is then worthless on every instance at once) and
+    revoke the grants it started, except offline_access ones, which a person granted
+    precisely to outlive the session (OIDC Core §11)."""
+    now = utcnow()
+    started = db.session.scalars(
+        select(GrantFamily).where(
+            GrantFamily.session_id == session.id, GrantFamily.revoked_at.is_(None)
+        )
+    )
+    for family in started:
+        if "offline_access" not in family.scope.split():
+            families.revoke_family(family, reason, now)
+    audit.record(
+        "session.ended",
+        actor_user_id=session.user_id,
+        target_type="session",
+        target_id=str(session.id),
+        reason=reason,
+    )
     db.session.delete(session)
     db.session.flush()
-    g.authserver_session = None
+    if g.get("authserver_session") is session:
+        g.authserver_session = None
 
 
 def current_person() -> User | None:

@@ -49,6 +49,12 @@ def memberships(user_id: uuid.UUID, service: str | None = None) -> tuple[list[Or
     return listed[:MAX_ORGS], len(listed) > MAX_ORGS
 
 
+def orgs_claims(user_id: uuid.UUID, service: str | None = None) -> dict[str, Any]:
+    """The `orgs` claim (and `orgs_truncated` when cut), for tokens and /userinfo alike."""
+    orgs, truncated = memberships(user_id, service)
+    return {"orgs": orgs, "orgs_truncated": True} if truncated else {"orgs": orgs}
+
+
 def find_organization(reference: str) -> Organization | None:
     """An organization by id or slug, as the `organization` parameter names it."""
     try:

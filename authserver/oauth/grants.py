@@ -50,10 +50,7 @@ def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: st
         return grant
     extra: dict[str, Any] = {}
     if "orgs" in scopes_of(grant.scope):
-        orgs, truncated = claims.memberships(grant.user.id, service)
-        extra["orgs"] = orgs
-        if truncated:
-            extra["orgs_truncated"] = True
+        extra.update(claims.orgs_claims(grant.user.id, service))
     access_extra = dict(extra)
     if organization_id is not None:
         scoped = claims.organization_scoped(grant.user.id, organization_id, service)

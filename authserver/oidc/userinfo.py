@@ -58,8 +58,11 @@ def userinfo_claims(token: AccessToken) -> dict[str, Any] | None:
         return None
     found = profile_claims(user, token.get_scope())
     if "orgs" in token.get_scope().split():
-        orgs, truncated = claims.memberships(user.id)
-        found["orgs"] = orgs
-        if truncated:
-            found["orgs_truncated"] = True
+        found.update(claims.orgs_claims(user.id, _service_of(token)))
     return found
+
+
+def _service_of(token: AccessToken) -> str | None:
+    """A token narrowed to one service (RFC 8707) shows only that service's roles here too."""
+    audience = token.claims.get("aud")
+    return audience if audience != token.claims.get("client_id") else None

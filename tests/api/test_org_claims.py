@@ -186,6 +186,8 @@ def test_a_resource_indicator_narrows_audience_and_roles_to_the_service(
     assert claims["roles"] == ["billing:viewer"]
     assert claims["permissions"] == ["billing:invoice:read"]
     assert claims["orgs"][0]["roles"] == ["billing:viewer"]
+    info = http.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert info.json["orgs"][0]["roles"] == ["billing:viewer"]
     refreshed = refresh(http, client, tokens["refresh_token"]).json
     assert verify_as_resource_server(http, refreshed["access_token"], "billing").claims[
         "roles"
