@@ -202,16 +202,21 @@ def _read_issuer(environ: Mapping[str, str], production: bool) -> str:
         if production:
             raise ConfigError("ISSUER", "must be set in production")
         return Settings.issuer
+    return _checked_issuer("ISSUER", value, production)
+
+
+def _checked_issuer(name: str, value: str, production: bool) -> str:
+    """An OpenID issuer, ours or an upstream's (OIDC Discovery §3, RFC 8414 §2): absolute
+    http(s), no query, fragment or credentials; https in production except on loopback."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError("ISSUER", f"must be an absolute http(s) URL (got {value!r})")
-    # OIDC Discovery §3 / RFC 8414 §2: the issuer has no query or fragment.
+        raise ConfigError(name, f"must be an absolute http(s) URL (got {value!r})")
     if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise ConfigError("ISSUER", "must not have a query or a fragment")
+        raise ConfigError(name, "must not have a query or a fragment")
     if parts.username or parts.password:
-        raise ConfigError("ISSUER", "must not contain credentials")
+        raise ConfigError(name, "must not contain credentials")
     if production and parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ConfigError("ISSUER", f"must use https in production (got {value!r})")
+        raise ConfigError(name, f"must use https in production (got {value!r})")
     return value.rstrip("/")
 
 
@@ -337,14 +342,7 @@ def _read_upstream(environ: Mapping[str, str], name: str, production: bool) -> U
 
 def _read_upstream_issuer(environ: Mapping[str, str], name: str, production: bool) -> str | None:
     value = _read(environ, name)
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-        raise ConfigError(name, f"must be an absolute http(s) URL (got {value!r})")
-    if production and parts.scheme != "https":
-        raise ConfigError(name, "must use https in production")
-    return value.rstrip("/")
+    return None if value is None else _checked_issuer(name, value, production)
 
 
 def _read_domains(environ: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from authserver.extensions import db
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MIME = "application/problem+json"
@@ -91,8 +93,6 @@ def _handle_problem(problem: Problem) -> Response:
 
 def _handle_unexpected(error: Exception) -> Any:
     """A crash: roll back, log it with the traceback, answer in the endpoint's format."""
-    from authserver.extensions import db
-
     db.session.rollback()
     log.exception("unhandled error on %s %s", request.method, request.path)
     return _handle_http_exception(InternalServerError())

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
-from authserver.models import OAuthClient, Service
+from authserver.models import OAuthClient
 from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
 from authserver.oauth.scopes import SCOPES, SERVICE_SCOPES
+from authserver.services.sync import lock_service
 
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,100}$")
 SERVICE_NAME_PATTERN = re.compile(r"^[a-z0-9_.-]{1,50}$")
@@ -122,9 +123,8 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
     client_id = spec.client_id or new_secret()[:22]
     if OAuthClient.find(client_id) is not None:
         raise RegistrationError("client_id", f"{client_id!r} is taken")
-    if spec.service_name is not None and Service.find(spec.service_name) is None:
-        db.session.add(Service(name=spec.service_name))
-        db.session.flush()
+    if spec.service_name is not None:
+        lock_service(spec.service_name)  # registers it when new, race-safe
     secret = None if spec.auth_method == "none" else new_secret()
     client = OAuthClient(
         client_id=client_id,
