@@ -76,9 +76,6 @@ class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):
         # RFC 9700 §4.1.3: exact string comparison, no prefix or pattern matching.
         return redirect_uri in self.redirect_uris
 
-    def check_post_logout_redirect_uri(self, uri: str) -> bool:
-        return uri in self.post_logout_redirect_uris
-
     def check_client_secret(self, client_secret: str) -> bool:
         if self.client_secret_hash is None:
             return False

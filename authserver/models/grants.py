@@ -141,18 +141,6 @@ class AuthorizationCode(UUIDPrimaryKey, GrantContext, db.Model):
     def get_scope(self) -> str:
         return self.scope
 
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return int(self.auth_time.timestamp())
-
-    def get_amr(self) -> list[str]:
-        return list(self.auth_methods)
-
-    def get_acr(self) -> str | None:
-        return None
-
 
 class RefreshToken(UUIDPrimaryKey, db.Model):
     """One link of a rotating chain; only its SHA-256 is stored.
