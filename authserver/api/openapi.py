@@ -238,6 +238,34 @@ def _paths() -> dict[str, Any]:
             "parameters": [ORG_ID, INVITATION_ID],
             "delete": _op("Revoke an invitation", {**gone, "409": _problem("Not pending")}),
         },
+        "/api/v1/orgs/{org_id}/audit-events": {
+            "parameters": [ORG_ID],
+            "get": _op(
+                "The organization's audit log, newest first (owners and admins)",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["events", "next"],
+                            "properties": {
+                                "events": {"type": "array", "items": {"type": "object"}},
+                                "next": {"type": ["string", "null"]},
+                            },
+                        }
+                    ),
+                    "400": _problem("Bad limit or cursor"),
+                },
+                parameters=[
+                    {"name": "type", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                    {"name": "before", "in": "query", "schema": {"type": "string"}},
+                ],
+            ),
+        },
         "/api/v1/invitations": {
             "get": _op(
                 "My pending invitations", {"200": _json({"type": "array", "items": INVITATION})}

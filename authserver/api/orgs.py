@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -265,3 +266,42 @@ def _respond(invitation_id: str, *, accept: bool) -> Response:
         invitation_id=invitation_id,
     )
     return jsonify(invitation_view(invitation))
+
+
+AUDIT_PAGE_MAX = 200
+
+
+@orgs_api.get("/<org_id>/audit-events")
+@problems
+def list_audit_events(org_id: str) -> Response:
+    """The org's audit log for its owners and admins, newest first, a page at a time.
+    IP addresses and user agents stay with the operators (`authserver audit tail`)."""
+    by = orgs.caller(person(), org_id)
+    limit = request.args.get("limit", "50")
+    if not limit.isdigit() or not 1 <= int(limit) <= AUDIT_PAGE_MAX:
+        raise Problem(400, "invalid-limit", f"limit must be 1 to {AUDIT_PAGE_MAX}.")
+    events = orgs.audit_events(
+        by,
+        type_prefix=request.args.get("type") or None,
+        before=_cursor(request.args.get("before")),
+        limit=int(limit),
+    )
+    full_page = len(events) == int(limit)
+    return jsonify(
+        events=[event.as_dict(with_origin=False) for event in events],
+        next=f"{events[-1].occurred_at.isoformat()}_{events[-1].id}" if full_page else None,
+    )
+
+
+def _cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """`before` is the `next` of the previous page: `<occurred_at>_<id>`."""
+    if not value:
+        return None
+    at, _, event_id = value.rpartition("_")
+    try:
+        key = datetime.fromisoformat(at), uuid.UUID(event_id)
+    except ValueError:
+        key = None
+    if key is None or key[0].tzinfo is None:
+        raise Problem(400, "invalid-cursor", "before must be the next value of a page.")
+    return key

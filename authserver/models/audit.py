@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, Uuid
+from sqlalchemy import ColumnElement, Index, String, Uuid, and_, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.clock import utcnow
@@ -38,3 +38,57 @@ class AuditEvent(UUIDPrimaryKey, db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, object]] = mapped_column(JSONType, default=dict)
+
+    @classmethod
+    def page(
+        cls,
+        *,
+        organization_id: uuid.UUID | None = None,
+        type_prefix: str | None = None,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        limit: int = 50,
+    ) -> list[AuditEvent]:
+        """Newest first, keyed by (occurred_at, id) so pages never skip or repeat a row.
+        `after` reads forward instead (oldest first), for following new events."""
+        stmt = select(cls)
+        if organization_id is not None:
+            stmt = stmt.where(cls.organization_id == organization_id)
+        if type_prefix:
+            stmt = stmt.where(cls.event_type.startswith(type_prefix, autoescape=True))
+        if after is not None:
+            stmt = stmt.where(cls._beyond(after, forward=True)).order_by(cls.occurred_at, cls.id)
+        else:
+            if before is not None:
+                stmt = stmt.where(cls._beyond(before, forward=False))
+            stmt = stmt.order_by(cls.occurred_at.desc(), cls.id.desc())
+        return list(db.session.scalars(stmt.limit(limit)))
+
+    @classmethod
+    def _beyond(cls, key: tuple[datetime, uuid.UUID], *, forward: bool) -> ColumnElement[bool]:
+        """Rows after (or before) the (occurred_at, id) key, compared column by column so
+        each side is bound with its column's type."""
+        at, event_id = key
+        if forward:
+            return or_(cls.occurred_at > at, and_(cls.occurred_at == at, cls.id > event_id))
+        return or_(cls.occurred_at < at, and_(cls.occurred_at == at, cls.id < event_id))
+
+    def as_dict(self, *, with_origin: bool = True) -> dict[str, object]:
+        """The event for the API and the CLI; `with_origin` adds IP address and user agent,
+        which only operators see."""
+        shown: dict[str, object] = {
+            "id": str(self.id),
+            "occurred_at": self.occurred_at.isoformat(),
+            "event_type": self.event_type,
+            "outcome": self.outcome,
+            "actor_user_id": str(self.actor_user_id) if self.actor_user_id else None,
+            "actor_client_id": self.actor_client_id,
+            "organization_id": str(self.organization_id) if self.organization_id else None,
+            "target_type": self.target_type,
+            "target_id": self.target_id,
+            "request_id": self.request_id,
+            "details": self.details,
+        }
+        if with_origin:
+            shown.update(ip_address=self.ip_address, user_agent=self.user_agent)
+        return shown

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Response, redirect, render_template, request, url_for
 
+from authserver import audit
 from authserver.clock import utcnow
 from authserver.consent.decide import decide
 from authserver.errors import render_error_page
@@ -22,6 +23,7 @@ from authserver.extensions import db
 from authserver.identity import sessions
 from authserver.models import Consent, Organization, PendingAuthorization, Session
 from authserver.oauth import claims, pending
+from authserver.oauth.checks import has_unechoable_values
 from authserver.oauth.scopes import SCOPES
 from authserver.oauth.server import AuthorizationServer, current_server
 
@@ -70,6 +72,8 @@ def _validated(parked: PendingAuthorization | None) -> Flow | Response:
     """Authlib's validation plus our checks, on this request or (again) on a parked one."""
     server = current_server()
     oauth_request = pending.ParkedRequest(parked, request.url, request.headers) if parked else None
+    if parked is None and has_unechoable_values(request.values):
+        return _refuse(server, InvalidRequestError("The request has malformed parameters."))
     try:
         grant = server.get_consent_grant(request=oauth_request, end_user=sessions.current_person())
     except OAuth2Error as error:
@@ -196,7 +200,14 @@ def decide_consent(parked: PendingAuthorization, approved: bool) -> Response:
     stopped = _stopped(flow, STEPS[: STEPS.index(consent_step)])
     if stopped is not None:
         return stopped
+    client_id = flow.grant.client.client_id
     if not approved:
+        audit.record(
+            "consent.denied",
+            actor_user_id=flow.session.user_id,
+            target_type="client",
+            target_id=client_id,
+        )
         response = flow.server.create_authorization_response(
             request=flow.grant.request, grant=flow.grant, grant_user=None
         )
@@ -204,4 +215,11 @@ def decide_consent(parked: PendingAuthorization, approved: bool) -> Response:
         db.session.commit()
         return response
     Consent.remember(flow.session.user_id, flow.grant.client.id, flow.scopes)
+    audit.record(
+        "consent.granted",
+        actor_user_id=flow.session.user_id,
+        target_type="client",
+        target_id=client_id,
+        scopes=sorted(flow.scopes),
+    )
     return issue_code(flow)

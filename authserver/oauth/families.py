@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import update
 
+from authserver import audit
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
@@ -80,12 +81,25 @@ def mint_refresh_token(
     return raw, token
 
 
-def revoke_family(family: GrantFamily, reason: str, now: datetime) -> None:
+def revoke_family(
+    family: GrantFamily, reason: str, now: datetime, *, actor_client_id: str | None = None
+) -> None:
     """Revoke everything the family issued: its refresh tokens now, its access tokens through
-    the family id they carry (introspection reports them inactive)."""
+    the family id they carry (introspection reports them inactive). The first revocation
+    is an audit event with its reason (logout, refresh_reuse, code_replay, client_revoked,
+    user_revoked, ...)."""
     if family.revoked_at is None:
         family.revoked_at = now
         family.revoked_reason = reason
+        audit.record(
+            "token.family_revoked",
+            outcome="success",
+            actor_client_id=actor_client_id,
+            organization_id=family.organization_id,
+            target_type="grant_family",
+            target_id=str(family.id),
+            reason=reason,
+        )
     db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family.id, RefreshToken.revoked_at.is_(None))

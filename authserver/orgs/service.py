@@ -6,12 +6,20 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from authserver.extensions import db
-from authserver.models import Organization, OrganizationMember, Permission, Role, User
+from authserver.models import (
+    AuditEvent,
+    Organization,
+    OrganizationMember,
+    Permission,
+    Role,
+    User,
+)
 from authserver.models.orgs import member_roles
 from authserver.models.rbac import role_permissions
 from authserver.services.auth_manifest import AUTH_SERVICE
@@ -263,3 +271,17 @@ def _find_member(by: Caller, member_id: str) -> OrganizationMember:
     if member is None or member.organization_id != by.organization.id:
         raise NotFound("No such member.")
     return member
+
+
+def audit_events(
+    by: Caller,
+    *,
+    type_prefix: str | None,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[AuditEvent]:
+    """The organization's own audit events, newest first: owners and admins only."""
+    by.require("audit:read")
+    return AuditEvent.page(
+        organization_id=by.organization.id, type_prefix=type_prefix, before=before, limit=limit
+    )

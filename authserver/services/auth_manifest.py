@@ -14,17 +14,24 @@ AUTH_MANIFEST: dict[str, Any] = {
         {"resource": "member", "action": "manage", "description": "Add, change and remove members"},
         {"resource": "member", "action": "invite", "description": "Invite people"},
         {"resource": "member", "action": "read", "description": "See the members"},
+        {"resource": "audit", "action": "read", "description": "Read the organization's audit log"},
     ],
     "roles": [
         {
             "name": "owner",
             "description": "Owns the organization",
-            "permissions": ["org:manage", "member:manage", "member:invite", "member:read"],
+            "permissions": [
+                "org:manage",
+                "member:manage",
+                "member:invite",
+                "member:read",
+                "audit:read",
+            ],
         },
         {
             "name": "admin",
             "description": "Manages members and invitations",
-            "permissions": ["member:manage", "member:invite", "member:read"],
+            "permissions": ["member:manage", "member:invite", "member:read", "audit:read"],
         },
         {"name": "member", "description": "A member", "permissions": ["member:read"]},
     ],
