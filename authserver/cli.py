@@ -16,15 +16,17 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.serving import run_simple
 
 from authserver import audit
+from authserver.audit_cli import audit_cli
 from authserver.clock import utcnow
 from authserver.config import ConfigError, Settings, current_settings
 from authserver.demo.seed import seed
 from authserver.extensions import db
+from authserver.housekeeping import clean
 from authserver.identity.passwords import PasswordPolicyError, hash_password
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
 from authserver.models import OAuthClient, PlatformRole, User
 from authserver.models.users import PLATFORM_ROLES, normalize_email
-from authserver.oauth.registration import ClientSpec, RegistrationError, register
+from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.services.auth_manifest import AUTH_MANIFEST
 from authserver.services.manifest import ManifestInvalid, parse
 from authserver.services.sync import RolesInUse, SyncResult, manifest_digest, sync
@@ -42,11 +44,13 @@ def register_commands(app: Flask) -> None:
     commands = (
         init_command,
         serve_command,
+        cleanup_command,
         keys_cli,
         clients_cli,
         users_cli,
         demo_cli,
         services_cli,
+        audit_cli,
     )
     for command in commands:
         app.cli.add_command(command)
@@ -84,6 +88,18 @@ def serve_command(host: str, port: int) -> None:
         raise click.UsageError("serve is the development server; run `gunicorn wsgi:app`")
     # Flask refuses app.run() inside its own CLI; werkzeug's server is what it would run.
     run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+@click.command("cleanup")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def cleanup_command(dry_run: bool) -> None:
+    """Delete expired codes, pending sign-ins, sessions and grants (run it daily)."""
+    counts = clean(utcnow(), dry_run=dry_run)
+    if not dry_run:
+        audit.record("housekeeping.cleaned", **counts)
+    db.session.commit()
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(", ".join(f"{verb} {n} {table}" for table, n in counts.items()))
 
 
 # ---- keys ----------------------------------------------------------------------------------
@@ -253,9 +269,7 @@ def clients_create(
     try:
         client, secret = register(spec)
     except RegistrationError as error:
-        raise click.BadParameter(
-            str(error).split(": ", 1)[1], param_hint=f"--{error.field.replace('_', '-')}"
-        ) from None
+        raise _bad_parameter(error) from None
     audit.record(
         "client.created",
         actor_client_id=None,
@@ -303,6 +317,49 @@ def clients_show(client_id: str) -> None:
     click.echo(json.dumps(_client_view(_find_client(client_id)), indent=2))
 
 
+@clients_cli.command("update")
+@click.argument("client_id")
+@click.option("--name", help="Shown to people on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces the list.")
+@click.option("--post-logout-redirect-uri", "post_logout_uris", multiple=True)
+@click.option("--scope", "scopes", multiple=True, help="Replaces the allowed scopes.")
+@click.option("--first-party/--third-party", "first_party", default=None)
+@click.option("--rotate-secret", is_flag=True, help="Print a new secret; the old one stops.")
+def clients_update(
+    client_id: str,
+    name: str | None,
+    redirect_uris: tuple[str, ...],
+    post_logout_uris: tuple[str, ...],
+    scopes: tuple[str, ...],
+    first_party: bool | None,
+    rotate_secret: bool,
+) -> None:
+    """Change a client. Running workers see the change within AUTHSERVER_CLIENT_CACHE_TTL."""
+    client = _find_client(client_id)
+    requested = {
+        "name": name,
+        "redirect_uris": redirect_uris or None,
+        "post_logout_redirect_uris": post_logout_uris or None,
+        "scopes": scopes or None,
+        "is_first_party": first_party,
+    }
+    try:
+        changed, secret = change(
+            client,
+            {field: value for field, value in requested.items() if value is not None},
+            rotate_secret=rotate_secret,
+        )
+    except RegistrationError as error:
+        raise _bad_parameter(error) from None
+    if changed:
+        audit.record("client.changed", target_type="client", target_id=client_id, fields=changed)
+    db.session.commit()
+    click.echo(f"{client_id}: " + (", ".join(changed) + " changed" if changed else "no change"))
+    if secret:
+        click.echo(f"client_secret: {secret}")
+        click.echo("Store the secret now: only its hash is kept and it cannot be shown again.")
+
+
 @clients_cli.command("delete")
 @click.argument("client_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -317,6 +374,11 @@ def clients_delete(client_id: str, yes: bool) -> None:
     audit.record("client.deleted", target_type="client", target_id=client.client_id)
     db.session.commit()
     click.echo(f"deleted {client_id}")
+
+
+def _bad_parameter(error: RegistrationError) -> click.BadParameter:
+    problem = str(error).split(": ", 1)[1]
+    return click.BadParameter(problem, param_hint=f"--{error.field.replace('_', '-')}")
 
 
 def _find_client(client_id: str) -> OAuthClient:

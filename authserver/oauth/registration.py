@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from authserver.extensions import db
@@ -142,3 +143,55 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
     db.session.add(client)
     db.session.flush()
     return client, secret
+
+
+# What `authserver clients update` may change; the grant types, authentication method and
+# service define what a client is, so they stay (register a new client instead).
+CHANGEABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "is_first_party")
+
+
+def change(
+    client: OAuthClient, changes: dict[str, Any], *, rotate_secret: bool = False
+) -> tuple[list[str], str | None]:
+    """Apply `changes` (fields of CHANGEABLE) once the client as it would then be passes
+    every registration rule; with `rotate_secret`, replace the secret. Returns the names of
+    the fields that changed and the new raw secret (shown once). The caller commits."""
+    future = {field: changes.get(field, getattr(client, field)) for field in CHANGEABLE}
+    validate(
+        ClientSpec(
+            name=future["name"],
+            redirect_uris=tuple(future["redirect_uris"]),
+            post_logout_redirect_uris=tuple(future["post_logout_redirect_uris"]),
+            grant_types=tuple(client.grant_types),
+            scopes=tuple(future["scopes"]),
+            auth_method=client.token_endpoint_auth_method,
+            is_first_party=future["is_first_party"],
+            service_name=client.service_name,
+        )
+    )
+    if rotate_secret and client.is_public:
+        raise RegistrationError("rotate_secret", "a public client has no secret")
+    changed = []
+    for field, value in future.items():
+        value = _stored_form(field, value)
+        if getattr(client, field) != value:
+            setattr(client, field, value)
+            changed.append(field)
+    secret = None
+    if rotate_secret:
+        secret = new_secret()
+        client.client_secret_hash = sha256_hex(secret)
+        changed.append("client_secret")
+    db.session.flush()
+    return changed, secret
+
+
+def _stored_form(field: str, value: Any) -> Any:
+    """A field as register() stores it, so that an unchanged value compares equal."""
+    if field == "name":
+        return value.strip()
+    if field == "scopes":
+        return sorted(set(value))
+    if field in ("redirect_uris", "post_logout_redirect_uris"):
+        return list(dict.fromkeys(value))
+    return value

@@ -3,106 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 from argon2 import PasswordHasher
-from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
 
-from authserver import create_app
-from authserver.extensions import db
 from authserver.hashing import sha256_hex
-from tests.conftest import BACKENDS, make_settings
+from tests.cli.conftest import PROJECT_ROOT, Operator, base_env, one_line_error
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HEAD_REVISION = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
-
-
-@dataclass
-class Operator:
-    """Runs `authserver` with one environment, like a shell with AUTHSERVER_* exported."""
-
-    env: dict[str, str]
-    database_url: str
-
-    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "authserver", *args],
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=PROJECT_ROOT,
-        )
-
-    def ok(self, *args: str, stdin: str | None = None) -> str:
-        result = self.run(*args, stdin=stdin)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
-    def query(self, sql: str, **params: object) -> list[tuple]:
-        engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg2://"))
-        try:
-            with engine.connect() as connection:
-                return [tuple(row) for row in connection.execute(text(sql), params)]
-        finally:
-            engine.dispose()
-
-
-def base_env(tmp_path: Path, database_url: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AUTHSERVER_")}
-    env.update(
-        AUTHSERVER_DATABASE_URL=database_url,
-        AUTHSERVER_INSTANCE_DIR=str(tmp_path / "instance"),
-        AUTHSERVER_KEYS_DIR=str(tmp_path / "keys"),
-        AUTHSERVER_ISSUER="http://127.0.0.1:8000",
-    )
-    return env
-
-
-@pytest.fixture(params=BACKENDS)
-def operator(
-    request: pytest.FixtureRequest, new_database_url: Callable[[str], str], tmp_path: Path
-) -> Operator:
-    url = new_database_url(request.param)
-    return Operator(base_env(tmp_path, url), url)
-
-
-@pytest.fixture
-def sqlite_operator(new_database_url: Callable[[str], str], tmp_path: Path) -> Operator:
-    """For behaviour that does not depend on the database backend."""
-    url = new_database_url("sqlite")
-    return Operator(base_env(tmp_path, url), url)
-
-
-@pytest.fixture
-def initialized(operator: Operator, tmp_path: Path) -> Operator:
-    """What `authserver init` leaves (tested on its own below), made in-process for speed."""
-    app = create_app(make_settings(tmp_path, operator.database_url))
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        app.extensions["authserver.keys"].ensure_key()
-        db.engine.dispose()
-    return operator
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines, "expected an error line on stderr"
-    return "\n".join(lines)
 
 
 # ---- init -----------------------------------------------------------------------------------
@@ -446,6 +362,38 @@ def test_wsgi_with_a_bad_setting_exits_with_one_line(sqlite_operator: Operator) 
     )
     assert result.returncode == 2
     assert one_line_error(result).startswith("authserver: AUTHSERVER_ISSUER: must use https")
+
+
+@pytest.mark.parametrize("keys", ["none", "world-readable"])
+def test_production_refuses_to_serve_without_a_private_signing_key(
+    new_database_url: Callable[[str], str], tmp_path: Path, keys: str
+) -> None:
+    url = new_database_url("postgresql")
+    op = Operator(base_env(tmp_path, url), url)
+    op.ok("init")  # the CLI works without a key: init is what makes the first one
+    keys_dir = Path(op.env["AUTHSERVER_KEYS_DIR"])
+    for key_file in keys_dir.glob("*.json"):
+        if keys == "none":
+            key_file.unlink()
+        else:
+            key_file.chmod(0o644)
+    op.env.update(
+        AUTHSERVER_ENV="production",
+        AUTHSERVER_ISSUER="https://auth.example.com",
+        AUTHSERVER_SECRET_KEY="s" * 40,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        env=op.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+    )
+    expected = "no active signing key" if keys == "none" else "is readable by others"
+    assert result.returncode == 2
+    reason = one_line_error(result).splitlines()[-1]  # after the key store's own log line
+    assert reason.startswith("authserver: AUTHSERVER_KEYS_DIR: ") and expected in reason
 
 
 # ---- serving --------------------------------------------------------------------------------
