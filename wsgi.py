@@ -8,7 +8,7 @@ from authserver import create_app
 from authserver.config import ConfigError
 
 try:
-    app = create_app()
+    app = create_app(serving=True)
 except ConfigError as error:
     # One line naming the setting, no traceback, a non-zero exit (gunicorn stops booting).
     print(f"authserver: {error}", file=sys.stderr)

@@ -11,19 +11,24 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from authserver.config import PROJECT_ROOT, Settings
+from authserver.config import PROJECT_ROOT, ConfigError, Settings
 from authserver.extensions import csrf, db, limiter, migrate
-from authserver.keys import KeySchedule, KeyStore
-from authserver.security import add_security_headers
+from authserver.keys import KeySchedule, KeyStore, KeyStoreError
+from authserver.logs import init_logging
+from authserver.oauth.client_cache import ClientCache
+from authserver.security import add_security_headers, refuse_nul_characters
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the WSGI app. Settings come from the environment unless given (tests)."""
+def create_app(settings: Settings | None = None, *, serving: bool = False) -> Flask:
+    """Build the WSGI app. Settings come from the environment unless given (tests).
+    `serving` (wsgi.py) adds the checks that only a server needs, not the CLI that may be
+    about to make the first key."""
     settings = settings or Settings.from_env(os.environ)
     app = Flask(
         __name__,
@@ -32,8 +37,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         instance_path=str(settings.instance_dir),
     )
     app.config.update(_flask_config(settings))
+    init_logging(app, settings.log_format)
+    if settings.trusted_proxies:
+        # The client address and scheme come from X-Forwarded-For/-Proto, trusting exactly
+        # that many proxies in front of us; without the setting the headers are ignored.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
     app.extensions["authserver.settings"] = settings
     app.extensions["authserver.keys"] = build_key_store(settings)
+    if serving and settings.is_production:
+        _require_signing_key(app.extensions["authserver.keys"])
+    app.extensions["authserver.client_cache"] = ClientCache(settings.client_cache_ttl)
 
     _prepare_sqlite_directory(settings)
     db.init_app(app)
@@ -44,6 +59,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     return app
+
+
+def _require_signing_key(store: KeyStore) -> None:
+    """Production refuses to serve without a key that can sign, or with a key file that
+    others can read (the store is strict in production): one line, not a 500 later."""
+    try:
+        store.signing_key()
+    except KeyStoreError as error:
+        raise ConfigError("KEYS_DIR", str(error)) from None
 
 
 def build_key_store(settings: Settings) -> KeyStore:
@@ -62,10 +86,16 @@ def build_key_store(settings: Settings) -> KeyStore:
 
 
 def _flask_config(settings: Settings) -> dict[str, Any]:
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # No pool_pre_ping: it costs a round trip per request. A connection that died with the
+    # database is recognised when it fails; SQLAlchemy then discards the whole pool.
+    engine_options: dict[str, Any] = {}
     if settings.database_url.startswith("sqlite"):
         # Several gunicorn workers share one file: wait for a lock instead of failing.
         engine_options["connect_args"] = {"timeout": 30}
+    else:
+        # While the database is unreachable, answer 503 in seconds rather than hang a worker.
+        engine_options["connect_args"] = {"connect_timeout": 5}
+        engine_options["pool_timeout"] = 10
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,
@@ -112,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.identity.routes import identity
     from authserver.identity.sessions import init_sessions
     from authserver.identity.upstream import init_upstreams
+    from authserver.metrics import init_metrics
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
     from authserver.oidc.routes import oidc
@@ -120,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
     init_upstreams(app, app.extensions["authserver.settings"])
     init_demo(app, app.extensions["authserver.settings"])
     init_server(app)
+    init_metrics(app, app.extensions["authserver.settings"].metrics)
     app.register_blueprint(account)
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)
@@ -130,6 +162,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth)
     app.register_blueprint(oidc)
     register_error_handlers(app)
+    app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)
 
 

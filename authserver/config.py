@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -55,6 +56,7 @@ DURATIONS: dict[str, Duration] = {
     "INVITATION_TTL": Duration(7 * 86400, 3600, 90 * 86400),
     "JWKS_MAX_AGE": Duration(300, 0, 86400),
     "KEY_RELOAD_INTERVAL": Duration(1, 0, 300),
+    "CLIENT_CACHE_TTL": Duration(5, 0, 60),
 }
 
 
@@ -89,6 +91,10 @@ class Settings:
     password_login: bool = True
     demo: bool = False
     cookie_secure: bool = False
+    log_format: str = "json"
+    token_rate_limit: str | None = "6000/minute"
+    trusted_proxies: int = 0
+    metrics: bool = False
     code_ttl: int = DURATIONS["CODE_TTL"].default
     access_token_ttl: int = DURATIONS["ACCESS_TOKEN_TTL"].default
     id_token_ttl: int = DURATIONS["ID_TOKEN_TTL"].default
@@ -100,6 +106,7 @@ class Settings:
     invitation_ttl: int = DURATIONS["INVITATION_TTL"].default
     jwks_max_age: int = DURATIONS["JWKS_MAX_AGE"].default
     key_reload_interval: int = DURATIONS["KEY_RELOAD_INTERVAL"].default
+    client_cache_ttl: int = DURATIONS["CLIENT_CACHE_TTL"].default
 
     @property
     def is_production(self) -> bool:
@@ -132,6 +139,10 @@ class Settings:
             "password_login": _read_bool(environ, "PASSWORD_LOGIN", True),
             "demo": _read_bool(environ, "DEMO", False),
             "cookie_secure": _read_bool(environ, "COOKIE_SECURE", production),
+            "log_format": _read_choice(environ, "LOG_FORMAT", ("json", "text"), "json"),
+            "token_rate_limit": _read_rate_limit(environ, "TOKEN_RATE_LIMIT", "6000/minute"),
+            "trusted_proxies": _read_count(environ, "TRUSTED_PROXIES", maximum=5),
+            "metrics": _read_bool(environ, "METRICS", False),
         }
         values["upstreams"] = _read_upstreams(environ, production)
         for name, bounds in DURATIONS.items():
@@ -178,6 +189,27 @@ def _read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if value.lower() in _FALSE:
         return False
     raise ConfigError(name, f"must be on or off (got {value!r})")
+
+
+def _read_count(environ: Mapping[str, str], name: str, maximum: int) -> int:
+    value = _read(environ, name) or "0"
+    if not value.isdigit() or int(value) > maximum:
+        raise ConfigError(name, f"must be a whole number from 0 to {maximum} (got {value!r})")
+    return int(value)
+
+
+def _read_rate_limit(environ: Mapping[str, str], name: str, default: str) -> str | None:
+    """A Flask-Limiter rate such as `6000/minute` or `100/second`; `off` for none."""
+    value = _read(environ, name) or default
+    if value.lower() in _FALSE:
+        return None
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            name, f"must be a rate such as 6000/minute, or off (got {value!r})"
+        ) from None
+    return value
 
 
 def _read_duration(environ: Mapping[str, str], name: str, bounds: Duration) -> int:

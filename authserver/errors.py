@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from authserver.extensions import db
+from authserver.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,10 @@ def _wants_problem() -> bool:
 
 def oauth_json_error(status: int, description: str) -> Response:
     """An RFC 6749 §5.2 error body for failures that happen before Authlib runs."""
-    code = "server_error" if status >= 500 else "invalid_request"
+    if status == 429:
+        code, description = "temporarily_unavailable", "Too many requests; see Retry-After."
+    else:
+        code = "server_error" if status >= 500 else "invalid_request"
     response = jsonify(error=code, error_description=description)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
@@ -91,6 +96,49 @@ def _handle_problem(problem: Problem) -> Response:
     return problem.to_response()
 
 
+RETRY_AFTER_SECONDS = "5"
+# What a lost or refused database connection raises: the pool's timeout, the driver's
+# connection errors (psycopg2 OperationalError and InterfaceError), a locked SQLite file.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
+
+
+def _handle_database_unavailable(error: Exception) -> Any:
+    """The database is down or unreachable: roll back (nothing is half-written), and answer
+    503 with Retry-After in the endpoint's own format. SQLAlchemy has already discarded the
+    dead connections, so the first request after the database returns succeeds."""
+    try:
+        db.session.rollback()
+    except DATABASE_UNAVAILABLE:
+        db.session.close()
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.path,
+        type(getattr(error, "orig", None) or error).__name__,
+    )
+    headers = {"Retry-After": RETRY_AFTER_SECONDS, "Cache-Control": "no-store"}
+    if request.path in OAUTH_JSON_PATHS:
+        response = jsonify(
+            error="temporarily_unavailable",
+            error_description="The server cannot reach its database; retry shortly.",
+        )
+        response.status_code = 503
+    elif _wants_problem():
+        response = Problem(503, "service-unavailable", "The database is unreachable.").to_response()
+    else:
+        # The page must not ask the database who is signed in: Flask-Login's template context
+        # would load the person again and fail the same way.
+        g._login_user = login_manager.anonymous_user()
+        body, status = render_error_page(
+            "We'll be right back",
+            "The service is briefly unavailable. Try again in a few seconds.",
+            status=503,
+        )
+        response = Response(body, status=status, mimetype="text/html")
+    response.headers.update(headers)
+    return response
+
+
 def _handle_unexpected(error: Exception) -> Any:
     """A crash: roll back, log it with the traceback, answer in the endpoint's format."""
     db.session.rollback()
@@ -101,4 +149,6 @@ def _handle_unexpected(error: Exception) -> Any:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Problem, _handle_problem)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, _handle_database_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)

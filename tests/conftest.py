@@ -112,6 +112,8 @@ def make_settings(tmp: Path, database_url: str, **overrides: str) -> Settings:
         "AUTHSERVER_SECRET_KEY": "test-secret-key-" + "x" * 32,
         "AUTHSERVER_ISSUER": "http://127.0.0.1:8000",
         "AUTHSERVER_KEY_RELOAD_INTERVAL": "0",
+        # Tests change client rows directly; the cache has tests of its own.
+        "AUTHSERVER_CLIENT_CACHE_TTL": "0",
     }
     environ.update({f"AUTHSERVER_{key.upper()}": value for key, value in overrides.items()})
     return Settings.from_env(environ)

@@ -75,6 +75,7 @@ def current() -> Session | None:
         session = None
     if session is not None:
         _touch(session, settings)
+        g.user_id = session.user_id  # for the request log line
     g.authserver_session = session
     return session
 

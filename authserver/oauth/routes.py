@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from authserver.extensions import csrf, db
+from authserver.config import current_settings
+from authserver.extensions import csrf, db, limiter
+from authserver.metrics import count_token_issued
 from authserver.oauth import authorize as flow
 from authserver.oauth.pending import expired_page, find
 from authserver.oauth.server import current_server
@@ -14,17 +16,51 @@ oauth = Blueprint("oauth", __name__)
 
 
 def _committed(response: Response) -> Response:
-    """One commit per request, error or not: a refused replay must still leave its revocation."""
-    db.session.commit()
+    """One commit per request, error or not: a refused replay must still leave its revocation.
+    A request that touched no row (a cached client's client_credentials token) has nothing
+    to commit, and skipping the empty commit saves a tenth of its time."""
+    if db.session().in_transaction():
+        db.session.commit()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
 
 
+def _token_rate_limit() -> str:
+    return current_settings().token_rate_limit or "1/second"  # unused when off
+
+
+def _presented_client_id() -> str:
+    """The client a /token request names (Basic user or client_id), before it is verified."""
+    auth = request.authorization
+    if auth is not None and auth.type == "basic" and auth.username:
+        return "token:" + auth.username[:100]
+    return "token:" + request.form.get("client_id", "")[:100]
+
+
+def _is_unlimited() -> bool:
+    return current_settings().token_rate_limit is None
+
+
+def _was_issued(response: Response) -> bool:
+    # Only tokens issued count: requests that fail (anyone can send them naming any client)
+    # cannot use up a client's allowance.
+    return response.status_code == 200
+
+
 @oauth.post("/token")
 @csrf.exempt
+@limiter.limit(
+    _token_rate_limit,
+    key_func=_presented_client_id,
+    exempt_when=_is_unlimited,
+    deduct_when=_was_issued,
+)
 def issue_token() -> Response:
-    return _committed(current_server().create_token_response())
+    response = _committed(current_server().create_token_response())
+    if response.status_code == 200:
+        count_token_issued(request.form.get("grant_type", ""))
+    return response
 
 
 @oauth.post("/revoke")

@@ -6,12 +6,13 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthor
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 from flask import request as flask_request
 
 from authserver.config import current_settings
 from authserver.models import OAuthClient
 from authserver.oauth.checks import AuthorizeChecks
+from authserver.oauth.client_cache import current_client_cache
 from authserver.oauth.endpoints import IntrospectionEndpoint, RevocationEndpoint
 from authserver.oauth.grants import (
     AuthorizationCodeGrant,
@@ -20,7 +21,7 @@ from authserver.oauth.grants import (
     S256CodeChallenge,
 )
 from authserver.oauth.pending import ParkedRequest
-from authserver.oauth.preflight import check_request
+from authserver.oauth.preflight import check_grant_type_present, check_request
 from authserver.oauth.scopes import SCOPES
 from authserver.oidc.logout import EndSessionEndpoint
 
@@ -36,7 +37,10 @@ class AuthorizationServer(FlaskAuthorizationServer):
     issuer_parameter = IssuerInResponse()
 
     def query_client(self, client_id: str) -> OAuthClient | None:
-        return OAuthClient.find(client_id)
+        client = current_client_cache().find(client_id)
+        if client is not None:
+            g.client_id = client.client_id  # for the request log line
+        return client
 
     def create_oauth2_request(self, request: object) -> OAuth2Request:
         """A parked request resumes with its own parameters; anything else is this request."""
@@ -53,6 +57,7 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def create_token_response(self, request: object = None) -> Response:
         try:
             check_request(flask_request.form, flask_request.headers)
+            check_grant_type_present(flask_request.form)
         except OAuth2Error as error:
             return self.handle_error_response(request, error)
         return super().create_token_response(request)

@@ -7,7 +7,7 @@ import json
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 
 from authserver.config import current_settings
@@ -55,6 +55,7 @@ def jwks() -> Response:
 @csrf.exempt
 @require_token("openid")
 def userinfo() -> Response:
+    g.client_id, g.user_id = current_token.claims.get("client_id"), current_token.claims.get("sub")
     claims = userinfo_claims(current_token)
     if claims is None:
         require_token.raise_error_response(

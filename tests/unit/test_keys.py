@@ -31,13 +31,17 @@ def store(keys_dir: Path) -> KeyStore:
 
 def rfc7638_thumbprint(public: dict[str, str]) -> str:
     """Computed independently of joserfc: required members, sorted, no spaces, SHA-256."""
-    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}[public["kty"]]
+    required = {
+        "RSA": ("e", "kty", "n"),
+        "EC": ("crv", "kty", "x", "y"),
+        "OKP": ("crv", "kty", "x"),  # RFC 8037 §2
+    }[public["kty"]]
     canonical = json.dumps({name: public[name] for name in required}, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
 def test_generated_key_is_a_private_file_named_by_its_thumbprint(
     store: KeyStore, keys_dir: Path, alg: str
 ) -> None:
@@ -66,6 +70,19 @@ def test_first_key_signs_at_once_and_verifies_against_the_jwks(store: KeyStore) 
     assert verified.header["kid"] == key.kid
     assert verified.header["typ"] == "at+jwt"
     assert verified.claims == {"sub": "someone"}
+
+
+@pytest.mark.parametrize(("alg", "kty"), [("ES256", "EC"), ("EdDSA", "OKP")])
+def test_other_algorithms_sign_tokens_a_verifier_accepts(
+    store: KeyStore, alg: str, kty: str
+) -> None:
+    key = store.generate(alg)
+    token = store.sign({"sub": "someone"})
+    published = store.jwks()["keys"]
+    verified = jwt.decode(token, KeySet.import_key_set(store.jwks()), algorithms=[alg])
+    assert verified.header == {"alg": alg, "kid": key.kid, "typ": "JWT"}
+    assert [(k["kty"], k["alg"]) for k in published] == [(kty, alg)]
+    assert store.verify(token).claims == {"sub": "someone"}
 
 
 def test_no_key_means_no_signing(store: KeyStore) -> None:

@@ -1,0 +1,115 @@
+"""Rate limits: a limited caller gets 429 with Retry-After in the endpoint's own format
+(RFC 6749 JSON at /token, problem+json under /api). Sign-in throttles are tested with the
+sign-in page (tests/pages)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_limiter.util import get_qualified_name
+
+from authserver.extensions import RATE_LIMITED_ENDPOINTS, limiter
+from tests.api.conftest import Person, assert_problem
+from tests.api.test_invitations_api import invite
+from tests.api.test_manifest import MANIFEST, put, service_client, token_for
+from tests.oauth_helpers import RegisteredClient, post_token
+
+CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
+
+
+@pytest.fixture
+def token_limit(app: Flask) -> Iterator[Callable[[str | None], None]]:
+    original = app.extensions["authserver.settings"]
+
+    def set_to(rate: str | None) -> None:
+        app.extensions["authserver.settings"] = dataclasses.replace(original, token_rate_limit=rate)
+
+    yield set_to
+    app.extensions["authserver.settings"] = original
+
+
+@pytest.fixture
+def billing(app: Flask) -> RegisteredClient:
+    return service_client("billing")
+
+
+def test_a_client_over_its_token_rate_gets_429_in_oauth_json(
+    http: FlaskClient, billing: RegisteredClient, token_limit: Callable
+) -> None:
+    token_limit("3/minute")
+    for _ in range(3):
+        assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 200
+
+    limited = post_token(http, billing, CLIENT_CREDENTIALS)
+
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert limited.mimetype == "application/json"
+    assert limited.json["error"] == "temporarily_unavailable"
+    assert limited.headers["Cache-Control"] == "no-store"
+
+
+def test_the_token_rate_is_per_client(
+    app: Flask, http: FlaskClient, billing: RegisteredClient, token_limit: Callable
+) -> None:
+    token_limit("2/minute")
+    other = service_client("shipping")
+    for _ in range(2):
+        post_token(http, billing, CLIENT_CREDENTIALS)
+    assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 429
+    assert post_token(http, other, CLIENT_CREDENTIALS).status_code == 200
+
+
+def test_failed_requests_naming_a_client_do_not_use_up_its_allowance(
+    http: FlaskClient, billing: RegisteredClient, token_limit: Callable
+) -> None:
+    token_limit("2/minute")
+    forged = dataclasses.replace(billing, secret="not-the-secret")
+    for _ in range(5):
+        assert post_token(http, forged, CLIENT_CREDENTIALS).status_code == 401
+    assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 200
+
+
+def test_token_rate_off_means_no_limit(
+    http: FlaskClient, billing: RegisteredClient, token_limit: Callable
+) -> None:
+    token_limit(None)
+    for _ in range(5):
+        assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 200
+
+
+def test_manifest_pushes_over_the_limit_get_429_problem_json(
+    http: FlaskClient, billing: RegisteredClient
+) -> None:
+    token = token_for(http, billing)
+    for _ in range(30):
+        assert put(http, token, MANIFEST).status_code == 200
+
+    limited = put(http, token, MANIFEST)
+
+    assert_problem(limited, 429)
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_invitations_over_the_limit_get_429_problem_json(owner: Person, org: dict) -> None:
+    for n in range(60):
+        assert invite(owner, org, f"person-{n}@example.com").status_code == 201
+
+    limited = invite(owner, org, "one-too-many@example.com")
+
+    assert_problem(limited, 429)
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_every_endpoint_with_a_limit_is_named_for_the_limiter(app: Flask) -> None:
+    """RATE_LIMITED_ENDPOINTS lets Flask-Limiter skip the rest; a limit left out of it
+    would silently never apply."""
+    limited = {
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if get_qualified_name(view) in limiter._marked_for_limiting
+    }
+    assert limited == RATE_LIMITED_ENDPOINTS
