@@ -82,7 +82,9 @@ def sign_in_with_password() -> Response | tuple[str, int]:
         )
         db.session.commit()
         return _page(parked, email=email, error=FAILED, status=401)
-    return _signed_in(user, ["pwd"], parked, method="pwd")
+    return _signed_in(
+        user, ["pwd"], parked, method="pwd", return_to=_return_to(request.form.get("return_to"))
+    )
 
 
 def _find_upstream(provider: str) -> Upstream:
@@ -99,6 +101,7 @@ def sign_in_upstream(provider: str) -> Response | tuple[str, int]:
     if problem is not None:
         return problem
     flask_session["upstream_pending"] = str(parked.id) if parked else None
+    flask_session["upstream_return_to"] = _return_to(request.args.get("return_to"))
     callback = current_settings().issuer + url_for("identity.upstream_callback", provider=provider)
     try:
         return upstream_sso.redirect_to(
@@ -112,6 +115,7 @@ def sign_in_upstream(provider: str) -> Response | tuple[str, int]:
 def upstream_callback(provider: str) -> Response | tuple[str, int]:
     upstream = _find_upstream(provider)
     parked = pending.find(flask_session.pop("upstream_pending", None) or "")
+    return_to = _return_to(flask_session.pop("upstream_return_to", None))
     try:
         found = upstream_sso.finish(current_app, upstream)
     except upstream_sso.UpstreamFailure as failure:
@@ -128,7 +132,7 @@ def upstream_callback(provider: str) -> Response | tuple[str, int]:
             target_id=str(user.id),
             method=provider,
         )
-    return _signed_in(user, [provider], parked, method=provider)
+    return _signed_in(user, [provider], parked, method=provider, return_to=return_to)
 
 
 def _upstream_failed(
@@ -152,7 +156,12 @@ def _upstream_failed(
 
 
 def _signed_in(
-    user: User, methods: list[str], parked: PendingAuthorization | None, *, method: str
+    user: User,
+    methods: list[str],
+    parked: PendingAuthorization | None,
+    *,
+    method: str,
+    return_to: str | None,
 ) -> Response:
     """Start a fresh session (never reuse a token: no fixation) and continue the flow."""
     settings = current_settings()
@@ -167,7 +176,7 @@ def _signed_in(
     target = (
         url_for("oauth.resume_authorization", pending_id=str(parked.id))
         if parked is not None
-        else url_for(RETURN_TO.get(request.values.get("return_to", ""), "identity.signed_in"))
+        else url_for(RETURN_TO.get(return_to or "", "identity.signed_in"))
     )
     response = redirect(target, code=303)
     sessions.set_cookie(response, raw, settings)
@@ -178,6 +187,11 @@ def _signed_in(
 def signed_in() -> Response:
     person = sessions.current_person()
     return Response(render_template("identity/signed_in.html", person=person), mimetype="text/html")
+
+
+def _return_to(value: str | None) -> str | None:
+    """Only the names in RETURN_TO, never a URL: no open redirect."""
+    return value if value in RETURN_TO else None
 
 
 def _parked_request() -> tuple[PendingAuthorization | None, tuple[str, int] | None]:
@@ -200,9 +214,7 @@ def _page(
         error=error,
         password_login=current_settings().password_login,
         upstreams=current_settings().upstreams,
-        return_to=request.values.get("return_to")
-        if request.values.get("return_to") in RETURN_TO
-        else None,
+        return_to=_return_to(request.values.get("return_to")),
     )
     return Response(
         page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
@@ -14,6 +16,16 @@ from authserver.oauth.claims import SLUG_PATTERN
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 PROMPTS = frozenset({"none", "login", "consent"})
 MAX_PARAMETER_LENGTH = 2048
+
+
+# Authlib copies these values into error descriptions, and cannot build an error whose
+# description holds characters RFC 6749 §5.2 forbids there (a ValueError, so a 500). No
+# valid value contains them, so such a request is refused before Authlib reads it.
+ECHOED_BY_AUTHLIB = ("response_type", "redirect_uri")
+
+
+def has_unechoable_values(values: Mapping[str, str]) -> bool:
+    return any(invalid_error_characters(values.get(name) or "") for name in ECHOED_BY_AUTHLIB)
 
 
 def require_pkce_s256(request: OAuth2Request) -> None:

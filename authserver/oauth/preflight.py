@@ -8,34 +8,65 @@ as a client authentication failure.
 from __future__ import annotations
 
 import base64
-import binascii
+from urllib.parse import unquote
 
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from werkzeug.datastructures import Headers, MultiDict
 
 
 def check_request(form: MultiDict[str, str], headers: Headers) -> None:
     check_no_repeated_parameters(form)
-    check_basic_authorization(headers)
+    basic_client_id = check_basic_authorization(headers)
+    if basic_client_id is not None:
+        check_one_authentication_method(form, basic_client_id)
+
+
+def check_grant_type_present(form: MultiDict[str, str]) -> None:
+    """RFC 6749 §5.2: a missing required parameter is invalid_request (Authlib would say
+    unsupported_grant_type, which names a grant type the client did not send)."""
+    if not form.get("grant_type"):
+        raise InvalidRequestError("Missing 'grant_type' in request.")
 
 
 def check_no_repeated_parameters(form: MultiDict[str, str]) -> None:
     """RFC 6749 §3.2: parameters MUST NOT be included more than once."""
     for name, values in form.lists():
         if len(values) > 1:
-            raise InvalidRequestError(f"The parameter '{name[:40]}' is repeated.")
+            shown = name[:40] if not invalid_error_characters(name[:40]) else "a parameter"
+            raise InvalidRequestError(f"The parameter '{shown}' is repeated.")
 
 
-def check_basic_authorization(headers: Headers) -> None:
-    header = headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "basic":
-        return
+def check_basic_authorization(headers: Headers) -> str | None:
+    """The client id of well-formed Basic credentials, None without them."""
+    header = headers.get("Authorization")
+    if header is None:
+        return None
+    parts = header.split(None, 1)  # as Authlib splits it, which fails on a blank header
+    if not parts:
+        raise InvalidClientError(description="The Authorization header is empty.", status_code=401)
+    if parts[0].lower() != "basic":
+        return None
+    credentials = parts[1] if len(parts) == 2 else ""
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
         decoded = ""
-    if ":" not in decoded:
+    if ":" not in decoded or "\x00" in decoded:
         raise InvalidClientError(
             description="The Basic credentials are malformed.", status_code=401
+        )
+    return unquote(decoded.partition(":")[0])  # RFC 6749 §2.3.1: form-urlencoded
+
+
+def check_one_authentication_method(form: MultiDict[str, str], basic_client_id: str) -> None:
+    """RFC 6749 §2.3: one authentication method per request. Beside Basic credentials the
+    body may repeat the same client_id (§3.2.1), but not name another client nor carry a
+    client_secret. Authlib would accept the Basic credentials and ignore the rest."""
+    if "client_secret" in form:
+        raise InvalidRequestError("Use one client authentication method, not two.")
+    client_id = form.get("client_id")
+    if client_id and client_id != basic_client_id:
+        raise InvalidClientError(
+            description="The client_id does not match the credentials.", status_code=401
         )

@@ -87,7 +87,7 @@ def test_a_public_client_cannot_use_client_credentials(http: FlaskClient, app: F
             400,
         ),
         ({"grant_type": "implicit"}, "unsupported_grant_type", 400),
-        ({}, "unsupported_grant_type", 400),
+        ({}, "invalid_request", 400),
     ],
     ids=["password", "implicit", "no-grant-type"],
 )

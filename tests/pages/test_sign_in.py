@@ -53,7 +53,7 @@ def test_signing_in_resumes_the_authorization_and_the_code_redeems(
     assert page.status_code == 200 and b'name="password"' in page.data
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
-    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Referrer-Policy"] == "same-origin"
 
     signed = submit(http, "ADA@example.com", PASSWORD, pending)
     assert signed.status_code == 303

@@ -231,3 +231,17 @@ def test_an_unreachable_provider_is_a_friendly_page(http: FlaskClient) -> None:
 def test_an_unknown_provider_is_404(http: FlaskClient) -> None:
     assert http.get("/sign-in/nope").status_code == 404
     assert http.get("/sign-in/nope/callback?code=x&state=y").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("return_to", "lands_on"), [("account", "/account"), ("https://evil.example/", "/signed-in")]
+)
+def test_an_upstream_sign_in_returns_to_the_account_page_but_nowhere_else(
+    http: FlaskClient, return_to: str, lands_on: str
+) -> None:
+    page = http.get("/sign-in", query_string={"return_to": return_to})
+    if return_to == "account":
+        assert b"return_to=account" in page.data  # the Google button carries it
+    response = http.get("/sign-in/google", query_string={"return_to": return_to})
+    back = come_back(http, response.headers["Location"])
+    assert back.status_code == 303 and back.headers["Location"] == lands_on
