@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from authserver.clock import utcnow
 from authserver.extensions import db
@@ -127,9 +127,14 @@ class AuthorizationCode(UUIDPrimaryKey, GrantContext, db.Model):
 
     @classmethod
     def find(cls, raw_code: str, *, for_update: bool = False) -> AuthorizationCode | None:
-        stmt = select(cls).where(cls.code_hash == sha256_hex(raw_code))
+        # The person comes in the same query: the exchange needs them for the tokens.
+        stmt = (
+            select(cls)
+            .options(joinedload(cls.user, innerjoin=True))
+            .where(cls.code_hash == sha256_hex(raw_code))
+        )
         if for_update:
-            stmt = stmt.with_for_update()  # two concurrent redemptions: exactly one wins
+            stmt = stmt.with_for_update(of=cls)  # two concurrent redemptions: exactly one wins
         return db.session.scalar(stmt)
 
     def is_expired(self) -> bool:
@@ -178,9 +183,16 @@ class RefreshToken(UUIDPrimaryKey, db.Model):
 
     @classmethod
     def find(cls, raw: str, *, for_update: bool = False) -> RefreshToken | None:
-        stmt = select(cls).where(cls.token_hash == sha256_hex(raw))
+        # Its family and person come in the same query: a rotation needs both.
+        stmt = (
+            select(cls)
+            .options(
+                joinedload(cls.family, innerjoin=True).joinedload(GrantFamily.user, innerjoin=True)
+            )
+            .where(cls.token_hash == sha256_hex(raw))
+        )
         if for_update:
-            stmt = stmt.with_for_update()  # two concurrent refreshes must not fork a family
+            stmt = stmt.with_for_update(of=cls)  # two concurrent refreshes must not fork a family
         return db.session.scalar(stmt)
 
     def is_expired(self) -> bool:

@@ -17,6 +17,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import g
 
 from authserver import audit
 from authserver.clock import utcnow
@@ -63,6 +64,8 @@ def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: st
 def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
     """RFC 6749 §5.1, with an OIDC id_token when `openid` was granted to a person."""
     settings, keys = current_settings(), current_key_store()
+    if grant.user is not None:
+        g.user_id = grant.user.id  # for the request log line
     access_token = issue_access_token(grant, settings, keys)
     body: dict[str, Any] = {
         "access_token": access_token,
@@ -77,10 +80,12 @@ def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
     return body
 
 
-def family_grant(family: GrantFamily, scope: str, nonce: str | None = None) -> Grant:
+def family_grant(
+    family: GrantFamily, client: OAuthClient, scope: str, nonce: str | None = None
+) -> Grant:
     return Grant(
         audience=family.service,
-        client=family.client,
+        client=client,
         scope=scope,
         user=family.user,
         family_id=family.id,
@@ -132,25 +137,26 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if found is None or found.client_id != client.id:
             return None
         if found.used_at is not None:
-            self._revoke_replayed(found)
+            self._revoke_replayed(found, client)
             raise InvalidGrantError("The authorization code was already used.")
         if found.is_expired():
             return None
         return found
 
-    def _revoke_replayed(self, code: AuthorizationCode) -> None:
+    def _revoke_replayed(self, code: AuthorizationCode, client: OAuthClient) -> None:
         # RFC 6749 §4.1.2 and RFC 9700 §4.2.4: a replayed code revokes what its first use issued.
         family = db.session.get(GrantFamily, code.family_id) if code.family_id else None
-        if family is not None:
-            families.revoke_family(family, "code_replay", utcnow())
         audit.record(
-            "token.family_revoked" if family else "code.replayed",
+            "code.replayed",
             outcome="failure",
-            actor_client_id=code.client.client_id,
-            target_type="grant_family",
-            target_id=str(code.family_id) if family else None,
-            reason="code_replay",
+            actor_client_id=client.client_id,
+            target_type="grant_family" if family else None,
+            target_id=str(family.id) if family else None,
         )
+        if family is not None:
+            families.revoke_family(
+                family, "code_replay", utcnow(), actor_client_id=client.client_id
+            )
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Codes are marked used, not deleted, so that a replay is recognised."""
@@ -190,7 +196,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if may_refresh(client, code.scope):
             refresh_raw, _ = families.mint_refresh_token(family, settings, now)
         grant = with_org_claims(
-            family_grant(family, code.scope, code.nonce), family.organization_id, family.service
+            family_grant(family, client, code.scope, code.nonce),
+            family.organization_id,
+            family.service,
         )
         body = token_response(grant, refresh_raw)
         return 200, body, self.TOKEN_RESPONSE_HEADER
@@ -227,7 +235,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         scope = self.request.payload.scope or family.scope
         try:
             grant = with_org_claims(
-                family_grant(family, scope), family.organization_id, family.service
+                family_grant(family, client, scope), family.organization_id, family.service
             )
         except InvalidGrantError:
             families.revoke_family(family, "membership_removed", utcnow())

@@ -1,0 +1,106 @@
+"""The database work of the hot token paths, counted with SQLAlchemy events as the benchmark
+counts it (benchmarks/RESULTS.md): client_credentials writes nothing, a refresh rotation
+and a code exchange each take one transaction of at most 5 statements, and the claims'
+memberships, roles and permissions come in one query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from authserver.extensions import db
+from authserver.models import User
+from authserver.oauth.client_cache import ClientCache
+from benchmarks.statements import Counts, counting
+from tests.factories import make_member, make_org, make_role, make_service, make_user
+from tests.oauth_helpers import (
+    RegisteredClient,
+    issue_code,
+    pkce_pair,
+    post_token,
+    redeem,
+    refresh,
+    register_client,
+)
+
+
+@pytest.fixture
+def cached_clients(app: Flask) -> Iterator[None]:
+    """The client cache as production runs it (tests turn it off by default)."""
+    original = app.extensions["authserver.client_cache"]
+    app.extensions["authserver.client_cache"] = ClientCache(ttl=60)
+    yield
+    app.extensions["authserver.client_cache"] = original
+
+
+@pytest.fixture
+def person(app: Flask) -> User:
+    """A member of two organizations holding roles, so the claims have work to do."""
+    user = make_user()
+    for name in ("viewer", "clerk"):
+        make_member(make_org(), user, [make_role(name=name)])
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def web_client(app: Flask, cached_clients: None) -> RegisteredClient:
+    return register_client()
+
+
+def exchange_counts(
+    app: Flask, http: FlaskClient, client: RegisteredClient, person: User
+) -> tuple[Counts, dict]:
+    verifier, challenge = pkce_pair()
+    code = issue_code(client, person, challenge, scope="openid offline_access orgs")
+    with counting(app) as counts:
+        response = redeem(http, client, code, verifier)
+    assert response.status_code == 200, response.json
+    return counts, response.json
+
+
+def test_client_credentials_reads_nothing_once_the_client_is_cached(
+    app: Flask, http: FlaskClient, cached_clients: None
+) -> None:
+    make_service("billing")
+    service = register_client(
+        service_name="billing", grant_types=["client_credentials"], scopes=["services:sync"]
+    )
+    form = {"grant_type": "client_credentials"}
+    assert post_token(http, service, form).status_code == 200
+
+    with counting(app) as counts:
+        assert post_token(http, service, form).status_code == 200
+
+    assert (counts.statements, counts.writes) == (0, 0)
+
+
+def test_a_code_exchange_is_one_transaction_of_at_most_5_statements(
+    app: Flask, http: FlaskClient, web_client: RegisteredClient, person: User
+) -> None:
+    exchange_counts(app, http, web_client, person)  # the client is now cached
+
+    counts, tokens = exchange_counts(app, http, web_client, person)
+
+    assert counts.transactions == 1 and counts.statements <= 5, counts.sql
+    assert _membership_queries(counts) == 1
+
+
+def test_a_refresh_rotation_is_one_transaction_of_at_most_5_statements(
+    app: Flask, http: FlaskClient, web_client: RegisteredClient, person: User
+) -> None:
+    _, tokens = exchange_counts(app, http, web_client, person)
+
+    with counting(app) as counts:
+        response = refresh(http, web_client, tokens["refresh_token"])
+
+    assert response.status_code == 200, response.json
+    assert counts.transactions == 1 and counts.statements <= 5, counts.sql
+    assert _membership_queries(counts) == 1
+
+
+def _membership_queries(counts: Counts) -> int:
+    return sum("organization_members" in sql for sql in counts.sql)
