@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint format clean
+.PHONY: demo test bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 ## demo: a local server on SQLite at http://127.0.0.1:8000
 demo: export AUTHSERVER_DEMO = on
+demo: export AUTHSERVER_LOG_FORMAT = text
 demo: $(STAMP)
 	$(BIN)/authserver init
 	$(BIN)/authserver demo setup
@@ -27,6 +28,15 @@ demo: $(STAMP)
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+# The load generator for benchmarks: Debian's wrk.
+/usr/bin/wrk:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+
+## bench: load benchmarks against gunicorn on PostgreSQL; writes benchmarks/RESULTS.md
+bench: $(STAMP) /usr/bin/wrk
+	$(BIN)/python -m benchmarks.run
 
 ## test: lint, then the whole suite on SQLite and PostgreSQL, browser tests included
 test: $(STAMP) $(CHROMIUM) lint

@@ -1,0 +1,119 @@
+"""Real server processes for end-to-end tests: `authserver serve` or gunicorn on a free
+loopback port, started and stopped by the test (by PID), with their output in a log file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+# Chromium on a closed network: no background traffic, no sandbox as root (env README).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(tmp: Path, database_url: str, issuer: str, **extra: str) -> dict[str, str]:
+    """The environment of one deployment: every instance started with it shares the
+    database, the keys directory and the secret key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    env.update(
+        AUTHSERVER_DATABASE_URL=database_url,
+        AUTHSERVER_INSTANCE_DIR=str(tmp / "instance"),
+        AUTHSERVER_KEYS_DIR=str(tmp / "keys"),
+        AUTHSERVER_SECRET_KEY="e2e-secret-key-" + "x" * 32,
+        AUTHSERVER_ISSUER=issuer,
+        AUTHSERVER_KEY_RELOAD_INTERVAL="0",
+    )
+    env.update({f"AUTHSERVER_{k.upper()}": v for k, v in extra.items()})
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "authserver", *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+class Server:
+    """A server process of the test's own, on loopback, ended by its PID."""
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int, log: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+        self._wait()
+
+    @classmethod
+    def development(cls, env: dict[str, str], port: int, log: Path) -> Server:
+        """`authserver serve`, as `make demo` runs it."""
+        command = [sys.executable, "-m", "authserver", "serve", "--port", str(port)]
+        return cls(command, env, port, log)
+
+    @classmethod
+    def gunicorn(cls, env: dict[str, str], port: int, log: Path, workers: int = 2) -> Server:
+        """gunicorn with the project's gunicorn.conf.py, as production runs it."""
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(PROJECT_ROOT / "gunicorn.conf.py"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "wsgi:app",
+        ]
+        return cls(command, env, port, log)
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.base + "/readyz", timeout=2).read()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"the server did not start; see {self.log}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
