@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
+import string
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +16,10 @@ from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
 from authserver.oauth.scopes import SCOPES, SERVICE_SCOPES
 from authserver.services.sync import lock_service
 
-CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{3,100}$")
+# A client id never begins with "-" or ".": shells and CLIs would read it as an option.
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,99}$")
+CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
+CLIENT_ID_LENGTH = 22  # 131 bits: unguessable, though a client id is not a secret
 SERVICE_NAME_PATTERN = re.compile(r"^[a-z0-9_.-]{1,50}$")
 MAX_URI_LENGTH = 2000
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -48,7 +53,9 @@ def validate(spec: ClientSpec) -> None:
     """Raise RegistrationError for the first field that breaks a rule."""
     _check_name(spec.name)
     if spec.client_id is not None and not CLIENT_ID_PATTERN.match(spec.client_id):
-        raise RegistrationError("client_id", "use 3 to 100 of A-Z a-z 0-9 . _ -")
+        raise RegistrationError(
+            "client_id", "use 3 to 100 of A-Z a-z 0-9 . _ -, beginning with a letter or digit"
+        )
     if spec.auth_method not in AUTH_METHODS:
         raise RegistrationError("auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
     _check_grant_types(spec)
@@ -115,13 +122,17 @@ def check_redirect_uri(uri: str, field_name: str) -> None:
     )
 
 
+def new_client_id() -> str:
+    return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(CLIENT_ID_LENGTH))
+
+
 def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
     """Validate and add the client; return it with its raw secret (shown once, never stored).
 
     The caller commits. A service named for the first time is registered with it.
     """
     validate(spec)
-    client_id = spec.client_id or new_secret()[:22]
+    client_id = spec.client_id or new_client_id()
     if OAuthClient.find(client_id) is not None:
         raise RegistrationError("client_id", f"{client_id!r} is taken")
     if spec.service_name is not None:

@@ -128,6 +128,7 @@ def test_service_client_gets_client_credentials_and_registers_its_service(
         (["--grant-type", "client_credentials"], "--service"),
         (["--public", "--grant-type", "client_credentials", "--service", "x"], "--grant-type"),
         (["--redirect-uri", "https://a.example.com/cb", "--client-id", "a b"], "--client-id"),
+        (["--redirect-uri", "https://a.example.com/cb", "--client-id=-abc"], "--client-id"),
         (["--redirect-uri", "https://a.example.com/cb", "--service", "Bad Name"], "--service"),
     ],
     ids=[
@@ -139,6 +140,7 @@ def test_service_client_gets_client_credentials_and_registers_its_service(
         "cc-without-service",
         "public-cc",
         "bad-client-id",
+        "dash-client-id",
         "bad-service",
     ],
 )
