@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 from flask_migrate import upgrade
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from werkzeug.serving import run_simple
 
 from authserver import audit
@@ -22,18 +22,16 @@ from authserver.config import ConfigError, Settings, current_settings
 from authserver.demo.seed import seed
 from authserver.extensions import db
 from authserver.housekeeping import clean
-from authserver.identity.passwords import PasswordPolicyError, hash_password
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
-from authserver.models import OAuthClient, PlatformRole, User
-from authserver.models.users import PLATFORM_ROLES, normalize_email
+from authserver.models import OAuthClient
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.services.auth_manifest import AUTH_MANIFEST
 from authserver.services.manifest import ManifestInvalid, parse
 from authserver.services.sync import RolesInUse, SyncResult, manifest_digest, sync
+from authserver.users_cli import users_cli
 
 keys_cli = AppGroup("keys", help="Signing keys in AUTHSERVER_KEYS_DIR.")
 clients_cli = AppGroup("clients", help="OAuth clients.")
-users_cli = AppGroup("users", help="People with local passwords.")
 
 
 demo_cli = AppGroup("demo", help="The demo person, organization and client.")
@@ -402,72 +400,6 @@ def _client_view(client: OAuthClient) -> dict[str, object]:
         "service": client.service_name,
         "created_at": client.created_at.isoformat(),
     }
-
-
-# ---- users ---------------------------------------------------------------------------------
-
-
-@users_cli.command("create")
-@click.option("--email", required=True)
-@click.option("--name", "display_name", required=True, help="Display name.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--email-verified", is_flag=True, help="The operator vouches for the address.")
-@click.option("--platform-role", type=click.Choice(PLATFORM_ROLES), help="Operator role.")
-def users_create(
-    email: str,
-    display_name: str,
-    password_stdin: bool,
-    email_verified: bool,
-    platform_role: str | None,
-) -> None:
-    """Create a person with a local password (argon2id)."""
-    email = _checked_email(email)
-    display_name = _checked_display_name(display_name)
-    if User.find_by_email(email) is not None:
-        raise click.BadParameter(f"{email} already has an account", param_hint="--email")
-    password = _read_password(password_stdin)
-    try:
-        password_hash = hash_password(password)
-    except PasswordPolicyError as error:
-        raise click.BadParameter(str(error), param_hint="password") from None
-    user = User(
-        email=email,
-        email_verified=email_verified,
-        display_name=display_name,
-        password_hash=password_hash,
-    )
-    db.session.add(user)
-    db.session.flush()
-    if platform_role:
-        db.session.add(PlatformRole(user_id=user.id, role=platform_role))
-    audit.record("user.created", target_type="user", target_id=str(user.id), method="cli")
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise click.BadParameter(f"{email} already has an account", param_hint="--email") from None
-    click.echo(f"created user {user.id} <{email}>")
-
-
-def _checked_email(raw: str) -> str:
-    email = normalize_email(raw)
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 255 or any(c.isspace() for c in email):
-        raise click.BadParameter(f"{raw!r} is not an email address", param_hint="--email")
-    return email
-
-
-def _checked_display_name(raw: str) -> str:
-    name = raw.strip()
-    if not name or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise click.BadParameter("must be 1 to 100 printable characters", param_hint="--name")
-    return name
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 # ---- entry point ---------------------------------------------------------------------------

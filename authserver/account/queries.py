@@ -85,13 +85,7 @@ def disconnect_app(user: User, client_id: str) -> OAuthClient | None:
     if client is None:
         return None
     consent = Consent.find(user.id, client.id)
-    granted = db.session.scalars(
-        select(GrantFamily).where(
-            GrantFamily.user_id == user.id,
-            GrantFamily.client_id == client.id,
-            GrantFamily.revoked_at.is_(None),
-        )
-    ).all()
+    granted = GrantFamily.active_of(user.id, client.id)
     if consent is None and not granted:
         return None
     for family in granted:

@@ -103,6 +103,14 @@ class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
         """The one service (RFC 8707 resource) the grant is for, if it was narrowed."""
         return self.resources[0] if self.resources else None
 
+    @classmethod
+    def active_of(cls, user_id: uuid.UUID, client_id: uuid.UUID | None = None) -> list[GrantFamily]:
+        """The person's families not yet revoked, for one client or for all."""
+        stmt = select(cls).where(cls.user_id == user_id, cls.revoked_at.is_(None))
+        if client_id is not None:
+            stmt = stmt.where(cls.client_id == client_id)
+        return list(db.session.scalars(stmt))
+
 
 class AuthorizationCode(UUIDPrimaryKey, GrantContext, db.Model):
     """A single-use code bound to client, redirect URI and PKCE challenge; stored as SHA-256."""

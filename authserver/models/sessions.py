@@ -41,6 +41,10 @@ class Session(UUIDPrimaryKey, db.Model):
         return now >= self.expires_at or now >= self.idle_expires_at
 
     @classmethod
+    def all_of(cls, user_id: uuid.UUID) -> list[Session]:
+        return list(db.session.scalars(select(cls).where(cls.user_id == user_id)))
+
+    @classmethod
     def find_active(cls, raw_token: str) -> Session | None:
         found = db.session.scalar(select(cls).where(cls.token_hash == sha256_hex(raw_token)))
         if found is None or found.is_expired():
