@@ -18,6 +18,7 @@ from authserver.extensions import csrf, db, limiter, migrate
 from authserver.keys import KeySchedule, KeyStore, KeyStoreError
 from authserver.logs import init_logging
 from authserver.oauth.client_cache import ClientCache
+from authserver.oidc.published import PublishedDocuments
 from authserver.security import add_security_headers, refuse_nul_characters
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -38,12 +39,6 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fl
     )
     app.config.update(_flask_config(settings))
     init_logging(app, settings.log_format)
-    if settings.trusted_proxies:
-        # The client address and scheme come from X-Forwarded-For/-Proto, trusting exactly
-        # that many proxies in front of us; without the setting the headers are ignored.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
-        )
     app.extensions["authserver.settings"] = settings
     app.extensions["authserver.keys"] = build_key_store(settings)
     if serving and settings.is_production:
@@ -58,7 +53,20 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fl
 
     _register_blueprints(app)
     _register_cli(app)
+    _wrap_wsgi(app, settings)
     return app
+
+
+def _wrap_wsgi(app: Flask, settings: Settings) -> None:
+    published = PublishedDocuments(app, settings, app.extensions["authserver.keys"])
+    app.extensions["authserver.published"] = published
+    app.wsgi_app = published.wrap(app.wsgi_app)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # The client address and scheme come from X-Forwarded-For/-Proto, trusting exactly
+        # that many proxies in front of us; without the setting the headers are ignored.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
 
 
 def _require_signing_key(store: KeyStore) -> None:

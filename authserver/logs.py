@@ -68,9 +68,13 @@ def current_request_id() -> str | None:
     return g.get("request_id") if has_request_context() else None
 
 
+def request_id_from(incoming: str) -> str:
+    """The caller's X-Request-ID when it is sane (a proxy's), else a new one."""
+    return incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
 def _start_request() -> None:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
     g.request_started = time.perf_counter()
 
 
@@ -78,20 +82,40 @@ def _finish_request(response: Response) -> Response:
     if "request_id" not in g:  # a request refused before our first hook ran
         _start_request()
     response.headers[REQUEST_ID_HEADER] = g.request_id
-    route = request.url_rule.rule if request.url_rule is not None else "(no route)"
-    request_log.info(
-        "%s %s %s",
+    log_request(
         request.method,
-        route,
+        request.url_rule.rule if request.url_rule is not None else "(no route)",
         response.status_code,
-        extra={
-            "method": request.method,
-            "route": route,
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 2),
-            "client_id": g.get("client_id"),
-            "user_id": g.get("user_id"),
-            "remote_addr": request.remote_addr,
-        },
+        started=g.request_started,
+        remote_addr=request.remote_addr,
+        client_id=g.get("client_id"),
+        user_id=g.get("user_id"),
     )
     return response
+
+
+def log_request(
+    method: str,
+    route: str,
+    status: int,
+    *,
+    started: float,
+    remote_addr: str | None,
+    request_id: str | None = None,
+    client_id: str | None = None,
+    user_id: object = None,
+) -> None:
+    """The one line per request. `request_id` is given where no Flask request runs (the
+    formatter takes it from `g` otherwise)."""
+    fields: dict[str, Any] = {
+        "method": method,
+        "route": route,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "client_id": client_id,
+        "user_id": user_id,
+        "remote_addr": remote_addr,
+    }
+    if request_id is not None:
+        fields["request_id"] = request_id
+    request_log.info("%s %s %s", method, route, status, extra=fields)

@@ -82,7 +82,11 @@ def _start() -> None:
 
 def _observe(response: Response) -> Response:
     endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
-    if "metrics_started" in g:
-        LATENCY.labels(endpoint).observe(time.perf_counter() - g.metrics_started)
+    observe_request(endpoint, request.method, response.status_code, g.get("metrics_started"))
     return response
+
+
+def observe_request(endpoint: str, method: str, status: int, started: float | None) -> None:
+    REQUESTS.labels(endpoint, method, str(status)).inc()
+    if started is not None:
+        LATENCY.labels(endpoint).observe(time.perf_counter() - started)

@@ -1,6 +1,5 @@
 """Response headers every page gets (a strict CSP, no framing, no cross-site referrer, no
-sniffing),
-and input no endpoint accepts."""
+sniffing), and input no endpoint accepts."""
 
 from __future__ import annotations
 
@@ -17,11 +16,15 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# Every response. Referrer-Policy is same-origin, not no-referrer: over https Flask-WTF
+# refuses a form POST without a same-site Referer (WTF_CSRF_SSL_STRICT), and no URL of
+# ours leaves for another site.
+EVERY_RESPONSE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
+
+
 def add_security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # same-origin, not no-referrer: over https Flask-WTF refuses a form POST without a
-    # same-site Referer (WTF_CSRF_SSL_STRICT), and no URL of ours leaves for another site.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    for name, value in EVERY_RESPONSE_HEADERS:
+        response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -2,53 +2,32 @@
 
 from __future__ import annotations
 
-import json
-
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 
-from authserver.config import current_settings
 from authserver.errors import render_error_page
 from authserver.extensions import csrf, db
 from authserver.identity import sessions
-from authserver.keys import current_key_store
 from authserver.oauth.server import current_server
-from authserver.oidc.discovery import build_metadata
+from authserver.oidc.published import current_published
 from authserver.oidc.userinfo import require_token, userinfo_claims
 
 oidc = Blueprint("oidc", __name__)
 
 
-def _metadata_body() -> bytes:
-    """Discovery is built once per app: the routes and settings do not change while it runs."""
-    body = current_app.extensions.get("authserver.discovery")
-    if body is None:
-        metadata = build_metadata(current_app, current_settings())
-        body = current_app.extensions["authserver.discovery"] = json.dumps(metadata).encode()
-    return body
-
-
 @oidc.get("/.well-known/openid-configuration")
 @oidc.get("/.well-known/oauth-authorization-server")
-def discovery() -> Response:
-    response = Response(_metadata_body(), mimetype="application/json")
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
 @oidc.get("/jwks.json")
-def jwks() -> Response:
-    """RFC 7517 key set: public members only, cacheable, 304 on a matching If-None-Match."""
-    body, etag = current_key_store().jwks_document()
-    response = Response(body, mimetype="application/jwk-set+json")
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = f"public, max-age={current_settings().jwks_max_age}"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+def published_document() -> Response:
+    """GET and HEAD are answered in front of Flask (oidc/published.py); these routes name
+    the URLs for discovery and url_for, and answer any request that reaches them alike."""
+    status, headers, body = current_published().answer(
+        request.path, request.headers.get("If-None-Match")
+    )
+    return Response(body, status=status, headers=headers)
 
 
 @oidc.route("/userinfo", methods=["GET", "POST"])

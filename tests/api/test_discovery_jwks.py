@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from authserver.keys import PRIVATE_MEMBERS
+from authserver.logs import JsonFormatter
 
 
 def test_jwks_publishes_public_keys_with_cache_headers(http: FlaskClient) -> None:
@@ -92,3 +98,69 @@ def test_discovery_states_exactly_the_supported_protocol(http: FlaskClient) -> N
         "end_session",
     ):
         assert metadata[f"{name}_endpoint"].startswith("http://127.0.0.1:8000/")
+
+
+# Discovery and the JWKS are answered in front of Flask (authserver/oidc/published.py): they
+# must still behave like every other response.
+
+PUBLISHED = [
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/jwks.json",
+]
+
+
+@pytest.mark.parametrize("path", PUBLISHED)
+def test_published_documents_carry_the_headers_every_response_has(
+    http: FlaskClient, path: str
+) -> None:
+    response = http.get(path, headers={"X-Request-ID": "edge-1"})
+    assert response.status_code == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["X-Request-ID"] == "edge-1"
+    assert response.headers["Content-Length"] == str(len(response.data))
+    assert response.headers["ETag"].startswith('"')
+
+
+@pytest.mark.parametrize("path", PUBLISHED)
+def test_published_documents_answer_304_to_any_matching_if_none_match(
+    http: FlaskClient, path: str
+) -> None:
+    etag = http.get(path).headers["ETag"]
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = http.get(path, headers={"If-None-Match": header})
+        assert again.status_code == 304 and again.data == b"", header
+        assert again.headers["ETag"] == etag
+    assert http.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+@pytest.mark.parametrize("path", PUBLISHED)
+def test_head_of_a_published_document_has_its_headers_and_no_body(
+    http: FlaskClient, path: str
+) -> None:
+    get, head = http.get(path), http.head(path)
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+    assert head.headers["ETag"] == get.headers["ETag"]
+
+
+@pytest.mark.parametrize("path", PUBLISHED)
+def test_other_methods_on_a_published_document_are_refused(http: FlaskClient, path: str) -> None:
+    assert http.post(path).status_code == 405
+
+
+def test_a_published_document_is_logged_like_any_request(http: FlaskClient) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("authserver.request")
+    logger.addHandler(handler)
+    try:
+        http.get("/jwks.json?ignored=1", headers={"X-Request-ID": "edge-2"})
+    finally:
+        logger.removeHandler(handler)
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert (line["method"], line["route"], line["status"]) == ("GET", "/jwks.json", 200)
+    assert line["request_id"] == "edge-2" and line["duration_ms"] >= 0

@@ -66,3 +66,17 @@ def test_sign_in_failures_are_counted_by_method(metered: Flask) -> None:
     assert sample("authserver_sign_ins_total", method="pwd", result="failure") == before + 1
     with metered.app_context():
         db.engine.dispose()
+
+
+def test_published_documents_are_counted_though_flask_never_sees_them(metered: Flask) -> None:
+    http = metered.test_client()
+    labels = {"endpoint": "/jwks.json", "method": "GET"}
+    before = sample("authserver_http_requests_total", **labels, status="200")
+    not_modified = sample("authserver_http_requests_total", **labels, status="304")
+    etag = http.get("/jwks.json").headers["ETag"]
+    http.get("/jwks.json", headers={"If-None-Match": etag})
+    assert sample("authserver_http_requests_total", **labels, status="200") == before + 1
+    assert sample("authserver_http_requests_total", **labels, status="304") == not_modified + 1
+    assert sample("authserver_http_request_duration_seconds_count", endpoint="/jwks.json") >= 2
+    with metered.app_context():
+        db.engine.dispose()
