@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -22,7 +23,7 @@ from flask import Flask, current_app
 from werkzeug.http import parse_etags, quote_etag
 
 from authserver.config import Settings
-from authserver.keys import KeyStore
+from authserver.keys import KeyStore, KeyStoreError
 from authserver.logs import REQUEST_ID_HEADER, log_request, request_id_from
 from authserver.metrics import observe_request
 from authserver.oidc.discovery import build_metadata
@@ -31,6 +32,22 @@ from authserver.security import EVERY_RESPONSE_HEADERS
 DISCOVERY_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
 JWKS_PATH = "/jwks.json"
 DISCOVERY_MAX_AGE = 3600
+
+UNAVAILABLE_BODY = json.dumps(
+    {
+        "error": "temporarily_unavailable",
+        "error_description": "The signing keys cannot be read; retry shortly.",
+    }
+).encode()
+UNAVAILABLE_HEADERS = (
+    ("Content-Type", "application/json"),
+    ("Content-Length", str(len(UNAVAILABLE_BODY))),
+    ("Cache-Control", "no-store"),
+    ("Retry-After", "5"),
+    *EVERY_RESPONSE_HEADERS,
+)
+
+log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
@@ -90,7 +107,13 @@ class PublishedDocuments:
         self, environ: dict[str, Any], start_response: StartResponse, method: str, path: str
     ) -> list[bytes]:
         started = time.perf_counter()
-        status, headers, body = self.answer(path, environ.get("HTTP_IF_NONE_MATCH"))
+        try:
+            status, headers, body = self.answer(path, environ.get("HTTP_IF_NONE_MATCH"))
+        except KeyStoreError as error:
+            # An unreadable key file (a bad copy into the keys directory): say so in the log,
+            # answer 503 until it is fixed; Flask's handlers are not in front of us here.
+            log.error("cannot serve %s: %s", path, error)
+            status, headers, body = 503, list(UNAVAILABLE_HEADERS), UNAVAILABLE_BODY
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
         headers.append((REQUEST_ID_HEADER, request_id))
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)

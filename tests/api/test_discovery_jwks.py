@@ -164,3 +164,19 @@ def test_a_published_document_is_logged_like_any_request(http: FlaskClient) -> N
     [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
     assert (line["method"], line["route"], line["status"]) == ("GET", "/jwks.json", 200)
     assert line["request_id"] == "edge-2" and line["duration_ms"] >= 0
+
+
+def test_an_unreadable_key_file_makes_the_jwks_503_until_it_is_fixed(
+    app: Flask, http: FlaskClient
+) -> None:
+    broken = app.extensions["authserver.settings"].keys_dir / "copied-badly.json"
+    broken.write_text("{not json")
+    broken.chmod(0o600)
+    try:
+        refused = http.get("/jwks.json")
+        assert refused.status_code == 503
+        assert refused.json["error"] == "temporarily_unavailable"
+        assert refused.headers["Retry-After"] and refused.headers["Cache-Control"] == "no-store"
+    finally:
+        broken.unlink()
+    assert http.get("/jwks.json").status_code == 200
