@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime
+from datetime import timedelta
+from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -15,6 +16,10 @@ from authserver.models import AuditEvent
 
 audit_cli = AppGroup("audit", help="The audit log.")
 FOLLOW_INTERVAL = 1.0
+FOLLOW_PAGE = 500
+# Longer than a transaction that records an audit event stays open (they are one request
+# or one command); each poll reads this much history again.
+LOOKBACK = timedelta(seconds=10)
 
 
 @audit_cli.command("tail")
@@ -34,20 +39,46 @@ def audit_tail(
     filters = {"organization_id": organization_id, "type_prefix": type_prefix}
     events = list(reversed(AuditEvent.page(limit=limit, **filters)))
     _print(events, as_json)
-    last = _key(events[-1]) if events else None
+    follower = Follower(filters, events)
     while follow:
         db.session.rollback()  # a new transaction sees what others committed since
         time.sleep(FOLLOW_INTERVAL)
-        if last is None:
-            events = list(reversed(AuditEvent.page(limit=limit, **filters)))
+        _print(follower.poll(), as_json)
+
+
+class Follower:
+    """New events since the last poll. An event is stamped when it is recorded but seen
+    when its transaction commits, so one can appear behind events already printed: each
+    poll reads back LOOKBACK from the newest one printed and skips what it printed."""
+
+    def __init__(self, filters: dict[str, Any], printed: list[AuditEvent]) -> None:
+        self.filters = filters
+        self.printed = {event.id: event.occurred_at for event in printed}
+
+    def poll(self) -> list[AuditEvent]:
+        if not self.printed:
+            new = list(reversed(AuditEvent.page(limit=FOLLOW_PAGE, **self.filters)))
         else:
-            events = AuditEvent.page(after=last, limit=500, **filters)
-        _print(events, as_json)
-        last = _key(events[-1]) if events else last
+            new = [event for event in self._since_lookback() if event.id not in self.printed]
+        self.printed.update((event.id, event.occurred_at) for event in new)
+        self._forget_old()
+        return new
 
+    def _since_lookback(self) -> list[AuditEvent]:
+        key = (max(self.printed.values()) - LOOKBACK, uuid.UUID(int=0))
+        read: list[AuditEvent] = []
+        while True:
+            page = AuditEvent.page(after=key, limit=FOLLOW_PAGE, **self.filters)
+            read += page
+            if len(page) < FOLLOW_PAGE:
+                return read
+            key = (page[-1].occurred_at, page[-1].id)
 
-def _key(event: AuditEvent) -> tuple[datetime, uuid.UUID]:
-    return event.occurred_at, event.id
+    def _forget_old(self) -> None:
+        if not self.printed:
+            return
+        horizon = max(self.printed.values()) - LOOKBACK
+        self.printed = {id_: at for id_, at in self.printed.items() if at >= horizon}
 
 
 def _print(events: list[AuditEvent], as_json: bool) -> None:

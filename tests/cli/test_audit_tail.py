@@ -8,7 +8,14 @@ import selectors
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
+from flask import Flask
+
+from authserver import audit
+from authserver.audit_cli import Follower
+from authserver.clock import utcnow
+from authserver.extensions import db
 from tests.cli.conftest import PROJECT_ROOT, Operator, one_line_error
 
 
@@ -57,3 +64,18 @@ def test_tail_follows_new_events(initialized: Operator) -> None:
     finally:
         follower.terminate()
         follower.wait(timeout=10)
+
+
+def test_following_prints_an_event_committed_after_a_newer_one(app: Flask) -> None:
+    # A request records its event when it starts working and commits it later; a follower
+    # that only read forward from the newest event it printed would skip it.
+    follower = Follower({"organization_id": None, "type_prefix": None}, [])
+    audit.record("first.event")
+    db.session.commit()
+    assert [event.event_type for event in follower.poll()] == ["first.event"]
+
+    late = audit.record("late.event")
+    late.occurred_at = utcnow() - timedelta(seconds=3)
+    db.session.commit()
+    assert [event.event_type for event in follower.poll()] == ["late.event"]
+    assert follower.poll() == []
