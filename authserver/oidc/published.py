@@ -23,6 +23,7 @@ from flask import Flask, current_app
 from werkzeug.http import parse_etags, quote_etag
 
 from authserver.config import Settings
+from authserver.errors import RETRY_AFTER_SECONDS
 from authserver.keys import KeyStore, KeyStoreError
 from authserver.logs import REQUEST_ID_HEADER, log_request, request_id_from
 from authserver.metrics import observe_request
@@ -43,7 +44,7 @@ UNAVAILABLE_HEADERS = (
     ("Content-Type", "application/json"),
     ("Content-Length", str(len(UNAVAILABLE_BODY))),
     ("Cache-Control", "no-store"),
-    ("Retry-After", "5"),
+    ("Retry-After", RETRY_AFTER_SECONDS),
     *EVERY_RESPONSE_HEADERS,
 )
 
