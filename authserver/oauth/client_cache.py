@@ -3,9 +3,9 @@
 Every request to /token, /introspect and /revoke authenticates its client. Reading that row
 was the largest cost of a client_credentials token (benchmarks/RESULTS.md), and client rows
 change rarely, so each worker keeps what it read for AUTHSERVER_CLIENT_CACHE_TTL seconds
-(default 5; 0 turns the cache off). A change made through another worker or instance, such
-as a deleted client or a new secret, takes effect everywhere within that time; the worker
-that made the change forgets the client at once.
+(default 5; 0 turns the cache off). Clients change through the CLI, in another process, so
+a change such as a deleted client or a new secret takes effect in every worker within
+that time.
 
 Cached clients are detached from every database session: they are read, never written
 through, and nothing in the protocol code links a row to them by relationship (rows take

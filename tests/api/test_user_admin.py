@@ -129,3 +129,18 @@ def test_an_unknown_email_is_named_and_nothing_changes(app: Flask, command: str)
     assert result.exit_code == 2
     assert "no person with the email 'nobody@example.com'" in result.output
     assert db.session.scalars(select(AuditEvent)).all() == []
+
+
+def test_grants_started_by_a_session_are_counted_and_revoked_as_admin(
+    app: Flask, http: FlaskClient, client: RegisteredClient, person: User
+) -> None:
+    session_id = sign_in(app, http, person)
+    verifier, challenge = pkce_pair()
+    code = issue_code(client, person, challenge, scope="openid profile", session_id=session_id)
+    assert redeem(http, client, code, verifier).status_code == 200
+
+    output = run_users(app, "sign-out", person.email)
+
+    assert "1 session(s) ended, 1 grant(s) revoked" in output
+    [family] = GrantFamily.query.filter_by(user_id=person.id).all()
+    assert family.revoked_reason == "admin"
