@@ -281,10 +281,14 @@ def clients_create(
         return
     click.echo(f"client_id:     {client.client_id}")
     if secret:
-        click.echo(f"client_secret: {secret}")
-        click.echo("Store the secret now: only its hash is kept and it cannot be shown again.")
+        _show_secret_once(secret)
     else:
         click.echo("public client: no secret; it must use PKCE")
+
+
+def _show_secret_once(secret: str) -> None:
+    click.echo(f"client_secret: {secret}")
+    click.echo("Store the secret now: only its hash is kept and it cannot be shown again.")
 
 
 def _default_scopes(grant_types: Iterable[str]) -> tuple[str, ...]:
@@ -354,8 +358,7 @@ def clients_update(
     db.session.commit()
     click.echo(f"{client_id}: " + (", ".join(changed) + " changed" if changed else "no change"))
     if secret:
-        click.echo(f"client_secret: {secret}")
-        click.echo("Store the secret now: only its hash is kept and it cannot be shown again.")
+        _show_secret_once(secret)
 
 
 @clients_cli.command("delete")
