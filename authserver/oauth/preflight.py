@@ -1,8 +1,9 @@
 """Checks on the raw HTTP request before Authlib reads it at /token, /revoke, /introspect.
 
-Authlib takes the last of repeated parameters and raises (a 500) on a Basic header that is
-empty or not UTF-8; RFC 6749 §3.2 wants the first refused and §2.3.1 the second answered
-as a client authentication failure.
+Authlib takes the last of repeated parameters and raises (a 500) on an Authorization header
+that is blank, one word followed by a space, or Basic credentials that are not UTF-8;
+RFC 6749 §3.2 wants the first refused and §2.3.1 the second answered as a client
+authentication failure.
 """
 
 from __future__ import annotations
@@ -42,14 +43,16 @@ def check_basic_authorization(headers: Headers) -> str | None:
     header = headers.get("Authorization")
     if header is None:
         return None
-    parts = header.split(None, 1)  # as Authlib splits it, which fails on a blank header
-    if not parts:
-        raise InvalidClientError(description="The Authorization header is empty.", status_code=401)
+    # As Authlib splits it; Authlib fails on a header with a space but only one word ("x ").
+    parts = header.split(None, 1)
+    if len(parts) < 2:
+        raise InvalidClientError(
+            description="The Authorization header carries no credentials.", status_code=401
+        )
     if parts[0].lower() != "basic":
         return None
-    credentials = parts[1] if len(parts) == 2 else ""
     try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
     except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
         decoded = ""
     if ":" not in decoded or "\x00" in decoded:

@@ -31,9 +31,10 @@ def basic(value: str) -> dict[str, str]:
     [
         ({"Authorization": "Basic Zm9vOmJhcg€"}, 401, "invalid_client"),  # not ASCII
         ({"Authorization": " "}, 401, "invalid_client"),  # blank
+        ({"Authorization": "0 "}, 401, "invalid_client"),  # one word and a space
         (basic("nul\x00:secret"), 401, "invalid_client"),
     ],
-    ids=["non-ascii-basic", "blank-authorization", "nul-in-client-id"],
+    ids=["non-ascii-basic", "blank-authorization", "word-and-space", "nul-in-client-id"],
 )
 def test_malformed_credentials_are_invalid_client(
     http: FlaskClient, headers: dict, status: int, error: str
