@@ -13,11 +13,9 @@ from typing import Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint as AuthlibRevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as AuthlibIntrospectionEndpoint
 from joserfc.errors import JoseError
-from sqlalchemy.orm import joinedload
 
 from authserver.clock import utcnow
 from authserver.config import current_settings
-from authserver.extensions import db
 from authserver.keys import current_key_store
 from authserver.models import GrantFamily, OAuthClient, RefreshToken
 from authserver.models.clients import AUTH_METHODS
@@ -97,12 +95,7 @@ def find_access_token(raw: str) -> AccessToken | None:
     family = None
     if "family_id" in claims:
         try:
-            # With its person: /userinfo needs them next, and a join costs less than a query.
-            family = db.session.get(
-                GrantFamily,
-                uuid.UUID(claims["family_id"]),
-                options=[joinedload(GrantFamily.user, innerjoin=True)],
-            )
+            family = GrantFamily.find_with_person(uuid.UUID(claims["family_id"]))
         except ValueError:
             return None
         if family is None:
