@@ -11,6 +11,7 @@ holder has. Hand-written with cryptography's HKDF and AES-GCM: no library does t
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,7 +24,7 @@ from sqlalchemy import update
 from authserver import audit
 from authserver.config import Settings
 from authserver.extensions import db
-from authserver.hashing import new_secret, sha256_hex
+from authserver.hashing import new_secret
 from authserver.models import GrantFamily, OAuthClient, RefreshToken
 
 _SEAL_INFO = b"authserver refresh-token successor v1"
@@ -41,7 +42,6 @@ class RefreshRefused(Exception):
 @dataclass(frozen=True)
 class Rotation:
     raw: str
-    token: RefreshToken
     is_retry: bool
 
 
@@ -64,21 +64,12 @@ def unseal(raw_token: str, sealed: bytes) -> str:
 
 def mint_refresh_token(
     family: GrantFamily, settings: Settings, now: datetime
-) -> tuple[str, RefreshToken]:
-    """A new refresh token in the family; its idle deadline never passes the family's end."""
+) -> tuple[str, uuid.UUID]:
+    """A new refresh token in the family; its idle deadline never passes the family's end.
+    Returns the raw token and its row's id."""
     raw = new_secret()
-    token = RefreshToken(
-        token_hash=sha256_hex(raw),
-        family_id=family.id,
-        client_id=family.client_id,
-        user_id=family.user_id,
-        scope=family.scope,
-        created_at=now,
-        expires_at=min(now + timedelta(seconds=settings.refresh_token_idle_ttl), family.expires_at),
-    )
-    db.session.add(token)
-    db.session.flush()
-    return raw, token
+    expires_at = min(now + timedelta(seconds=settings.refresh_token_idle_ttl), family.expires_at)
+    return raw, RefreshToken.insert_link(family, raw, now, expires_at)
 
 
 def revoke_family(
@@ -132,12 +123,9 @@ def rotate(
 def _rotate_now(
     presented_raw: str, token: RefreshToken, family: GrantFamily, settings: Settings, now: datetime
 ) -> Rotation:
-    successor_raw, successor = mint_refresh_token(family, settings, now)
-    token.rotated_at = now
-    token.successor_id = successor.id
-    token.successor_ciphertext = seal(presented_raw, successor_raw)
-    db.session.flush()
-    return Rotation(successor_raw, successor, is_retry=False)
+    successor_raw, successor_id = mint_refresh_token(family, settings, now)
+    token.mark_rotated(successor_id, seal(presented_raw, successor_raw), now)
+    return Rotation(successor_raw, is_retry=False)
 
 
 def _replay_successor(
@@ -157,4 +145,4 @@ def _replay_successor(
         row = successor
     if row.revoked_at is not None:
         raise RefreshRefused("refresh token revoked")
-    return Rotation(raw, row, is_retry=True)
+    return Rotation(raw, is_retry=True)

@@ -228,7 +228,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         except families.RefreshRefused as refused:
             self._record_refusal(token, client, refused.reason)
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
-        family = rotation.token.family
+        family = token.family
         if not family.user.is_active:
             families.revoke_family(family, "user_disabled", utcnow())
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
