@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
+POSTGRESQL_DRIVERS = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2")
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -266,10 +267,13 @@ def _read_database_url(environ: Mapping[str, str], instance_dir: Path) -> str:
             "DATABASE_URL", f"must be a {supported} URL (got {url.get_backend_name()!r})"
         )
     if url.get_backend_name() == "postgresql":
-        if url.drivername not in ("postgresql", "postgresql+psycopg2"):
-            raise ConfigError("DATABASE_URL", "PostgreSQL URLs use the psycopg2 driver")
-        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2.
-        return url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+        if url.drivername not in POSTGRESQL_DRIVERS:
+            raise ConfigError("DATABASE_URL", "PostgreSQL URLs use the psycopg (3) driver")
+        # We ship psycopg 3. Its server-side prepared statements (after five runs of a query
+        # on a connection) spare PostgreSQL the planning of every hot-path query, about a
+        # third of its CPU on a refresh (benchmarks/RESULTS.md). A psycopg2 URL from an
+        # older configuration is read as psycopg.
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         raise ConfigError("DATABASE_URL", "SQLite needs a file: several workers share it")
     return value

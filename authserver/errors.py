@@ -98,7 +98,7 @@ def _handle_problem(problem: Problem) -> Response:
 
 RETRY_AFTER_SECONDS = "5"
 # What a lost or refused database connection raises: the pool's timeout, the driver's
-# connection errors (psycopg2 OperationalError and InterfaceError), a locked SQLite file.
+# connection errors (psycopg OperationalError and InterfaceError), a locked SQLite file.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
 
 

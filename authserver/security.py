@@ -32,7 +32,7 @@ def add_security_headers(response: Response) -> Response:
 
 
 def refuse_nul_characters() -> None:
-    """A before_request hook. PostgreSQL text cannot hold NUL (psycopg2 raises ValueError,
+    """A before_request hook. PostgreSQL text cannot hold NUL (the driver raises DataError,
     which would be a 500), and no valid parameter of ours contains one, so a request that
     carries one is refused up front, alike on both databases, in the endpoint's format.
     A JSON body nested too deeply to parse is refused here too."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg2
+import psycopg
 from sqlalchemy.engine import make_url
 
 from authserver import create_app
@@ -125,12 +125,8 @@ def _arguments() -> argparse.Namespace:
 
 
 def _admin(sql: str) -> None:
-    connection = psycopg2.connect(ADMIN_URL)
-    connection.autocommit = True
-    try:
-        connection.cursor().execute(sql)
-    finally:
-        connection.close()
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(sql)
 
 
 class Bench:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg2
+import psycopg
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
@@ -47,9 +47,7 @@ class PostgresDatabases:
         self.created: list[str] = []
 
     def _admin(self) -> Any:
-        connection = psycopg2.connect(self.admin_url)
-        connection.autocommit = True
-        return connection
+        return psycopg.connect(self.admin_url, autocommit=True)
 
     def create(self) -> str:
         name = f"authserver_test_{uuid.uuid4().hex[:12]}"

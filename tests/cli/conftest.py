@@ -44,7 +44,7 @@ class Operator:
         return result.stdout
 
     def query(self, sql: str, **params: object) -> list[tuple]:
-        engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg2://"))
+        engine = create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg://"))
         try:
             with engine.connect() as connection:
                 return [tuple(row) for row in connection.execute(text(sql), params)]

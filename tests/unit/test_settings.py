@@ -46,7 +46,7 @@ def test_production_settings_are_accepted_and_secure_by_default() -> None:
     assert settings.is_production
     assert settings.cookie_secure is True
     assert settings.session_cookie_name.startswith("__Host-")
-    assert settings.database_url.startswith("postgresql+psycopg2://")
+    assert settings.database_url.startswith("postgresql+psycopg://")
 
 
 def test_issuer_loses_its_trailing_slash(base_env: dict[str, str]) -> None:
@@ -80,7 +80,7 @@ BAD_VALUES = [
     (
         {"AUTHSERVER_DATABASE_URL": "postgresql+asyncpg://x@y/z"},
         "AUTHSERVER_DATABASE_URL",
-        "psycopg2",
+        "psycopg (3)",
     ),
     ({"AUTHSERVER_DATABASE_URL": "sqlite://"}, "AUTHSERVER_DATABASE_URL", "file"),
     ({"AUTHSERVER_SECRET_KEY": "short"}, "AUTHSERVER_SECRET_KEY", "at least 32"),
