@@ -49,6 +49,13 @@ def test_production_settings_are_accepted_and_secure_by_default() -> None:
     assert settings.database_url.startswith("postgresql+psycopg://")
 
 
+@pytest.mark.parametrize("scheme", ["postgresql", "postgresql+psycopg", "postgresql+psycopg2"])
+def test_postgresql_urls_use_psycopg_3(base_env: dict[str, str], scheme: str) -> None:
+    env = {**base_env, "AUTHSERVER_DATABASE_URL": f"{scheme}://auth:pw@db.example.com/auth"}
+    url = Settings.from_env(env).database_url
+    assert url == "postgresql+psycopg://auth:pw@db.example.com/auth"
+
+
 def test_issuer_loses_its_trailing_slash(base_env: dict[str, str]) -> None:
     env = {**base_env, "AUTHSERVER_ISSUER": "https://auth.example.com/tenant/"}
     assert Settings.from_env(env).issuer == "https://auth.example.com/tenant"
