@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Uuid
+from sqlalchemy import JSON, DateTime, Dialect, Table, Update, Uuid, bindparam, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 from authserver.clock import utcnow
+from authserver.extensions import db
 
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -38,6 +42,20 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class UUIDPrimaryKey:
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+    def update_row(self, **changes: Any) -> None:
+        """UPDATE this loaded row at once with one Core statement, and set the same values
+        on the object as committed, as a flush would leave them. For the token endpoint:
+        a unit-of-work flush costs about three times the CPU of the statement it sends
+        (benchmarks/RESULTS.md). Keys are column names."""
+        db.session.execute(_update_by_id(self.__table__), {"row_id": self.id, **changes})
+        for name, value in changes.items():
+            set_committed_value(self, name, value)
+
+
+@functools.cache
+def _update_by_id(table: Table) -> Update:
+    return update(table).where(table.c.id == bindparam("row_id"))
 
 
 class Timestamps:

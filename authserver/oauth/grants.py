@@ -158,10 +158,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 family, "code_replay", utcnow(), actor_client_id=client.client_id
             )
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        """Codes are marked used, not deleted, so that a replay is recognised."""
-        authorization_code.used_at = utcnow()
-
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
         user = db.session.get(User, authorization_code.user_id)
         return user if user is not None and user.is_active else None
@@ -190,8 +186,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
         db.session.add(family)
         db.session.flush()
-        code.family_id = family.id
-        self.delete_authorization_code(code)
+        # Authlib would delete the code; it is marked used instead, with the family it started,
+        # so that a replay is recognised and revokes that family.
+        code.update_row(family_id=family.id, used_at=now)
         refresh_raw = None
         if may_refresh(client, code.scope):
             refresh_raw, _ = families.mint_refresh_token(family, settings, now)
