@@ -1,5 +1,6 @@
 """Profile one scenario's hot path in-process with pyinstrument, against a scratch
-PostgreSQL database; prints the call tree and the CPU time per request.
+PostgreSQL database; prints the CPU time per request, in this process and in the
+PostgreSQL backends it talks to, then the call tree.
 
     python -m benchmarks.profile "token: refresh_token" [--requests 500]
 """
@@ -7,16 +8,19 @@ PostgreSQL database; prints the call tree and the CPU time per request.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 from pyinstrument import Profiler
+from sqlalchemy.engine import make_url
 
 from authserver import create_app
 from authserver.config import Settings
 from benchmarks import fixtures
-from benchmarks.run import bench_env, run_cli, scratch_database
+from benchmarks.run import ADMIN_URL, bench_env, run_cli, scratch_database
 from benchmarks.scenarios import SCENARIOS, Scenario, basic
 
 
@@ -31,10 +35,29 @@ def main() -> None:
         run_cli(env, "init")
         if scenario.alg != "RS256":
             run_cli(env, "keys", "rotate", "--alg", scenario.alg, "--now")
-        profile(scenario, create_app(Settings.from_env(env)), args.requests)
+        database = make_url(database_url).database or ""
+        profile(scenario, create_app(Settings.from_env(env)), args.requests, database)
 
 
-def profile(scenario: Scenario, app: object, count: int) -> None:
+def postgres_cpu_seconds(database: str) -> float | None:
+    """CPU time used so far by the PostgreSQL backends serving `database`, read from /proc
+    (the benchmark's server runs on this machine); None where that cannot be read."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchall()
+    ticks = 0
+    for (pid,) in rows:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        ticks += int(fields[11]) + int(fields[12])  # utime and stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def profile(scenario: Scenario, app: object, count: int, database: str) -> None:
     seed = fixtures.seed(app)
     http = app.test_client()
     refresh = fixtures.mint_refresh_tokens(app, seed, 1)[0]
@@ -47,7 +70,7 @@ def profile(scenario: Scenario, app: object, count: int) -> None:
     tokens = []
     if scenario.one_use:
         mint = fixtures.mint_refresh_tokens if "refresh" in scenario.name else fixtures.mint_codes
-        tokens = mint(app, seed, 2 * count)
+        tokens = mint(app, seed, 3 * count)
     lines = scenario.lines(seed, extra, tokens)
 
     def send(batch: list[tuple[str, str]]) -> None:
@@ -59,7 +82,17 @@ def profile(scenario: Scenario, app: object, count: int) -> None:
             response = http.open(scenario.path, method=scenario.method, data=body, headers=headers)
             assert response.status_code < 400, response.data
 
-    send(lines[count:] if scenario.one_use else lines)  # warm every cache a worker would have
+    send(lines[2 * count :] if scenario.one_use else lines)  # warm every cache a worker has
+    started, postgres_before = time.process_time(), postgres_cpu_seconds(database)
+    send(lines[count : 2 * count] if scenario.one_use else lines)
+    in_process = (time.process_time() - started) / count * 1000
+    postgres_after = postgres_cpu_seconds(database)
+    in_postgres = (
+        f"{(postgres_after - postgres_before) / count * 1000:.2f} ms"
+        if postgres_before is not None and postgres_after is not None
+        else "(not readable)"
+    )
+    print(f"{in_process:.2f} ms CPU per request in this process, {in_postgres} in PostgreSQL")
     profiler = Profiler(interval=0.0005)
     started = time.process_time()
     profiler.start()
