@@ -36,9 +36,10 @@ def refuse_nul_characters() -> None:
     which would be a 500), and no valid parameter of ours contains one, so a request that
     carries one is refused up front, alike on both databases, in the endpoint's format.
     A JSON body nested too deeply to parse is refused here too."""
-    values: list[Any] = [*request.args.values(), *(request.view_args or {}).values()]
+    # listvalues(): every value of a repeated parameter, not only the first.
+    values: list[Any] = [*request.args.listvalues(), *(request.view_args or {}).values()]
     if request.mimetype == "application/x-www-form-urlencoded":
-        values += request.form.values()
+        values += request.form.listvalues()
     elif request.is_json:
         try:
             values.append(request.get_json(silent=True))

@@ -9,7 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 
+from authserver.security import refuse_nul_characters
 from tests.factories import make_service
 from tests.oauth_helpers import RegisteredClient, register_client
 
@@ -95,6 +97,24 @@ def test_a_nul_character_is_refused_in_the_endpoints_format(
 ) -> None:
     response = http.open(path, method=method, **kwargs)
     assert response.status_code == 400 and response.mimetype == mimetype
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs"),
+    [
+        ("GET", {"query_string": "resource=https://a.example&resource=b%00"}),
+        ("POST", {"data": "name=a&name=b%00"}),
+    ],
+    ids=["query", "form"],
+)
+def test_a_nul_character_in_a_repeated_parameter_is_refused_too(
+    app: Flask, method: str, kwargs: dict
+) -> None:
+    if method == "POST":
+        kwargs["content_type"] = "application/x-www-form-urlencoded"
+    with app.test_request_context("/anywhere", method=method, **kwargs):
+        with pytest.raises(BadRequest):
+            refuse_nul_characters()
 
 
 @pytest.mark.parametrize("depth", [900, 100_000])
