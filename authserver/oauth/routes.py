@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from flask import Blueprint, Response, request
 
 from authserver.config import current_settings
@@ -31,10 +33,12 @@ def _token_rate_limit() -> str:
 
 
 def _presented_client_id() -> str:
-    """The client a /token request names (Basic user or client_id), before it is verified."""
+    """The client a /token request names (Basic user or client_id), before it is verified.
+    The Basic user is form-urlencoded (RFC 6749 §2.3.1) and Authlib decodes it, so it is
+    decoded here too: "%61pp" and "app" are one client and must share one allowance."""
     auth = request.authorization
     if auth is not None and auth.type == "basic" and auth.username:
-        return "token:" + auth.username[:100]
+        return "token:" + unquote(auth.username)[:100]
     return "token:" + request.form.get("client_id", "")[:100]
 
 

@@ -4,6 +4,7 @@ sign-in page (tests/pages)."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Callable, Iterator
 
@@ -61,6 +62,18 @@ def test_the_token_rate_is_per_client(
         post_token(http, billing, CLIENT_CREDENTIALS)
     assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 429
     assert post_token(http, other, CLIENT_CREDENTIALS).status_code == 200
+
+
+def test_percent_encoding_the_client_id_does_not_open_a_second_allowance(
+    http: FlaskClient, billing: RegisteredClient, token_limit: Callable
+) -> None:
+    token_limit("2/minute")
+    encoded = "".join(f"%{ord(c):02X}" for c in billing.client_id)  # the same client to Authlib
+    raw = f"{encoded}:{billing.secret}".encode()
+    headers = {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+    for _ in range(2):
+        assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 200
+    assert http.post("/token", data=CLIENT_CREDENTIALS, headers=headers).status_code == 429
 
 
 def test_failed_requests_naming_a_client_do_not_use_up_its_allowance(
