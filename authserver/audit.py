@@ -58,19 +58,12 @@ def record(
 
 
 def _log_fields(event: AuditEvent) -> dict[str, Any]:
-    """The event as a log line will show it; read now, as the commit expires the row."""
-    return {
-        "event_id": str(event.id),
-        "event_type": event.event_type,
-        "outcome": event.outcome,
-        "actor_user_id": event.actor_user_id,
-        "actor_client_id": event.actor_client_id,
-        "organization_id": event.organization_id,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "details": event.details,
-        "ip_address": event.ip_address,
-    }
+    """The event as its log line shows it: as the API shows it, with the IP address. Read
+    now, as the commit expires the row."""
+    fields = event.as_dict(with_origin=False)
+    fields["event_id"] = fields.pop("id")
+    fields["ip_address"] = event.ip_address
+    return fields
 
 
 @orm_event.listens_for(Session, "after_commit")

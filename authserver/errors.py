@@ -102,6 +102,12 @@ RETRY_AFTER_SECONDS = "5"
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, SQLAlchemyTimeoutError)
 
 
+def driver_error_name(error: Exception) -> str:
+    """The driver's exception class under SQLAlchemy's wrapper: a log names the cause in a
+    word, without the message (which may quote SQL and its parameters)."""
+    return type(getattr(error, "orig", None) or error).__name__
+
+
 def _handle_database_unavailable(error: Exception) -> Any:
     """The database is down or unreachable: roll back (nothing is half-written), and answer
     503 with Retry-After in the endpoint's own format. SQLAlchemy has already discarded the
@@ -114,7 +120,7 @@ def _handle_database_unavailable(error: Exception) -> Any:
         "database unavailable on %s %s: %s",
         request.method,
         request.path,
-        type(getattr(error, "orig", None) or error).__name__,
+        driver_error_name(error),
     )
     headers = {"Retry-After": RETRY_AFTER_SECONDS, "Cache-Control": "no-store"}
     if request.path in OAUTH_JSON_PATHS:

@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from authserver.errors import driver_error_name
 from authserver.extensions import db
 from authserver.keys import KeyStoreError, current_key_store
 
@@ -46,7 +47,7 @@ def _check_database() -> str:
         # One line, not a traceback: a load balancer polls this every few seconds.
         current_app.logger.warning(
             "readiness: database unreachable (%s)",
-            type(getattr(error, "orig", None) or error).__name__,
+            driver_error_name(error),
         )
         return "unreachable"
     directory = current_app.extensions["migrate"].directory
