@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
@@ -37,12 +36,6 @@ class RefreshRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Rotation:
-    raw: str
-    is_retry: bool
 
 
 def _cipher(raw_token: str) -> AESGCM:
@@ -101,8 +94,9 @@ def revoke_family(
 
 def rotate(
     presented_raw: str, token: RefreshToken, client: OAuthClient, settings: Settings, now: datetime
-) -> Rotation:
-    """Use a refresh token (already row-locked by the caller) and return the one successor."""
+) -> str:
+    """Use a refresh token (already row-locked by the caller) and return the one successor,
+    raw: a new one, or on a retry within the grace window the same one again."""
     family = token.family
     if token.client_id != client.id:
         revoke_family(family, "refresh_reuse_other_client", now)
@@ -122,15 +116,15 @@ def rotate(
 
 def _rotate_now(
     presented_raw: str, token: RefreshToken, family: GrantFamily, settings: Settings, now: datetime
-) -> Rotation:
+) -> str:
     successor_raw, successor_id = mint_refresh_token(family, settings, now)
     token.mark_rotated(successor_id, seal(presented_raw, successor_raw), now)
-    return Rotation(successor_raw, is_retry=False)
+    return successor_raw
 
 
 def _replay_successor(
     presented_raw: str, token: RefreshToken, family: GrantFamily, now: datetime
-) -> Rotation:
+) -> str:
     """Walk to the newest link of the chain: every retry gets the one current successor."""
     raw, row = presented_raw, token
     while row.rotated_at is not None:
@@ -145,4 +139,4 @@ def _replay_successor(
         row = successor
     if row.revoked_at is not None:
         raise RefreshRefused("refresh token revoked")
-    return Rotation(raw, is_retry=True)
+    return raw

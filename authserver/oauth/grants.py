@@ -219,7 +219,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         token: RefreshToken = self.request.refresh_token
         client: OAuthClient = self.request.client
         try:
-            rotation = families.rotate(
+            successor = families.rotate(
                 self.request.presented_refresh_token, token, client, current_settings(), utcnow()
             )
         except families.RefreshRefused as refused:
@@ -237,7 +237,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         except InvalidGrantError:
             families.revoke_family(family, "membership_removed", utcnow())
             raise
-        body = token_response(grant, rotation.raw)
+        body = token_response(grant, successor)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
     def _record_refusal(self, token: RefreshToken, client: OAuthClient, reason: str) -> None:
