@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
@@ -22,6 +23,13 @@ from authserver.config import Settings
 from authserver.extensions import db, limiter
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# Property-based tests explore freely on a developer's machine, where a new finding is welcome;
+# in CI (`CI` set) they replay one fixed sequence, so a green commit stays green. Loaded here,
+# before any test module builds its own `settings(...)` on top of the profile.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("explore")
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "explore")
 
 
 def postgres_admin_url() -> str | None:
