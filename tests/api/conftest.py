@@ -27,19 +27,24 @@ def api(app: Flask) -> None:
     db.session.commit()
 
 
+API_SCOPES = ["openid", "profile", "email", "offline_access", "orgs", "orgs:write"]
+
+
 class Person:
-    def __init__(self, app: Flask, email: str, scope: str = "openid orgs") -> None:
+    """A person signed in to a first-party app that asked for a token for our API, as
+    README "Organizations API" says: `resource=auth`, `orgs` to read, `orgs:write` to change."""
+
+    def __init__(
+        self, app: Flask, email: str, scope: str = "openid orgs orgs:write", **params: str
+    ) -> None:
         self.user = make_user(email=email)
         db.session.commit()
         self.http = app.test_client()
-        client = register_client(is_first_party=True)
+        client = register_client(is_first_party=True, scopes=API_SCOPES)
         sign_in(app, self.http, self.user)
         verifier, challenge = pkce_pair()
-        code = redirect_params(
-            self.http.get(
-                "/authorize", query_string=authorize_params(client, challenge, scope=scope)
-            )
-        )["code"]
+        query = authorize_params(client, challenge, scope=scope, **{"resource": "auth", **params})
+        code = redirect_params(self.http.get("/authorize", query_string=query))["code"]
         self.token = redeem(self.http, client, code, verifier).json["access_token"]
 
     def call(self, method: str, path: str, json: object = None):  # noqa: ANN201
