@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from authserver.extensions import db
 from tests.api.conftest import API_SCOPES, Person, assert_problem
-from tests.factories import make_member, make_org
+from tests.factories import make_member, make_org, make_user
 from tests.oauth_helpers import (
     ISSUER,
     RegisteredClient,
@@ -195,9 +195,15 @@ def test_a_token_that_says_person_counts_only_with_that_persons_grant(
     forged = server_signed_access_token(
         app, client.client, "openid orgs", sub=str(read_only.user.id), sub_kind="person"
     )
-    assert_problem(call(http, "GET", "/api/v1/orgs", forged), 403)
-    response = http.get("/userinfo", headers={"Authorization": f"Bearer {forged}"})
-    assert response.status_code == 401
+    family_id = verify_as_resource_server(http, read_only.token, "auth").claims["family_id"]
+    other = make_user()
+    borrowed = server_signed_access_token(
+        app, client.client, "openid orgs", sub=str(other.id), sub_kind="person", family_id=family_id
+    )
+    for token in (forged, borrowed):
+        assert_problem(call(http, "GET", "/api/v1/orgs", token), 403)
+        response = http.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
     mine = http.get("/userinfo", headers={"Authorization": f"Bearer {read_only.token}"})
     assert mine.status_code == 200 and mine.json["sub"] == str(read_only.user.id)
 
