@@ -36,8 +36,9 @@ API_SCOPES = ["openid", "profile", "email", "offline_access", "orgs", "orgs:writ
 
 
 class Person:
-    """A person signed in to a first-party app that asked for a token for our API, as
-    README "Organizations API" says: `resource=auth`, `orgs` to read, `orgs:write` to change."""
+    """A person signed in to an app (first-party unless `client` says otherwise) that asked
+    for a token for our API as README "API audience and scopes" says: `resource=auth`,
+    `orgs` to read, `orgs:write` to change."""
 
     def __init__(
         self,
