@@ -164,3 +164,15 @@ def csrf_token_in(html: bytes) -> str:
     import re
 
     return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
+
+
+def server_signed_access_token(app: Any, client: OAuthClient, scope: str, **claims: Any) -> str:
+    """An access token signed by the server's own keys as /token signs a service's, with
+    `claims` changed: what a grant that a rule forgot to refuse would have issued."""
+    from authserver.keys import current_key_store
+    from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, Grant, access_token_claims
+
+    settings = app.extensions["authserver.settings"]
+    with app.app_context():
+        issued = access_token_claims(Grant(client=client, scope=scope), settings, utcnow())
+        return current_key_store().sign({**issued, **claims}, typ=ACCESS_TOKEN_TYPE)

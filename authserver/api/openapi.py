@@ -7,12 +7,17 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from authserver.api.auth import ORGS_READ as READ
+from authserver.api.auth import ORGS_WRITE as WRITE
 from authserver.config import current_settings
+from authserver.oauth.scopes import SCOPES
+from authserver.oauth.tokens import API_AUDIENCE
 from authserver.services.manifest import MANIFEST_SCHEMA
 
 openapi_api = Blueprint("openapi_api", __name__, url_prefix="/api/v1")
 
 UUID = {"type": "string", "format": "uuid"}
+SYNC = "services:sync"
 ROLES = {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 101}}
 
 
@@ -46,12 +51,34 @@ MEMBER = {"$ref": "#/components/schemas/Member"}
 INVITATION = {"$ref": "#/components/schemas/Invitation"}
 
 
-def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _op(scope: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "summary": summary,
-        "security": [{"bearer": []}],
+        "security": [{"oauth2": [scope]}],
         "responses": {**responses, **ERRORS},
         **extra,
+    }
+
+
+def _security(issuer: str) -> dict[str, Any]:
+    """Bearer JWTs for this API's own audience: a person's, from the code flow with
+    `resource=auth`, or a service's own client_credentials token (README "API audience")."""
+    return {
+        "type": "oauth2",
+        "description": (
+            f"Send an RFC 9068 access token whose aud is `{API_AUDIENCE}`: a person's from the "
+            f"code flow with resource={API_AUDIENCE} (RFC 8707), or a service's own "
+            "client_credentials token. Tokens for a client or another service get 401."
+        ),
+        "flows": {
+            "authorizationCode": {
+                "authorizationUrl": f"{issuer}/authorize",
+                "tokenUrl": f"{issuer}/token",
+                "refreshUrl": f"{issuer}/token",
+                "scopes": {READ: SCOPES[READ], WRITE: SCOPES[WRITE]},
+            },
+            "clientCredentials": {"tokenUrl": f"{issuer}/token", "scopes": {SYNC: SCOPES[SYNC]}},
+        },
     }
 
 
@@ -61,9 +88,7 @@ def document(issuer: str) -> dict[str, Any]:
         "info": {"title": "authserver API", "version": "1"},
         "servers": [{"url": issuer}],
         "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            },
+            "securitySchemes": {"oauth2": _security(issuer)},
             "schemas": {
                 "Problem": {
                     "type": "object",
@@ -151,6 +176,7 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/services/{service}/manifest": {
             "put": _op(
+                SYNC,
                 "Sync a service's permissions and roles",
                 {
                     "200": _json({"type": "object"}),
@@ -171,8 +197,9 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/api/v1/orgs": {
-            "get": _op("My organizations", {"200": _json({"type": "array", "items": ORG})}),
+            "get": _op(READ, "My organizations", {"200": _json({"type": "array", "items": ORG})}),
             "post": _op(
+                WRITE,
                 "Create an organization",
                 {
                     "201": _json(ORG, "Created"),
@@ -184,18 +211,20 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/orgs/{org_id}": {
             "parameters": [ORG_ID],
-            "get": _op("Read an organization", {"200": _json(ORG)}),
+            "get": _op(READ, "Read an organization", {"200": _json(ORG)}),
             "patch": _op(
+                WRITE,
                 "Rename",
                 {"200": _json(ORG), "422": _problem("Invalid name")},
                 requestBody=_body({"type": "object", "properties": {"name": {"type": "string"}}}),
             ),
-            "delete": _op("Delete", gone),
+            "delete": _op(WRITE, "Delete", gone),
         },
         "/api/v1/orgs/{org_id}/members": {
             "parameters": [ORG_ID],
-            "get": _op("Members", {"200": _json({"type": "array", "items": MEMBER})}),
+            "get": _op(READ, "Members", {"200": _json({"type": "array", "items": MEMBER})}),
             "post": _op(
+                WRITE,
                 "Add a member",
                 {
                     "201": _json(MEMBER, "Created"),
@@ -208,6 +237,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/orgs/{org_id}/members/{member_id}/roles": {
             "parameters": [ORG_ID, MEMBER_ID],
             "put": _op(
+                WRITE,
                 "Replace a member's roles",
                 {
                     "200": _json(MEMBER),
@@ -219,12 +249,15 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/orgs/{org_id}/members/{member_id}": {
             "parameters": [ORG_ID, MEMBER_ID],
-            "delete": _op("Remove a member or leave", {**gone, "409": _problem("Last owner")}),
+            "delete": _op(
+                WRITE, "Remove a member or leave", {**gone, "409": _problem("Last owner")}
+            ),
         },
         "/api/v1/orgs/{org_id}/invitations": {
             "parameters": [ORG_ID],
-            "get": _op("Invitations", {"200": _json({"type": "array", "items": INVITATION})}),
+            "get": _op(READ, "Invitations", {"200": _json({"type": "array", "items": INVITATION})}),
             "post": _op(
+                WRITE,
                 "Invite",
                 {
                     "201": _json(INVITATION, "Created"),
@@ -236,11 +269,12 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/orgs/{org_id}/invitations/{invitation_id}": {
             "parameters": [ORG_ID, INVITATION_ID],
-            "delete": _op("Revoke an invitation", {**gone, "409": _problem("Not pending")}),
+            "delete": _op(WRITE, "Revoke an invitation", {**gone, "409": _problem("Not pending")}),
         },
         "/api/v1/orgs/{org_id}/audit-events": {
             "parameters": [ORG_ID],
             "get": _op(
+                READ,
                 "The organization's audit log, newest first (owners and admins)",
                 {
                     "200": _json(
@@ -268,19 +302,25 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/invitations": {
             "get": _op(
-                "My pending invitations", {"200": _json({"type": "array", "items": INVITATION})}
+                READ,
+                "My pending invitations",
+                {"200": _json({"type": "array", "items": INVITATION})},
             ),
         },
         "/api/v1/invitations/{invitation_id}/accept": {
             "parameters": [INVITATION_ID],
             "post": _op(
-                "Accept", {"200": _json(INVITATION), "409": _problem("Not pending or expired")}
+                WRITE,
+                "Accept",
+                {"200": _json(INVITATION), "409": _problem("Not pending or expired")},
             ),
         },
         "/api/v1/invitations/{invitation_id}/decline": {
             "parameters": [INVITATION_ID],
             "post": _op(
-                "Decline", {"200": _json(INVITATION), "409": _problem("Not pending or expired")}
+                WRITE,
+                "Decline",
+                {"200": _json(INVITATION), "409": _problem("Not pending or expired")},
             ),
         },
         "/api/v1/openapi.json": {

@@ -1,4 +1,5 @@
-"""/api/v1/orgs: organizations and members, called with a person's token (scope orgs)."""
+"""/api/v1/orgs: organizations and members, called with a person's token for this API
+(scope orgs to read, orgs:write to change)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from authserver import audit
-from authserver.api.auth import require_bearer
+from authserver.api.auth import orgs_scope_for, require_bearer
 from authserver.config import current_settings
 from authserver.errors import Problem
 from authserver.extensions import csrf, db, limiter
 from authserver.models import Invitation, Organization, OrganizationMember, User
+from authserver.oauth.tokens import PERSON
 from authserver.orgs import invitations
 from authserver.orgs import service as orgs
 from authserver.orgs.service import OrgError
@@ -25,11 +27,9 @@ csrf.exempt(orgs_api)  # Bearer tokens, not cookies: there is no cross-site requ
 
 
 def person() -> User:
-    token = require_bearer("orgs")
-    try:
-        user = db.session.get(User, uuid.UUID(str(token.claims.get("sub"))))
-    except ValueError:
-        user = None
+    token = require_bearer(orgs_scope_for(request.method), subject=PERSON)
+    user_id = token.person_id()
+    user = db.session.get(User, user_id) if user_id is not None else None
     if user is None or not user.is_active:
         raise Problem(403, "person-required", "This API needs a person's access token.")
     return user

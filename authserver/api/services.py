@@ -8,6 +8,7 @@ from authserver import audit
 from authserver.api.auth import require_bearer, token_client
 from authserver.errors import Problem
 from authserver.extensions import csrf, db, limiter
+from authserver.oauth.tokens import SERVICE
 from authserver.services import sync as manifest_sync
 from authserver.services.manifest import MANIFEST_SCHEMA, ManifestInvalid, parse
 
@@ -23,7 +24,9 @@ def manifest_schema() -> Response:
 @csrf.exempt
 @limiter.limit("30 per minute", key_func=lambda: "manifest:" + request.view_args["service"])
 def put_manifest(service: str) -> tuple[Response, int]:
-    token = require_bearer("services:sync")
+    # The audience is our API, like a person's token for it; only a service's own
+    # client_credentials token passes, never a person's token of a service-bound client.
+    token = require_bearer("services:sync", subject=SERVICE)
     client = token_client(token)
     if client is None or client.service_name != service:
         # A client of service A can never change service B.

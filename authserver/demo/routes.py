@@ -1,5 +1,6 @@
 """The /demo pages: a relying party of this very server, driving a real code flow with PKCE
-over HTTP through Authlib's client, then showing the tokens it received. On only with
+over HTTP through Authlib's client, then showing the tokens it received and what our API
+answers to its access token. On only with
 AUTHSERVER_DEMO=on (never in production)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from joserfc.jwk import KeySet
 
 from authserver.config import Settings, current_settings
 from authserver.demo.seed import DEMO_CLIENT_ID
+from authserver.oauth.tokens import API_AUDIENCE
 
 demo = Blueprint("demo", __name__, url_prefix="/demo")
 # Upstream names start with a letter, so this one can never collide with them.
@@ -52,7 +54,9 @@ def start_page() -> Response:
 @demo.get("/start")
 def start() -> Response:
     callback = current_settings().issuer + url_for("demo.callback")
-    return _client().authorize_redirect(callback)
+    # The access token is for our own API (README "API audience and scopes"), which the
+    # callback calls with it; `orgs` lets it read, nothing more.
+    return _client().authorize_redirect(callback, resource=API_AUDIENCE)
 
 
 @demo.get("/callback")
@@ -64,10 +68,13 @@ def callback() -> Response | tuple[str, int]:
         return page, 400
     keys = KeySet.import_key_set(_client().fetch_jwk_set())
     access = jwt.decode(token["access_token"], keys)
+    my_orgs = _client().get(current_settings().issuer + "/api/v1/orgs", token=token)
     page = render_template(
         "demo/result.html",
         id_token=_pretty(token["userinfo"]),
         access_token=_pretty({"header": access.header, "claims": access.claims}),
+        api_status=my_orgs.status_code,
+        api_answer=json.dumps(my_orgs.json(), indent=2, sort_keys=True),
         has_refresh_token="refresh_token" in token,
     )
     return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})

@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 
 from authserver.models import Service
 from authserver.oauth.claims import SLUG_PATTERN
+from authserver.oauth.scopes import USER_SCOPES
 
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 PROMPTS = frozenset({"none", "login", "consent"})
@@ -37,9 +38,10 @@ def require_pkce_s256(request: OAuth2Request) -> None:
 
 
 def check_scope_allowed(request: OAuth2Request) -> None:
-    """Every requested scope must be one the client was registered for."""
+    """Every requested scope must be one the client was registered for, and one a person
+    may grant (a service scope never goes into a person's token)."""
     requested = set((request.payload.scope or "").split())
-    if not requested <= set(request.client.scopes):
+    if not requested <= set(request.client.scopes) & USER_SCOPES:
         raise InvalidScopeError("The client may not request some of these scopes.")
 
 

@@ -20,7 +20,7 @@ from authserver.keys import current_key_store
 from authserver.models import GrantFamily, OAuthClient, RefreshToken
 from authserver.models.clients import AUTH_METHODS
 from authserver.oauth import families
-from authserver.oauth.tokens import ACCESS_TOKEN_TYPE
+from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, PERSON, SUBJECT_KIND_CLAIM
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,26 @@ class AccessToken:
 
     def get_scope(self) -> str:
         return self.claims.get("scope", "")
+
+    def is_for(self, audience: str) -> bool:
+        """RFC 9068 §4: `aud` is one string or a list of them."""
+        found = self.claims.get("aud")
+        return audience in (found if isinstance(found, list) else [found])
+
+    @property
+    def subject_kind(self) -> str | None:
+        return self.claims.get(SUBJECT_KIND_CLAIM)
+
+    def person_id(self) -> uuid.UUID | None:
+        """The person `sub` names, only when the token says it is a person's and came from
+        that person's own grant family: a client id can never pass as a person's id."""
+        if self.subject_kind != PERSON or self.family is None:
+            return None
+        try:
+            user_id = uuid.UUID(str(self.claims.get("sub")))
+        except ValueError:
+            return None
+        return user_id if self.family.user_id == user_id else None
 
 
 @dataclass(frozen=True)
@@ -133,14 +153,13 @@ class IntrospectionEndpoint(AuthlibIntrospectionEndpoint):
         if token.check_client(client):
             return True
         if isinstance(token, AccessToken) and client.service_name:
-            audience = token.claims.get("aud")
-            audiences = audience if isinstance(audience, list) else [audience]
-            return client.service_name in audiences
+            return token.is_for(client.service_name)
         return False
 
     def introspect_token(self, token: Presented) -> dict[str, Any]:
         if isinstance(token, AccessToken):
-            keep = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "family_id")
+            keep = ("scope", "client_id", "sub", SUBJECT_KIND_CLAIM, "aud", "iss", "exp", "iat")
+            keep += ("jti", "family_id")
             payload = {name: token.claims[name] for name in keep if name in token.claims}
             return {"active": True, "token_type": "Bearer", **payload}
         row = token.row
@@ -150,6 +169,7 @@ class IntrospectionEndpoint(AuthlibIntrospectionEndpoint):
             "scope": row.scope,
             "client_id": row.client.client_id,
             "sub": str(row.user_id),
+            SUBJECT_KIND_CLAIM: PERSON,  # refresh tokens are only ever a person's
             "iss": current_settings().issuer,
             "exp": int(min(row.expires_at, row.family.expires_at).timestamp()),
             "iat": int(row.created_at.timestamp()),

@@ -29,6 +29,7 @@ from authserver.keys import current_key_store
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
 from authserver.models.clients import AUTH_METHODS
 from authserver.oauth import claims, families
+from authserver.oauth.scopes import SERVICE_SCOPES
 from authserver.oauth.tokens import Grant, issue_access_token, issue_id_token, scopes_of
 
 log = logging.getLogger(__name__)
@@ -262,9 +263,12 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         client: OAuthClient = self.request.client
         if client.service_name is None:
             raise UnauthorizedClientError("Only service clients may use client_credentials.")
+        # A service acts as itself: person scopes never reach its token, also for a client
+        # registered before registration refused them (DESIGN "Boundaries").
+        allowed = set(client.scopes) & SERVICE_SCOPES
         requested = self.request.payload.scope
-        if requested and not set(requested.split()) <= set(client.scopes):
+        if requested and not set(requested.split()) <= allowed:
             raise InvalidScopeError("The client may not request some of these scopes.")
-        scope = requested or " ".join(client.scopes)
+        scope = requested or " ".join(sorted(allowed))
         body = token_response(Grant(client=client, scope=scope), None)
         return 200, body, self.TOKEN_RESPONSE_HEADER

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +14,7 @@ from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
 from authserver.models import OAuthClient
 from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
-from authserver.oauth.scopes import SCOPES, SERVICE_SCOPES
+from authserver.oauth.scopes import SCOPES, SERVICE_SCOPES, USER_SCOPES
 from authserver.services.sync import lock_service
 
 # A client id never begins with "-" or ".": shells and CLIs would read it as an option.
@@ -52,10 +53,8 @@ class ClientSpec:
 def validate(spec: ClientSpec) -> None:
     """Raise RegistrationError for the first field that breaks a rule."""
     _check_name(spec.name)
-    if spec.client_id is not None and not CLIENT_ID_PATTERN.match(spec.client_id):
-        raise RegistrationError(
-            "client_id", "use 3 to 100 of A-Z a-z 0-9 . _ -, beginning with a letter or digit"
-        )
+    if spec.client_id is not None:
+        _check_client_id(spec.client_id)
     if spec.auth_method not in AUTH_METHODS:
         raise RegistrationError("auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
     _check_grant_types(spec)
@@ -75,6 +74,26 @@ def _check_name(name: str) -> None:
         raise RegistrationError("name", "must not contain control characters")
 
 
+def _check_client_id(client_id: str) -> None:
+    if not CLIENT_ID_PATTERN.match(client_id):
+        raise RegistrationError(
+            "client_id", "use 3 to 100 of A-Z a-z 0-9 . _ -, beginning with a letter or digit"
+        )
+    if is_uuid(client_id):
+        # A service token's `sub` is its client id and a person's is their UUID: no client
+        # id may ever read as a person's (DESIGN "Boundaries").
+        raise RegistrationError("client_id", "must not be a UUID (people's ids are UUIDs)")
+
+
+def is_uuid(value: str) -> bool:
+    """Every spelling uuid.UUID accepts (with or without dashes, any case)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_grant_types(spec: ClientSpec) -> None:
     grants = set(spec.grant_types)
     if not grants:
@@ -91,6 +110,12 @@ def _check_grant_types(spec: ClientSpec) -> None:
             raise RegistrationError("grant_type", "a public client cannot use client_credentials")
         if spec.service_name is None:
             raise RegistrationError("service", "client_credentials is for service clients only")
+        if grants != {"client_credentials"}:
+            # A service acts as itself, a person-facing app for people: two clients, so that
+            # no client holds both kinds of scope.
+            raise RegistrationError(
+                "grant_type", "client_credentials goes alone; register the app separately"
+            )
 
 
 def _check_scopes(spec: ClientSpec) -> None:
@@ -99,6 +124,11 @@ def _check_scopes(spec: ClientSpec) -> None:
         raise RegistrationError("scope", f"unknown: {', '.join(sorted(unknown))}")
     if set(spec.scopes) & SERVICE_SCOPES and spec.service_name is None:
         raise RegistrationError("scope", "services:sync is for clients bound to a service")
+    is_service = "client_credentials" in spec.grant_types
+    mismatched = set(spec.scopes) - (SERVICE_SCOPES if is_service else USER_SCOPES)
+    if mismatched:
+        who = "a service client" if is_service else "a client acting for people"
+        raise RegistrationError("scope", f"not for {who}: {', '.join(sorted(mismatched))}")
 
 
 def check_redirect_uri(uri: str, field_name: str) -> None:

@@ -19,8 +19,19 @@ from authserver.clock import utcnow
 from authserver.config import Settings
 from authserver.keys import KeyStore
 from authserver.models import OAuthClient, User
+from authserver.services.auth_manifest import AUTH_SERVICE
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
+
+# Our own /api/v1 is a resource server like any other (DESIGN "Boundaries"): its audience is
+# the built-in service `auth`, which a client names with `resource=auth` (RFC 8707).
+API_AUDIENCE = AUTH_SERVICE
+
+# A token says what kind of subject `sub` names (DESIGN "Boundaries"): a person's id, or a
+# service client's id. API keys will add a kind of their own.
+SUBJECT_KIND_CLAIM = "sub_kind"
+PERSON = "person"
+SERVICE = "service"
 
 
 @dataclass(frozen=True)
@@ -45,12 +56,12 @@ def scopes_of(scope: str) -> set[str]:
     return set(scope.split())
 
 
-def audience_of(grant: Grant, settings: Settings) -> str:
+def audience_of(grant: Grant) -> str:
     """A resource indicator names the service; otherwise a person's token is for the client
     (and our /userinfo), and a service's own token is for our API."""
     if grant.audience is not None:
         return grant.audience
-    return grant.client.client_id if grant.user is not None else settings.issuer
+    return grant.client.client_id if grant.user is not None else API_AUDIENCE
 
 
 def access_token_claims(grant: Grant, settings: Settings, now: datetime) -> dict[str, Any]:
@@ -58,7 +69,8 @@ def access_token_claims(grant: Grant, settings: Settings, now: datetime) -> dict
     claims: dict[str, Any] = {
         "iss": settings.issuer,
         "sub": str(grant.user.id) if grant.user else grant.client.client_id,
-        "aud": audience_of(grant, settings),
+        SUBJECT_KIND_CLAIM: PERSON if grant.user else SERVICE,
+        "aud": audience_of(grant),
         "client_id": grant.client.client_id,
         "scope": grant.scope,
         "jti": uuid.uuid4().hex,

@@ -34,7 +34,7 @@ def published_document() -> Response:
 @csrf.exempt
 @require_token("openid")
 def userinfo() -> Response:
-    g.client_id, g.user_id = current_token.claims.get("client_id"), current_token.claims.get("sub")
+    g.client_id, g.user_id = current_token.claims.get("client_id"), current_token.person_id()
     claims = userinfo_claims(current_token)
     if claims is None:
         require_token.raise_error_response(

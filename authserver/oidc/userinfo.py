@@ -4,7 +4,6 @@ ResourceProtector with a validator for our JWT access tokens."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
@@ -48,10 +47,11 @@ require_token.register_token_validator(AccessTokenValidator())
 
 
 def userinfo_claims(token: AccessToken) -> dict[str, Any] | None:
-    """None when the token is not a person's (a service's client_credentials token)."""
-    try:
-        user_id = uuid.UUID(str(token.claims.get("sub")))
-    except ValueError:
+    """None when the token is not a person's (a service's client_credentials token). Any
+    audience will do: OIDC Core §5.3 serves the token of an OpenID request, whatever
+    `resource` narrowed it to."""
+    user_id = token.person_id()
+    if user_id is None:
         return None
     user = db.session.get(User, user_id)
     if user is None or not user.is_active:

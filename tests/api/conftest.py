@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 
 from authserver.extensions import db
+from authserver.models import User
 from authserver.services.auth_manifest import AUTH_MANIFEST
 from authserver.services.manifest import parse
 from authserver.services.sync import manifest_digest, sync
 from tests.factories import make_role, make_user
 from tests.oauth_helpers import (
+    RegisteredClient,
     authorize_params,
+    csrf_token_in,
     pkce_pair,
     redeem,
     redirect_params,
@@ -27,20 +32,44 @@ def api(app: Flask) -> None:
     db.session.commit()
 
 
+API_SCOPES = ["openid", "profile", "email", "offline_access", "orgs", "orgs:write"]
+
+
 class Person:
-    def __init__(self, app: Flask, email: str, scope: str = "openid orgs") -> None:
-        self.user = make_user(email=email)
+    """A person signed in to an app (first-party unless `client` says otherwise) that asked
+    for a token for our API as README "API audience and scopes" says: `resource=auth`,
+    `orgs` to read, `orgs:write` to change."""
+
+    def __init__(
+        self,
+        app: Flask,
+        email: str,
+        scope: str = "openid orgs orgs:write",
+        client: RegisteredClient | None = None,
+        **params: str,
+    ) -> None:
+        self.user = User.find_by_email(email) or make_user(email=email)
         db.session.commit()
         self.http = app.test_client()
-        client = register_client(is_first_party=True)
         sign_in(app, self.http, self.user)
+        self.authorize(scope, client, **params)
+
+    def authorize(self, scope: str, client: RegisteredClient | None = None, **params: str) -> None:
+        """Take a token from /authorize and /token, approving consent when asked."""
+        self.client = client = client or register_client(is_first_party=True, scopes=API_SCOPES)
         verifier, challenge = pkce_pair()
-        code = redirect_params(
-            self.http.get(
-                "/authorize", query_string=authorize_params(client, challenge, scope=scope)
+        query = authorize_params(client, challenge, scope=scope, **{"resource": "auth", **params})
+        answer = self.http.get("/authorize", query_string=query)
+        self.consent_page = None
+        if answer.status_code == 200:  # a third-party client: the person reads and approves
+            self.consent_page = answer.data
+            action = re.search(rb'<form method="post" action="([^"]+)"', answer.data).group(1)
+            answer = self.http.post(
+                action.decode(),
+                data={"csrf_token": csrf_token_in(answer.data), "decision": "approve"},
             )
-        )["code"]
-        self.token = redeem(self.http, client, code, verifier).json["access_token"]
+        self.tokens = redeem(self.http, client, redirect_params(answer)["code"], verifier).json
+        self.token = self.tokens["access_token"]
 
     def call(self, method: str, path: str, json: object = None):  # noqa: ANN201
         return self.http.open(

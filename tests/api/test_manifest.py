@@ -170,15 +170,12 @@ def test_without_a_valid_token_the_answer_is_401_problem(
 def test_a_token_without_the_sync_scope_is_403(http: FlaskClient, app: Flask) -> None:
     make_service("billing")
     client = register_client(
-        service_name="billing",
-        grant_types=["client_credentials"],
-        scopes=["services:sync", "openid"],
-        redirect_uris=[],
+        service_name="billing", grant_types=["client_credentials"], scopes=[], redirect_uris=[]
     )
-    token = post_token(http, client, {"grant_type": "client_credentials", "scope": "openid"}).json[
-        "access_token"
-    ]
-    assert put(http, token, MANIFEST).status_code == 403
+    token = post_token(http, client, {"grant_type": "client_credentials"}).json["access_token"]
+    response = put(http, token, MANIFEST)
+    assert response.status_code == 403
+    assert response.json["type"].endswith("/insufficient-scope")
 
 
 def broken(change: callable) -> dict:  # noqa: F821

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 
+from authserver.api.auth import orgs_scope_for
 from tests.api.conftest import Person
 
 
@@ -31,6 +32,22 @@ def test_every_api_route_is_in_the_document(app: Flask, http: FlaskClient) -> No
     }
     assert served - documented == set()
     assert documented - served == set()
+
+
+def test_every_operation_names_the_scope_and_audience_it_needs(http: FlaskClient) -> None:
+    document = http.get("/api/v1/openapi.json").json
+    secured = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters" or "security" not in operation:
+                continue
+            needed = "services:sync" if "/services/" in path else orgs_scope_for(method.upper())
+            assert operation["security"] == [{"oauth2": [needed]}], (method, path)
+            secured += 1
+    assert secured >= 15
+    scheme = document["components"]["securitySchemes"]["oauth2"]
+    assert "resource=auth" in scheme["description"]
+    assert set(scheme["flows"]["authorizationCode"]["scopes"]) == {"orgs", "orgs:write"}
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from authserver.extensions import db
 from tests.factories import make_service
-from tests.oauth_helpers import ISSUER, post_token, register_client, verify_as_resource_server
+from tests.oauth_helpers import post_token, register_client, verify_as_resource_server
 
 
 @pytest.fixture
@@ -32,8 +32,10 @@ def test_a_service_client_gets_an_access_token_and_nothing_else(
     body = response.json
     assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["scope"] == "services:sync"
-    claims = verify_as_resource_server(http, body["access_token"], ISSUER).claims
+    # Its audience is our own API, where it pushes its manifest (README "API audience").
+    claims = verify_as_resource_server(http, body["access_token"], "auth").claims
     assert claims["sub"] == service_client.client_id == claims["client_id"]
+    assert claims["sub_kind"] == "service"
     assert "family_id" not in claims
 
 

@@ -21,6 +21,7 @@ from tests.oauth_helpers import (
     redeem,
     redirect_params,
     register_client,
+    server_signed_access_token,
     sign_in,
 )
 
@@ -107,17 +108,16 @@ def test_userinfo_needs_the_openid_scope(
     assert response.status_code == 403 and response.json["error"] == "insufficient_scope"
 
 
-def test_a_service_token_has_no_userinfo(http: FlaskClient, app: Flask) -> None:
+def test_a_service_token_has_no_userinfo_even_with_openid_in_it(
+    http: FlaskClient, app: Flask
+) -> None:
     make_service("billing")
     service = register_client(
-        service_name="billing",
-        grant_types=["client_credentials"],
-        scopes=["services:sync", "openid"],
-        redirect_uris=[],
+        service_name="billing", grant_types=["client_credentials"], scopes=["services:sync"]
     )
-    token = post_token(http, service, {"grant_type": "client_credentials"}).json["access_token"]
+    token = server_signed_access_token(app, service.client, "openid services:sync")
     response = http.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 401
+    assert response.status_code == 401 and response.json["error"] == "invalid_token"
 
 
 def test_logout_with_id_token_hint_ends_the_session_and_redirects_with_state(

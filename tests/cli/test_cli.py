@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,6 +131,11 @@ def test_service_client_gets_client_credentials_and_registers_its_service(
         (["--redirect-uri", "https://a.example.com/cb", "--client-id", "a b"], "--client-id"),
         (["--redirect-uri", "https://a.example.com/cb", "--client-id=-abc"], "--client-id"),
         (["--redirect-uri", "https://a.example.com/cb", "--service", "Bad Name"], "--service"),
+        (
+            ["--redirect-uri", "https://a.example.com/cb", "--client-id", str(uuid.uuid4())],
+            "--client-id",
+        ),
+        (["--service", "billing", "--scope", "services:sync", "--scope", "orgs"], "--scope"),
     ],
     ids=[
         "http-remote",
@@ -142,6 +148,8 @@ def test_service_client_gets_client_credentials_and_registers_its_service(
         "bad-client-id",
         "dash-client-id",
         "bad-service",
+        "uuid-client-id",
+        "service-with-person-scope",
     ],
 )
 def test_bad_client_fields_are_named_and_nothing_is_written(

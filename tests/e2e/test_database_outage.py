@@ -47,7 +47,8 @@ def signed_in(deployment: Deployment, page) -> tuple[App, dict, dict[str, str]]:
         client["client_secret"],
         scope="openid email offline_access orgs",
     )
-    page.goto(app.authorization_url())
+    # A token for our API (README "API audience and scopes"), which the outage test calls.
+    page.goto(app.authorization_url(resource="auth"))
     page.get_by_label("Email").fill("ada@example.com")
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Sign in").click()

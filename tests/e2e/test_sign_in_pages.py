@@ -67,4 +67,6 @@ def test_the_demo_page_walks_through_a_real_login(laptop: Deployment, page) -> N
     page.get_by_role("button", name="Allow").click()
     page.wait_for_selector("text=It worked")
     assert "demo@example.com" in page.content()
+    # Its access token, asked for with resource=auth, reads the person's orgs from the API.
+    assert "The API's answer (200)" in page.content() and '"slug": "demo"' in page.content()
     page.screenshot(path=str(Path(laptop.env["AUTHSERVER_INSTANCE_DIR"]) / "demo.png"))

@@ -133,8 +133,8 @@ def test_a_key_rotation_reaches_both_instances_without_a_restart(pair: Pair) -> 
         eventually(lambda s=server: len(published_kids(pair, s)) == 2)
         eventually(lambda s=server: kid_of(service_token(pair, s, *credentials)) != old_kid)
         after = service_token(pair, server, *credentials)
-        for token in (before, after):
-            issuer.verify(token, audience=issuer.issuer, jwks_uri=pair.jwks_uri(server))
+        for token in (before, after):  # a service's own token is for our API, `auth`
+            issuer.verify(token, audience="auth", jwks_uri=pair.jwks_uri(server))
 
 
 def eventually(check: Callable[[], bool]) -> None:

@@ -26,3 +26,60 @@ def test_a_chosen_client_id_must_begin_with_a_letter_or_digit(client_id: str) ->
     spec = ClientSpec(name="App", redirect_uris=("https://a.example.com/cb",), client_id=client_id)
     with pytest.raises(RegistrationError, match="client_id"):
         validate(spec)
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "0F8FAD5B-D9CB-469F-A165-70867728950E",
+        "0f8fad5bd9cb469fa16570867728950e",
+    ],
+    ids=["canonical", "upper-case", "no-dashes"],
+)
+def test_a_client_id_can_never_read_as_a_persons_id(client_id: str) -> None:
+    spec = ClientSpec(name="App", redirect_uris=("https://a.example.com/cb",), client_id=client_id)
+    with pytest.raises(RegistrationError, match="client_id: must not be a UUID"):
+        validate(spec)
+
+
+def test_a_client_id_that_only_looks_hexadecimal_is_fine() -> None:
+    spec = ClientSpec(name="App", redirect_uris=("https://a.example.com/cb",), client_id="0f8fad5b")
+    validate(spec)
+
+
+SERVICE = {"grant_types": ("client_credentials",), "service_name": "billing"}
+WEB = {"redirect_uris": ("https://a.example.com/cb",)}
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({**SERVICE, "scopes": ("services:sync", "orgs")}, "not for a service client: orgs"),
+        ({**SERVICE, "scopes": ("openid",)}, "not for a service client: openid"),
+        (
+            {**SERVICE, **WEB, "grant_types": ("client_credentials", "authorization_code")},
+            "client_credentials goes alone",
+        ),
+        (
+            {**WEB, "service_name": "billing", "scopes": ("openid", "services:sync")},
+            "not for a client acting for people: services:sync",
+        ),
+    ],
+    ids=["service-with-orgs", "service-with-openid", "mixed-grants", "web-with-sync"],
+)
+def test_service_and_person_scopes_never_meet_in_one_client(over: dict, message: str) -> None:
+    with pytest.raises(RegistrationError, match=message):
+        validate(ClientSpec(name="App", **over))
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {**SERVICE, "scopes": ("services:sync",)},
+        {**WEB, "scopes": ("openid", "orgs", "orgs:write")},
+    ],
+    ids=["service", "web-with-write"],
+)
+def test_each_kind_of_client_registers_with_its_own_scopes(over: dict) -> None:
+    validate(ClientSpec(name="App", **over))
