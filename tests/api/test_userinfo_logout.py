@@ -251,3 +251,23 @@ def test_logout_without_a_session_ends_nothing_and_leaves_the_cookie_alone(
         assert response.headers["Location"] == AFTER_LOGOUT
     else:
         assert response.status_code == 200 and "Location" not in response.headers
+
+
+def test_a_hint_naming_another_person_asks_first_and_ends_nothing(
+    app: Flask, http: FlaskClient, person: User, client: RegisteredClient
+) -> None:
+    tokens = sign_in_and_get_tokens(app, http, person, client, "openid")
+    someone_else = make_user()
+    db.session.commit()
+    sign_in(app, http, someone_else)
+    response = http.get(
+        "/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": AFTER_LOGOUT,
+        },
+    )
+    assert response.status_code == 200 and b"Sign out?" in response.data
+    assert "authserver_session=;" not in response.headers.get("Set-Cookie", "")
+    assert "Location" not in response.headers
+    assert db.session.scalar(select(Session).where(Session.user_id == someone_else.id))
