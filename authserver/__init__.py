@@ -151,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.identity.sessions import init_sessions
     from authserver.identity.upstream import init_upstreams
     from authserver.metrics import init_metrics
+    from authserver.oauth.cors import init_cors
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
     from authserver.oidc.routes import oidc
@@ -159,6 +160,7 @@ def _register_blueprints(app: Flask) -> None:
     init_upstreams(app, app.extensions["authserver.settings"])
     init_demo(app, app.extensions["authserver.settings"])
     init_server(app)
+    init_cors(app)
     init_metrics(app, app.extensions["authserver.settings"].metrics)
     app.register_blueprint(account)
     app.register_blueprint(services_api)

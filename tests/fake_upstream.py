@@ -1,6 +1,11 @@
 """A fake upstream OpenID provider ("fake Google") on a loopback port: real discovery, JWKS,
 authorization and token endpoints with PKCE, and RS256-signed ID tokens. Tests change
-`person` and `tamper` to play each case."""
+`person` and `tamper` to play each case.
+
+Like Google, it remembers when the person last authenticated there (`authenticated_at`), and
+authenticates them again when asked (`prompt=login`, or `max_age` exceeded); its ID tokens
+carry that `auth_time`. The tampers `ignores_reauthentication`, `no_auth_time` and
+`future_auth_time` play upstreams that do not."""
 
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ class FakeProvider:
         self.person: dict[str, Any] = {}
         self.tamper: str | None = None
         self.cancel = False
+        self.authenticated_at: int | None = None
+        self.authorize_requests: list[dict[str, str]] = []
         self.app = self._build()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.issuer = f"http://127.0.0.1:{self.server.server_port}"
@@ -53,8 +60,20 @@ class FakeProvider:
         }
         self.tamper = None
         self.cancel = False
+        self.authenticated_at = None
+        self.authorize_requests = []
 
-    def _id_token(self, nonce: str) -> str:
+    def _authenticate(self, args: dict[str, str]) -> int:
+        """When the person authenticated for this request: now if they had to sign in
+        (no sign-in yet, prompt=login, max_age exceeded), else their earlier sign-in."""
+        now = int(time.time())
+        expired = "max_age" in args and now - (self.authenticated_at or 0) > int(args["max_age"])
+        must = self.authenticated_at is None or "login" in args.get("prompt", "").split()
+        if self.tamper != "ignores_reauthentication" and (must or expired):
+            self.authenticated_at = now
+        return self.authenticated_at or now
+
+    def _id_token(self, nonce: str, auth_time: int) -> str:
         now = int(time.time())
         claims = {
             "iss": self.issuer,
@@ -62,6 +81,7 @@ class FakeProvider:
             "iat": now,
             "exp": now + 300,
             "nonce": nonce,
+            "auth_time": auth_time,
             **self.person,
         }
         key = self.key
@@ -75,6 +95,10 @@ class FakeProvider:
             claims["iss"] = "https://evil.example.com"
         elif self.tamper == "bad_signature":
             key = self.other_key
+        elif self.tamper == "no_auth_time":
+            del claims["auth_time"]
+        elif self.tamper == "future_auth_time":
+            claims["auth_time"] = now + 3600
         return jwt.encode({"alg": "RS256", "kid": "fake-1"}, claims, key)
 
     def _build(self) -> Flask:
@@ -105,8 +129,9 @@ class FakeProvider:
             if self.cancel:
                 query = urlencode({"error": "access_denied", "state": args["state"]})
                 return redirect(f"{args['redirect_uri']}?{query}")
+            self.authorize_requests.append(dict(args))
             code = secrets.token_urlsafe(16)
-            self.codes[code] = dict(args)
+            self.codes[code] = {**args, "auth_time": self._authenticate(dict(args))}
             return redirect(
                 f"{args['redirect_uri']}?{urlencode({'code': code, 'state': args['state']})}"
             )
@@ -132,7 +157,7 @@ class FakeProvider:
                 access_token=secrets.token_urlsafe(16),
                 token_type="Bearer",
                 expires_in=300,
-                id_token=self._id_token(issued["nonce"]),
+                id_token=self._id_token(issued["nonce"], issued["auth_time"]),
             )
 
         return app

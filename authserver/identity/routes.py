@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import (
     Blueprint,
     Response,
@@ -24,7 +26,8 @@ from authserver.identity import upstream as upstream_sso
 from authserver.identity.passwords import verify_password
 from authserver.models import PendingAuthorization, User
 from authserver.models.users import normalize_email
-from authserver.oauth import pending
+from authserver.oauth import freshness, pending
+from authserver.oauth.freshness import Freshness
 
 identity = Blueprint("identity", __name__)
 
@@ -105,7 +108,11 @@ def sign_in_upstream(provider: str) -> Response | tuple[str, int]:
     callback = current_settings().issuer + url_for("identity.upstream_callback", provider=provider)
     try:
         return upstream_sso.redirect_to(
-            current_app, upstream, callback, request.args.get("login_hint", "")[:MAX_EMAIL]
+            current_app,
+            upstream,
+            callback,
+            request.args.get("login_hint", "")[:MAX_EMAIL],
+            _asked(parked),
         )
     except upstream_sso.UpstreamFailure as failure:
         return _upstream_failed(upstream, failure, parked)
@@ -118,6 +125,7 @@ def upstream_callback(provider: str) -> Response | tuple[str, int]:
     return_to = _return_to(flask_session.pop("upstream_return_to", None))
     try:
         found = upstream_sso.finish(current_app, upstream)
+        upstream_sso.check_reauthenticated(upstream, found, _asked(parked))
     except upstream_sso.UpstreamFailure as failure:
         return _upstream_failed(upstream, failure, parked)
     user, created = upstream_sso.find_or_create_user(found)
@@ -132,7 +140,13 @@ def upstream_callback(provider: str) -> Response | tuple[str, int]:
             target_id=str(user.id),
             method=provider,
         )
-    return _signed_in(user, [provider], parked, method=provider, return_to=return_to)
+    return _signed_in(
+        user, [provider], parked, method=provider, return_to=return_to, auth_time=found.auth_time
+    )
+
+
+def _asked(parked: PendingAuthorization | None) -> Freshness | None:
+    return freshness.asked_by(parked.params, parked.created_at) if parked else None
 
 
 def _upstream_failed(
@@ -162,13 +176,13 @@ def _signed_in(
     *,
     method: str,
     return_to: str | None,
+    auth_time: datetime | None = None,
 ) -> Response:
-    """Start a fresh session (never reuse a token: no fixation) and continue the flow."""
+    """Start or refresh the session (a new token either way: no fixation) and continue."""
     settings = current_settings()
-    previous = sessions.current()
-    if previous is not None:
-        sessions.end(previous, reason="new_sign_in")
-    _, raw = sessions.start(user, methods, settings)
+    session, raw = sessions.sign_in(user, methods, settings, auth_time)
+    if parked is not None:
+        parked.signed_in_session_id = session.id  # this sign-in was made for that request
     audit.record(
         "sign_in", actor_user_id=user.id, target_type="user", target_id=str(user.id), method=method
     )

@@ -1,4 +1,5 @@
-"""Sign-in sessions: start one (a fresh random cookie token), find the current one, end it.
+"""Sign-in sessions: start or refresh one (a fresh random cookie token), find the current
+one, end it.
 
 The cookie holds a random token; the sessions table holds its SHA-256, expiries, auth time
 and methods (DESIGN "Identity"). A new token at every sign-in means no session fixation.
@@ -6,7 +7,7 @@ and methods (DESIGN "Identity"). A new token at every sign-in means no session f
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask, Response, g, request
 from sqlalchemy import select
@@ -23,8 +24,11 @@ from authserver.oauth import families
 TOUCH_INTERVAL = timedelta(minutes=1)
 
 
-def start(user: User, methods: list[str], settings: Settings) -> tuple[Session, str]:
-    """Add a new session for the person; the caller commits and sets the cookie."""
+def start(
+    user: User, methods: list[str], settings: Settings, auth_time: datetime | None = None
+) -> tuple[Session, str]:
+    """Add a new session for the person; the caller commits and sets the cookie.
+    `auth_time` is when the person authenticated, when an upstream says it was earlier."""
     now = utcnow()
     raw = new_secret()
     session = Session(
@@ -34,7 +38,7 @@ def start(user: User, methods: list[str], settings: Settings) -> tuple[Session, 
         last_used_at=now,
         idle_expires_at=now + timedelta(seconds=settings.session_idle_ttl),
         expires_at=now + timedelta(seconds=settings.session_absolute_ttl),
-        auth_time=now,
+        auth_time=auth_time or now,
         auth_methods=methods,
         ip_address=request.remote_addr,
         user_agent=(request.user_agent.string or "")[:512] or None,
@@ -43,6 +47,42 @@ def start(user: User, methods: list[str], settings: Settings) -> tuple[Session, 
     db.session.add(session)
     db.session.flush()
     g.authserver_session = session
+    return session, raw
+
+
+def sign_in(
+    user: User, methods: list[str], settings: Settings, auth_time: datetime | None = None
+) -> tuple[Session, str]:
+    """The session of a sign-in in this browser; the caller commits and sets the cookie.
+
+    The same person authenticating again (prompt=login, max_age) refreshes the session
+    they have: its id stays, so `sid` in other apps' tokens stays valid and their grants
+    live on. Only a different person signing in ends the previous session and what it
+    started. Either way the cookie gets a new token: no session fixation."""
+    previous = current()
+    if previous is None or previous.user_id != user.id:
+        if previous is not None:
+            end(previous, reason="new_sign_in")
+        return start(user, methods, settings, auth_time)
+    return _reauthenticated(previous, methods, settings, auth_time)
+
+
+def _reauthenticated(
+    session: Session, methods: list[str], settings: Settings, auth_time: datetime | None
+) -> tuple[Session, str]:
+    now = utcnow()
+    raw = new_secret()
+    session.token_hash = sha256_hex(raw)
+    session.auth_time = auth_time or now
+    session.auth_methods = methods
+    session.last_used_at = now
+    session.idle_expires_at = min(
+        now + timedelta(seconds=settings.session_idle_ttl), session.expires_at
+    )
+    session.ip_address = request.remote_addr
+    session.user_agent = (request.user_agent.string or "")[:512] or None
+    session.user.last_sign_in_at = now
+    db.session.flush()
     return session, raw
 
 

@@ -13,6 +13,7 @@ creates one with the provider's name and picture.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -26,8 +27,12 @@ from authserver.config import Settings, Upstream
 from authserver.extensions import db
 from authserver.models import OAuthAccount, User
 from authserver.models.users import normalize_email
+from authserver.oauth.freshness import Freshness
 
 UPSTREAM_TIMEOUT = 10  # seconds for discovery, JWKS and token requests
+# Clocks of the upstream and ours may differ this much (an auth_time "in the future", or
+# just before the moment a re-authentication was asked for).
+AUTH_TIME_LEEWAY = timedelta(seconds=60)
 
 
 class UpstreamFailure(Exception):
@@ -47,6 +52,7 @@ class Identity:
     email: str
     name: str
     picture: str | None
+    auth_time: datetime | None = None  # the upstream's own, when its ID token says
 
 
 def init_upstreams(app: Flask, settings: Settings) -> OAuth:
@@ -73,13 +79,25 @@ def _client(app: Flask, name: str) -> Any:
     return app.extensions["authserver.oauth_clients"].create_client(name)
 
 
-def redirect_to(app: Flask, upstream: Upstream, callback_url: str, login_hint: str) -> Response:
+def redirect_to(
+    app: Flask,
+    upstream: Upstream,
+    callback_url: str,
+    login_hint: str,
+    asked: Freshness | None = None,
+) -> Response:
     client = _client(app, upstream.name)
     extra: dict[str, str] = {}
     if len(upstream.hosted_domains) == 1:
         extra["hd"] = upstream.hosted_domains[0]  # Google's account chooser hint only
     if login_hint:
         extra["login_hint"] = login_hint
+    # A re-authentication the app asked of us is real only if the upstream makes it: pass
+    # prompt=login and max_age on (OIDC Core §3.1.2.1), then check its auth_time.
+    if asked is not None and asked.prompt_login:
+        extra["prompt"] = "login"
+    if asked is not None and asked.max_age is not None:
+        extra["max_age"] = str(asked.max_age)
     try:
         _check_metadata(client, upstream)
         return client.authorize_redirect(callback_url, **extra)
@@ -131,7 +149,44 @@ def _identity(upstream: Upstream, claims: dict[str, Any]) -> Identity:
         email=email,
         name=_display_name(claims, email),
         picture=_picture(claims.get("picture")),
+        auth_time=_auth_time(claims.get("auth_time")),
     )
+
+
+def _auth_time(value: Any) -> datetime | None:
+    """The upstream's auth_time (OIDC Core §2: seconds since the epoch), never later than
+    now beyond clock skew."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UpstreamFailure("bad_auth_time", _FAILED)
+    try:
+        when = datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise UpstreamFailure("bad_auth_time", _FAILED) from error
+    now = utcnow()
+    if when > now + AUTH_TIME_LEEWAY:
+        raise UpstreamFailure("auth_time_in_future", _FAILED)
+    return min(when, now)
+
+
+def check_reauthenticated(upstream: Upstream, identity: Identity, asked: Freshness | None) -> None:
+    """What we passed on to the upstream, it must have done (OIDC Core §3.1.2.1): with
+    max_age its ID token must carry auth_time, and any auth_time it gives must satisfy the
+    request, within clock skew. Without auth_time after prompt=login we take its word."""
+    if asked is None or not asked.asks_reauthentication:
+        return
+    not_fresh = UpstreamFailure(
+        "not_reauthenticated",
+        f"The app asked you to sign in again, but {upstream.display_name} did not ask you. "
+        "Try again, or sign in another way.",
+    )
+    if identity.auth_time is None:
+        if asked.max_age is not None:
+            raise not_fresh
+        return
+    if identity.auth_time < asked.not_before() - AUTH_TIME_LEEWAY:
+        raise not_fresh
 
 
 def _display_name(claims: dict[str, Any], email: str) -> str:

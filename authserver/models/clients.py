@@ -54,6 +54,11 @@ class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):
     def find(cls, client_id: str) -> OAuthClient | None:
         return db.session.scalar(select(cls).where(cls.client_id == client_id))
 
+    @classmethod
+    def every_redirect_uri(cls) -> list[str]:
+        """The redirect URIs of all clients (CORS preflights name no client)."""
+        return [uri for uris in db.session.scalars(select(cls.redirect_uris)) for uri in uris]
+
     @property
     def client_metadata(self) -> dict[str, list[str]]:
         """The registered metadata Authlib's OIDC endpoints read (RP-Initiated Logout)."""

@@ -109,11 +109,6 @@ class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
-    @property
-    def service(self) -> str | None:
-        """The one service (RFC 8707 resource) the grant is for, if it was narrowed."""
-        return self.resources[0] if self.resources else None
-
     @classmethod
     def find_with_person(cls, family_id: uuid.UUID) -> GrantFamily | None:
         return db.session.scalar(_family_lookup(), {"family_id": family_id})

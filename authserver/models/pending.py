@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, select
+from sqlalchemy import String, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.clock import utcnow
@@ -24,6 +24,10 @@ class PendingAuthorization(UUIDPrimaryKey, db.Model):
     params: Mapped[dict[str, str]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The session whose sign-in was made for this request: it satisfies the request's
+    # prompt=login and max_age (OIDC Core §3.1.2.1), however the clocks of an upstream
+    # and ours differ. No foreign key: a session ended since matches no live session.
+    signed_in_session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
     @classmethod
     def find_live(cls, pending_id: uuid.UUID) -> PendingAuthorization | None:

@@ -7,7 +7,6 @@ list of small checks).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError, OAuth2Error
@@ -22,7 +21,7 @@ from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions
 from authserver.models import Consent, Organization, PendingAuthorization, Session
-from authserver.oauth import claims, pending
+from authserver.oauth import claims, freshness, pending
 from authserver.oauth.checks import has_unechoable_values
 from authserver.oauth.scopes import SCOPES
 from authserver.oauth.server import AuthorizationServer, current_server
@@ -114,13 +113,15 @@ def needs_sign_in(flow: Flow) -> bool:
     session = flow.session
     if session is None:
         return True
-    if "login" in flow.prompts:
-        # A fresh sign-in, after this request was parked.
-        return flow.parked is None or session.auth_time < flow.parked.created_at
-    max_age = flow.params.get("max_age")
-    if max_age is not None:
-        return utcnow() - session.auth_time > timedelta(seconds=int(max_age))
-    return False
+    if flow.parked is None:
+        if "login" in flow.prompts:
+            return True  # the first pass: nothing signed in for this request yet
+        return not freshness.asked_by(flow.params, utcnow()).is_satisfied_by(session.auth_time)
+    if flow.parked.signed_in_session_id == session.id:
+        return False  # OIDC Core §3.1.2.1: a sign-in made for this request satisfies it
+    # Counted from when the request was made: reading the consent page does not age it.
+    asked = freshness.asked_by(flow.params, flow.parked.created_at)
+    return not asked.is_satisfied_by(session.auth_time)
 
 
 def sign_in_step(flow: Flow) -> Response | None:

@@ -10,6 +10,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import (
+    UnsupportedTokenTypeError as AuthlibUnsupportedTokenTypeError,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint as AuthlibRevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as AuthlibIntrospectionEndpoint
 from joserfc.errors import JoseError
@@ -123,7 +126,24 @@ def find_access_token(raw: str) -> AccessToken | None:
     return AccessToken(claims, family)
 
 
-class RevocationEndpoint(AuthlibRevocationEndpoint):
+class UnsupportedTokenTypeError(AuthlibUnsupportedTokenTypeError):
+    """RFC 7009 §2.2.1: an error response with 400 (Authlib's is a 401, a ForbiddenError)."""
+
+    status_code = 400
+    description = "The token_type_hint is not a token type this server knows."
+
+
+class RefusesUnknownHintsWith400:
+    """Authlib's check_params, with our 400 unsupported_token_type (a mixin for both endpoints)."""
+
+    def check_params(self, request: Any, client: OAuthClient) -> None:
+        try:
+            super().check_params(request, client)  # type: ignore[misc]
+        except AuthlibUnsupportedTokenTypeError:
+            raise UnsupportedTokenTypeError() from None
+
+
+class RevocationEndpoint(RefusesUnknownHintsWith400, AuthlibRevocationEndpoint):
     CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:
@@ -141,7 +161,7 @@ class RevocationEndpoint(AuthlibRevocationEndpoint):
         )
 
 
-class IntrospectionEndpoint(AuthlibIntrospectionEndpoint):
+class IntrospectionEndpoint(RefusesUnknownHintsWith400, AuthlibIntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:

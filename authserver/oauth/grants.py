@@ -29,6 +29,7 @@ from authserver.keys import current_key_store
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
 from authserver.models.clients import AUTH_METHODS
 from authserver.oauth import claims, families
+from authserver.oauth.resources import token_resource
 from authserver.oauth.scopes import SERVICE_SCOPES
 from authserver.oauth.tokens import Grant, issue_access_token, issue_id_token, scopes_of
 
@@ -82,10 +83,14 @@ def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
 
 
 def family_grant(
-    family: GrantFamily, client: OAuthClient, scope: str, nonce: str | None = None
+    family: GrantFamily,
+    client: OAuthClient,
+    scope: str,
+    nonce: str | None = None,
+    service: str | None = None,
 ) -> Grant:
     return Grant(
-        audience=family.service,
+        audience=service,
         client=client,
         scope=scope,
         user=family.user,
@@ -167,6 +172,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         code: AuthorizationCode = self.request.authorization_code
         client: OAuthClient = self.request.client
+        service = token_resource(self.request.payload.datalist.get("resource", []), code.resources)
         user = self.authenticate_user(code)
         if user is None:
             raise InvalidGrantError("The authorization code is invalid.")
@@ -194,9 +200,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if may_refresh(client, code.scope):
             refresh_raw, _ = families.mint_refresh_token(family, settings, now)
         grant = with_org_claims(
-            family_grant(family, client, code.scope, code.nonce),
+            family_grant(family, client, code.scope, code.nonce, service),
             family.organization_id,
-            family.service,
+            service,
         )
         body = token_response(grant, refresh_raw)
         return 200, body, self.TOKEN_RESPONSE_HEADER
@@ -219,6 +225,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         token: RefreshToken = self.request.refresh_token
         client: OAuthClient = self.request.client
+        # Checked before rotating: a refused request leaves the refresh token usable.
+        service = token_resource(
+            self.request.payload.datalist.get("resource", []), token.family.resources
+        )
         try:
             successor = families.rotate(
                 self.request.presented_refresh_token, token, client, current_settings(), utcnow()
@@ -233,7 +243,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         scope = self.request.payload.scope or family.scope
         try:
             grant = with_org_claims(
-                family_grant(family, client, scope), family.organization_id, family.service
+                family_grant(family, client, scope, service=service),
+                family.organization_id,
+                service,
             )
         except InvalidGrantError:
             families.revoke_family(family, "membership_removed", utcnow())

@@ -31,9 +31,10 @@ def check_grant_type_present(form: MultiDict[str, str]) -> None:
 
 
 def check_no_repeated_parameters(form: MultiDict[str, str]) -> None:
-    """RFC 6749 §3.2: parameters MUST NOT be included more than once."""
+    """RFC 6749 §3.2: parameters MUST NOT be included more than once. RFC 8707 §2 lets
+    `resource` repeat; oauth/resources.py answers that with invalid_target."""
     for name, values in form.lists():
-        if len(values) > 1:
+        if len(values) > 1 and name != "resource":
             shown = name[:40] if not invalid_error_characters(name[:40]) else "a parameter"
             raise InvalidRequestError(f"The parameter '{shown}' is repeated.")
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app, g
 from flask import request as flask_request
 
 from authserver.config import current_settings
 from authserver.models import OAuthClient
+from authserver.oauth import client_auth
 from authserver.oauth.checks import AuthorizeChecks
 from authserver.oauth.client_cache import current_client_cache
 from authserver.oauth.endpoints import IntrospectionEndpoint, RevocationEndpoint
@@ -41,6 +42,14 @@ class AuthorizationServer(FlaskAuthorizationServer):
         if client is not None:
             g.client_id = client.client_id  # for the request log line
         return client
+
+    def authenticate_client(
+        self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> OAuthClient:
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as error:
+            raise client_auth.described(error, request, methods, self.query_client) from None
 
     def create_oauth2_request(self, request: object) -> OAuth2Request:
         """A parked request resumes with its own parameters; anything else is this request."""

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import InvalidTokenError
-from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError, validate_csrf
 
 from authserver.errors import render_error_page
@@ -62,8 +74,10 @@ def logout() -> Response | tuple[str, int]:
             status=400,
         )
     session = sessions.current()
-    if session is not None and not _is_confirmed(end_request, session):
-        params = {name: request.values[name] for name in LOGOUT_PARAMS if name in request.values}
+    params = {name: request.values[name] for name in LOGOUT_PARAMS if name in request.values}
+    if session is None:
+        return _without_session(end_request, params)
+    if not _is_confirmed(end_request, session):
         page = render_template(
             "oidc/confirm_logout.html",
             client=end_request.client,
@@ -76,6 +90,21 @@ def logout() -> Response | tuple[str, int]:
         response = Response(render_template("oidc/signed_out.html"), mimetype="text/html")
     db.session.commit()
     sessions.clear_cookie(response, current_app.extensions["authserver.settings"])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _without_session(end_request: Any, params: dict[str, str]) -> Response:
+    """Nothing to end, and the cookie is left alone: clearing it would sign the browser
+    out while the server session it names lives on. RP-Initiated Logout §2 lets an RP POST
+    here, but our SameSite=Lax cookie does not come with a cross-site POST: such a request
+    continues as a GET, which carries it (and then ends the session or asks first)."""
+    if request.method == "POST":
+        return redirect(url_for("oidc.logout", **params), code=303)
+    if end_request.redirect_uri:  # proven by id_token_hint (§3): the RP gets its user back
+        response = redirect(end_request.redirect_uri, code=302)
+    else:
+        response = Response(render_template("oidc/signed_out.html"), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -211,3 +211,63 @@ def test_logout_clears_the_cookie(
     cookie = response.headers.get("Set-Cookie", "")
     assert cookie.startswith("authserver_session=;") and "Expires=Thu, 01 Jan 1970" in cookie
     assert urlsplit(response.request.url).path == "/logout"
+
+
+def test_a_cross_site_post_without_the_cookie_changes_nothing_and_continues_as_a_get(
+    app: Flask, http: FlaskClient, person: User, client: RegisteredClient
+) -> None:
+    tokens = sign_in_and_get_tokens(app, http, person, client, "openid")
+    params = {
+        "id_token_hint": tokens["id_token"],
+        "post_logout_redirect_uri": AFTER_LOGOUT,
+        "state": "xyz",
+    }
+    other_site = app.test_client()  # a SameSite=Lax cookie does not come with a cross-site POST
+    response = other_site.post("/logout", data=params)
+    assert response.status_code == 303 and "Set-Cookie" not in response.headers
+    assert db.session.scalar(select(Session)) is not None
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/logout"
+
+    # The browser follows with a GET, which carries the cookie, and the logout happens.
+    done = http.get(f"{location.path}?{location.query}")
+    assert done.headers["Location"] == AFTER_LOGOUT + "?state=xyz"
+    assert done.headers["Set-Cookie"].startswith("authserver_session=;")
+    assert db.session.scalar(select(Session)) is None
+
+
+@pytest.mark.parametrize("with_hint", [True, False], ids=["hint", "no-hint"])
+def test_logout_without_a_session_ends_nothing_and_leaves_the_cookie_alone(
+    app: Flask, http: FlaskClient, person: User, client: RegisteredClient, with_hint: bool
+) -> None:
+    tokens = sign_in_and_get_tokens(app, http, person, client, "openid")
+    query = {"post_logout_redirect_uri": AFTER_LOGOUT}
+    if with_hint:
+        query["id_token_hint"] = tokens["id_token"]
+    response = app.test_client().get("/logout", query_string=query)
+    assert "Set-Cookie" not in response.headers
+    assert db.session.scalar(select(Session)) is not None
+    if with_hint:
+        assert response.headers["Location"] == AFTER_LOGOUT
+    else:
+        assert response.status_code == 200 and "Location" not in response.headers
+
+
+def test_a_hint_naming_another_person_asks_first_and_ends_nothing(
+    app: Flask, http: FlaskClient, person: User, client: RegisteredClient
+) -> None:
+    tokens = sign_in_and_get_tokens(app, http, person, client, "openid")
+    someone_else = make_user()
+    db.session.commit()
+    sign_in(app, http, someone_else)
+    response = http.get(
+        "/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": AFTER_LOGOUT,
+        },
+    )
+    assert response.status_code == 200 and b"Sign out?" in response.data
+    assert "authserver_session=;" not in response.headers.get("Set-Cookie", "")
+    assert "Location" not in response.headers
+    assert db.session.scalar(select(Session).where(Session.user_id == someone_else.id))

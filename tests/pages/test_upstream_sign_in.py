@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +18,7 @@ from sqlalchemy import delete, func, select
 from authserver import create_app
 from authserver.extensions import db
 from authserver.identity.passwords import hash_password
-from authserver.models import AuditEvent, OAuthAccount, User
+from authserver.models import AuditEvent, OAuthAccount, Session, User
 from tests.conftest import PostgresDatabases, make_settings
 from tests.factories import make_user
 from tests.fake_upstream import CLIENT_ID, CLIENT_SECRET, FakeProvider
@@ -245,3 +246,73 @@ def test_an_upstream_sign_in_returns_to_the_account_page_but_nowhere_else(
     response = http.get("/sign-in/google", query_string={"return_to": return_to})
     back = come_back(http, response.headers["Location"])
     assert back.status_code == 303 and back.headers["Location"] == lands_on
+
+
+def sign_in_through_google(http: FlaskClient, client, **asks: str):  # noqa: ANN001, ANN201
+    """Start an authorization, press the Google button; the Google URL and the answer."""
+    verifier, challenge = pkce_pair()
+    start = http.get("/authorize", query_string=authorize_params(client, challenge, **asks))
+    pending = parse_qs(urlsplit(start.headers["Location"]).query)["pending"][0]
+    google_url = go_to_google(http, pending)
+    return google_url, come_back(http, google_url), verifier
+
+
+def id_token_after(http: FlaskClient, client, back, verifier: str) -> dict:  # noqa: ANN001
+    params = redirect_params(http.get(back.headers["Location"]))
+    tokens = redeem(http, client, params["code"], verifier).json
+    return verify_as_resource_server(http, tokens["id_token"], client.client_id).claims
+
+
+@pytest.mark.parametrize(
+    ("asks", "passed_on"),
+    [
+        ({}, {}),
+        ({"prompt": "login"}, {"prompt": ["login"]}),
+        ({"max_age": "0"}, {"max_age": ["0"]}),
+        ({"max_age": "600", "prompt": "login"}, {"max_age": ["600"], "prompt": ["login"]}),
+    ],
+    ids=["nothing", "prompt-login", "max-age-0", "both"],
+)
+def test_a_reauthentication_the_app_asks_for_is_asked_of_the_upstream(
+    http: FlaskClient, fake_google: FakeProvider, asks: dict, passed_on: dict
+) -> None:
+    client = register_client(is_first_party=True)
+    fake_google.authenticated_at = int(time.time()) - 3600  # signed in at Google an hour ago
+    google_url, back, verifier = sign_in_through_google(http, client, **asks)
+    query = parse_qs(urlsplit(google_url).query)
+    assert {name: query[name] for name in ("prompt", "max_age") if name in query} == passed_on
+    claims = id_token_after(http, client, back, verifier)
+    assert claims["auth_time"] == fake_google.authenticated_at  # Google's, not the callback's
+    if asks:
+        assert claims["auth_time"] >= int(time.time()) - 5
+
+
+@pytest.mark.parametrize(
+    ("asks", "tamper"),
+    [
+        ({"prompt": "login"}, "ignores_reauthentication"),
+        ({"max_age": "60"}, "ignores_reauthentication"),
+        ({"max_age": "60"}, "no_auth_time"),
+        ({}, "future_auth_time"),
+    ],
+    ids=["prompt-login-ignored", "max-age-ignored", "max-age-without-auth-time", "future"],
+)
+def test_an_upstream_that_did_not_reauthenticate_is_refused_with_a_page(
+    http: FlaskClient, fake_google: FakeProvider, asks: dict, tamper: str
+) -> None:
+    client = register_client(is_first_party=True)
+    fake_google.authenticated_at = int(time.time()) - 3600
+    fake_google.tamper = tamper
+    _, back, _ = sign_in_through_google(http, client, **asks)
+    assert back.status_code == 400 and b"Try again" in back.data
+    assert db.session.scalar(select(func.count()).select_from(Session)) == 0
+
+
+def test_prompt_login_without_an_upstream_auth_time_counts_from_the_callback(
+    http: FlaskClient, fake_google: FakeProvider
+) -> None:
+    client = register_client(is_first_party=True)
+    fake_google.tamper = "no_auth_time"
+    _, back, verifier = sign_in_through_google(http, client, prompt="login")
+    assert back.status_code == 303
+    assert id_token_after(http, client, back, verifier)["auth_time"] >= int(time.time()) - 5
