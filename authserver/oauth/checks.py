@@ -13,10 +13,10 @@ from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authserver.models import Service
 from authserver.numbers import parse_ascii_int
 from authserver.oauth.claims import SLUG_PATTERN
+from authserver.oauth.parameters import check_parameter_lengths
 
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 PROMPTS = frozenset({"none", "login", "consent"})
-MAX_PARAMETER_LENGTH = 2048
 MAX_AGE_MAXIMUM = 9_999_999_999  # ten digits, as before: over 300 years
 
 
@@ -87,9 +87,7 @@ def check_resource(request: OAuth2Request) -> None:
 
 
 def check_lengths(request: OAuth2Request) -> None:
-    for name, value in request.payload.data.items():
-        if len(value) > MAX_PARAMETER_LENGTH:
-            raise InvalidRequestError(f"The parameter '{name[:40]}' is too long.")
+    check_parameter_lengths(request.payload.data)  # the rule of every OAuth endpoint
 
 
 AUTHORIZE_CHECKS = (

@@ -29,6 +29,7 @@ from authserver.keys import current_key_store
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
 from authserver.models.clients import AUTH_METHODS
 from authserver.oauth import claims, families
+from authserver.oauth.parameters import normalize_scope
 from authserver.oauth.tokens import Grant, issue_access_token, issue_id_token, scopes_of
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 user_id=request.user.id,
                 session_id=session.id,
                 redirect_uri=payload.redirect_uri or "",
-                scope=payload.scope or "",
+                scope=normalize_scope(payload.scope),
                 code_challenge=payload.data["code_challenge"],
                 code_challenge_method="S256",
                 nonce=payload.data.get("nonce"),
@@ -229,7 +230,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not family.user.is_active:
             families.revoke_family(family, "user_disabled", utcnow())
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
-        scope = self.request.payload.scope or family.scope
+        # RFC 6749 §6: Authlib has refused a scope wider than the token's; a narrower one
+        # is this response's only, and the family keeps what was granted.
+        scope = normalize_scope(self.request.payload.scope or family.scope)
         try:
             grant = with_org_claims(
                 family_grant(family, client, scope), family.organization_id, family.service
@@ -265,6 +268,6 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         requested = self.request.payload.scope
         if requested and not set(requested.split()) <= set(client.scopes):
             raise InvalidScopeError("The client may not request some of these scopes.")
-        scope = requested or " ".join(client.scopes)
+        scope = normalize_scope(requested or " ".join(client.scopes))
         body = token_response(Grant(client=client, scope=scope), None)
         return 200, body, self.TOKEN_RESPONSE_HEADER
