@@ -16,7 +16,10 @@ JSON = "application/json"
 def read_json() -> Any:
     """Parse the body before any view does (views then get Flask's cached document), and
     refuse what no view could use: not JSON, nested past the parser, or holding a NUL or a
-    lone surrogate (RFC 8259 §8.2 lets "\\ud800" through; it has no UTF-8 form)."""
+    lone surrogate (RFC 8259 §8.2 lets "\\ud800" through; it has no UTF-8 form). An empty
+    body is no document (a DELETE labelled JSON), and the view decides what it needs."""
+    if not request.get_data(cache=True):
+        return None
     try:
         document = request.get_json()
     except BadRequest:

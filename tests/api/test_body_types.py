@@ -148,3 +148,8 @@ def test_malformed_json_is_a_400_problem(http: FlaskClient) -> None:
     response = http.post("/api/v1/orgs", data="{", content_type="application/json")
     assert_refused_in_format(response, "/api/v1/orgs", 400)
     assert response.json["type"].endswith("/invalid-json")
+
+
+def test_an_empty_body_labelled_json_is_no_document(http: FlaskClient) -> None:
+    response = http.get("/api/v1/orgs", data=b"", content_type="application/json")
+    assert response.status_code == 401  # the view's own answer: it wants a token
