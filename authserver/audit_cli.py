@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from authserver.extensions import db
 from authserver.models import AuditEvent
-from authserver.numbers import AsciiIntRange
+from authserver.numbers import AsciiIntRange, ascii_uuid
 
 audit_cli = AppGroup("audit", help="The audit log.")
 FOLLOW_INTERVAL = 1.0
@@ -34,7 +34,7 @@ def audit_tail(
 ) -> None:
     """Print the newest events, oldest first (with IP address and user agent)."""
     try:
-        organization_id = uuid.UUID(organization) if organization else None
+        organization_id = ascii_uuid(organization) if organization else None
     except ValueError:
         raise click.BadParameter("must be an organization id", param_hint="--org") from None
     filters = {"organization_id": organization_id, "type_prefix": type_prefix}

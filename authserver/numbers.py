@@ -1,9 +1,10 @@
-"""Whole numbers from text: ASCII digits only, wherever a request, a setting or a command
-line gives one."""
+"""Numbers from text: ASCII digits only, wherever a request, a setting or a command line
+gives one (whole numbers, and ids, which are 128-bit numbers in hex)."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import click
@@ -26,6 +27,18 @@ def parse_ascii_int(text: str, *, maximum: int | None = None) -> int | None:
     if maximum is not None and value > maximum:
         return None
     return value
+
+
+# The spellings of a UUID we hand out and accept: hex digits, hyphens optional.
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
+
+
+def ascii_uuid(text: str) -> uuid.UUID:
+    """uuid.UUID(text), for UUID_TEXT only; ValueError otherwise. uuid.UUID alone reads
+    "٣" as 3 (it calls int(text, 16)), so one id would have many spellings."""
+    if not isinstance(text, str) or UUID_TEXT.fullmatch(text) is None:
+        raise ValueError("not a UUID")
+    return uuid.UUID(text)
 
 
 class AsciiIntRange(click.ParamType):

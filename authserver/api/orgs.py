@@ -16,7 +16,7 @@ from authserver.config import current_settings
 from authserver.errors import Problem
 from authserver.extensions import csrf, db, limiter
 from authserver.models import Invitation, Organization, OrganizationMember, User
-from authserver.numbers import parse_ascii_int
+from authserver.numbers import ascii_uuid, parse_ascii_int
 from authserver.orgs import invitations
 from authserver.orgs import service as orgs
 from authserver.orgs.service import OrgError
@@ -300,7 +300,7 @@ def _cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     at, _, event_id = value.rpartition("_")
     try:
-        key = datetime.fromisoformat(at), uuid.UUID(event_id)
+        key = datetime.fromisoformat(at), ascii_uuid(event_id)
     except ValueError:
         key = None
     if key is None or key[0].tzinfo is None:

@@ -60,3 +60,29 @@ def test_a_numeric_setting_that_is_not_ascii_digits_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=setting.upper()):
         make_settings(tmp_path, f"sqlite:///{tmp_path}/a.db", **{setting: value})
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def test_an_id_spelled_with_other_digits_names_nothing(app: Flask, api: None) -> None:
+    """uuid.UUID reads "٣" as 3: without ASCII-only parsing one org has many URLs."""
+    owner = Person(app, "owner@example.com")
+    org = owner.call("POST", "", {"name": "Acme", "slug": "acme"}).json
+    alias = org["id"].translate(ARABIC_INDIC)
+    assert alias != org["id"]
+    assert owner.call("GET", f"/{org['id']}").status_code == 200
+    assert_problem(owner.call("GET", f"/{alias}"), 404)
+    assert_problem(owner.call("GET", f"/{alias.replace('-', '')}/members"), 404)
+
+
+def test_a_parked_request_spelled_with_other_digits_is_not_found(
+    app: Flask, http: FlaskClient
+) -> None:
+    client = register_client(is_first_party=True)
+    _, challenge = pkce_pair()
+    response = http.get("/authorize", query_string=authorize_params(client, challenge))
+    pending_id = response.headers["Location"].rsplit("pending=", 1)[1]
+    assert http.get(f"/authorize/resume/{pending_id}").status_code == 302
+    alias = http.get(f"/authorize/resume/{pending_id.translate(ARABIC_INDIC)}")
+    assert alias.status_code == 400 and alias.mimetype == "text/html"

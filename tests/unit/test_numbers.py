@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authserver.numbers import MAX_DIGITS, parse_ascii_int
+from authserver.numbers import MAX_DIGITS, ascii_uuid, parse_ascii_int
 
 
 @pytest.mark.parametrize(
@@ -39,3 +40,21 @@ def test_only_what_an_ascii_digit_pattern_matches_is_a_number(text: str) -> None
     assert (parse_ascii_int(text) is not None) == is_ascii_number
     if is_ascii_number:
         assert parse_ascii_int(text) == int(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["12345678-1234-1234-1234-123456789abc", "123456781234123412341234567890AB"],
+)
+def test_a_uuid_in_ascii_hex_is_an_id(text: str) -> None:
+    assert ascii_uuid(text) == uuid.UUID(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["١٢٣٤٥٦٧٨-1234-1234-1234-123456789abc", "{12345678-1234-1234-1234-123456789abc}",
+     "urn:uuid:12345678-1234-1234-1234-123456789abc", "", "not-a-uuid"],
+)  # fmt: skip
+def test_any_other_spelling_is_not(text: str) -> None:
+    with pytest.raises(ValueError):
+        ascii_uuid(text)
