@@ -147,3 +147,14 @@ def _basic(client: RegisteredClient) -> dict[str, str]:
 
     raw = f"{client.client_id}:{client.secret}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+@pytest.mark.parametrize("name", ["state", "client_id", "post_logout_redirect_uri"])
+def test_an_oversized_logout_parameter_is_the_error_page(
+    app: Flask, http: FlaskClient, name: str
+) -> None:
+    sign_in(app, http, make_user())
+    db.session.commit()
+    response = http.get("/logout", query_string={name: TOO_LONG})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert b"This sign-out link is not valid" in response.data
