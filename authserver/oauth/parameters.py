@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from werkzeug.datastructures import MultiDict
 
 from authserver.oauth.scopes import SCOPES
 
@@ -21,8 +22,10 @@ CARRIES_A_TOKEN = frozenset({"token", "id_token_hint"})
 
 def check_parameter_lengths(data: Mapping[str, str]) -> None:
     """RFC 6749 leaves sizes to the server; ours are bounded, names and values, so no
-    request can grow a stored row or a response (a scope of "openid "×120000 did)."""
-    for name, value in data.items():
+    request can grow a stored row or a response (a scope of "openid "×120000 did). Every
+    value of a repeated parameter (`resource` may repeat, RFC 8707 §2) is bounded too."""
+    items = data.items(multi=True) if isinstance(data, MultiDict) else data.items()
+    for name, value in items:
         limit = MAX_TOKEN_LENGTH if name in CARRIES_A_TOKEN else MAX_PARAMETER_LENGTH
         if len(name) > MAX_PARAMETER_LENGTH or len(value) > limit:
             raise InvalidRequestError(f"The parameter '{shown_name(name)}' is too long.")

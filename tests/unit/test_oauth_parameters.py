@@ -1,12 +1,19 @@
-"""normalize_scope: one canonical scope string, each known scope once, in SCOPES order."""
+"""normalize_scope: one canonical scope string, each known scope once, in SCOPES order;
+check_parameter_lengths: the size rule of every OAuth parameter."""
 
 from __future__ import annotations
 
 import pytest
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
 
-from authserver.oauth.parameters import normalize_scope
+from authserver.oauth.parameters import (
+    MAX_PARAMETER_LENGTH,
+    check_parameter_lengths,
+    normalize_scope,
+)
 from authserver.oauth.scopes import SCOPES
 
 
@@ -39,3 +46,10 @@ def test_normalizing_keeps_exactly_the_known_scopes_once_in_a_stable_order(words
     assert len(names) == len(set(names))
     assert names == [name for name in SCOPES if name in names]
     assert normalize_scope(normal) == normal
+
+
+def test_every_value_of_a_repeated_parameter_is_bounded() -> None:
+    form = MultiDict([("resource", "billing"), ("resource", "x" * (MAX_PARAMETER_LENGTH + 1))])
+    with pytest.raises(InvalidRequestError):
+        check_parameter_lengths(form)
+    check_parameter_lengths(MultiDict([("resource", "billing"), ("resource", "kit-api")]))
