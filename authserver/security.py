@@ -68,10 +68,11 @@ def refuse_unaccepted_body() -> Response | tuple[str, int] | None:
 
 def refuse_unstorable_text() -> None:
     """A before_request hook, after refuse_unaccepted_body: every string the request carries
-    (query, path, form, JSON; names and values, every value of a repeated parameter) must
-    be text we can store (authserver/text.py), alike on both databases, else 400 in the
-    endpoint's format."""
+    (query, path, form, JSON; names and values, every value of a repeated parameter; the
+    User-Agent, which sessions and audit events keep) must be text we can store
+    (authserver/text.py), alike on both databases, else 400 in the endpoint's format."""
     values: list[Any] = [
+        request.user_agent.string,
         *request.args.items(multi=True),
         *(request.view_args or {}).values(),
         *request.form.items(multi=True),

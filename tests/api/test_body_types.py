@@ -153,3 +153,20 @@ def test_malformed_json_is_a_400_problem(http: FlaskClient) -> None:
 def test_an_empty_body_labelled_json_is_no_document(http: FlaskClient) -> None:
     response = http.get("/api/v1/orgs", data=b"", content_type="application/json")
     assert response.status_code == 401  # the view's own answer: it wants a token
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/sign-in", {"data": {"email": "a@example.com", "password": "x"}}),
+        ("/token", {"data": {"grant_type": "client_credentials", "client_id": "app"}}),
+        ("/api/v1/orgs", {"json": {"name": "Acme"}}),
+    ],
+)
+def test_a_nul_in_the_user_agent_that_sessions_and_audit_keep_is_refused(
+    http: FlaskClient, path: str, body: dict
+) -> None:
+    if "data" in body:
+        body["data"]["csrf_token"] = csrf_token(http)
+    response = http.post(path, headers={"User-Agent": "a\x00b"}, **body)
+    assert_refused_in_format(response, path, 400)
