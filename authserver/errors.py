@@ -61,8 +61,12 @@ def render_error_page(title: str, detail: str, *, status: int) -> tuple[str, int
 OAUTH_JSON_PATHS = frozenset({"/token", "/revoke", "/introspect", "/userinfo"})
 
 
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
 def _wants_problem() -> bool:
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def oauth_json_error(status: int, description: str) -> Response:

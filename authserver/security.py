@@ -8,7 +8,13 @@ from typing import Any
 from flask import Response, abort, request
 
 from authserver.api.body import JSON, read_json
-from authserver.errors import OAUTH_JSON_PATHS, Problem, oauth_json_error, render_error_page
+from authserver.errors import (
+    OAUTH_JSON_PATHS,
+    Problem,
+    is_api_path,
+    oauth_json_error,
+    render_error_page,
+)
 from authserver.text import has_unstorable_text
 
 # No inline script or style anywhere: our pages use one local stylesheet and no JavaScript.
@@ -45,10 +51,6 @@ FORM = "application/x-www-form-urlencoded"
 
 def accepted_body_type(path: str) -> str:
     return JSON if is_api_path(path) else FORM
-
-
-def is_api_path(path: str) -> bool:
-    return path.startswith("/api/")
 
 
 def refuse_unaccepted_body() -> Response | tuple[str, int] | None:
