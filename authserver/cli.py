@@ -17,10 +17,11 @@ from werkzeug.serving import run_simple
 
 from authserver import audit
 from authserver.audit_cli import audit_cli
-from authserver.cli_input import RUN_INIT, is_missing_schema, read_json_file, unstorable_argument
+from authserver.cli_input import RUN_INIT, read_json_file, unstorable_argument
 from authserver.clock import utcnow
 from authserver.config import ConfigError, Settings, current_settings
 from authserver.demo.seed import seed
+from authserver.errors import is_missing_schema
 from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store

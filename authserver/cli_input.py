@@ -1,5 +1,5 @@
-"""What the CLI refuses in one line: a database without our schema, and a file or an
-argument it cannot read as text we can store."""
+"""What the CLI refuses in one line: a file or an argument it cannot read as text we can
+store (and the words for a database without our schema, errors.is_missing_schema)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,10 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from authserver.text import has_unstorable_text, is_storable
 
-# SQLSTATE 42P01 undefined_table and 42703 undefined_column (PostgreSQL, either driver),
-# and SQLite's own words for the same: the schema is missing or older than the code.
-MISSING_SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
-MISSING_SCHEMA_SQLITE = ("no such table", "no such column")
 RUN_INIT = "the database has no authserver schema, or an older one; run `authserver init`"
-
-
-def is_missing_schema(error: DBAPIError) -> bool:
-    orig = error.orig
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    return sqlstate in MISSING_SCHEMA_SQLSTATES or str(orig).startswith(MISSING_SCHEMA_SQLITE)
 
 
 def read_json_file(file: IO[bytes], param_hint: str) -> Any:
