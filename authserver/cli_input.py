@@ -1,5 +1,5 @@
 """What the CLI refuses in one line: a file or an argument it cannot read as text we can
-store (and the words for a database without our schema, errors.is_missing_schema)."""
+store, and what it says of a database without our schema (errors.is_missing_schema)."""
 
 from __future__ import annotations
 

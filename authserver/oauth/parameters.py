@@ -1,5 +1,6 @@
 """What clients send to the OAuth endpoints, bounded and made canonical: one size rule for
-every parameter of /authorize, /token, /revoke and /introspect, and one form of a scope."""
+every parameter of /authorize, /token, /revoke, /introspect and /logout, and one form of
+a scope."""
 
 from __future__ import annotations
 
