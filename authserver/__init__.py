@@ -19,7 +19,11 @@ from authserver.keys import KeySchedule, KeyStore, KeyStoreError
 from authserver.logs import init_logging
 from authserver.oauth.client_cache import ClientCache
 from authserver.oidc.published import PublishedDocuments
-from authserver.security import add_security_headers, refuse_nul_characters
+from authserver.security import (
+    add_security_headers,
+    refuse_unaccepted_body,
+    refuse_unstorable_text,
+)
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -48,6 +52,9 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fl
     _prepare_sqlite_directory(settings)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    # Before CSRFProtect's hook, which parses the form: no parser reads a refused body.
+    app.before_request(refuse_unaccepted_body)
+    app.before_request(refuse_unstorable_text)
     csrf.init_app(app)
     limiter.init_app(app)
 
@@ -172,7 +179,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth)
     app.register_blueprint(oidc)
     register_error_handlers(app)
-    app.before_request(refuse_nul_characters)
     app.after_request(add_security_headers)
 
 

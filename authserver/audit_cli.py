@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.numbers import AsciiIntRange, ascii_uuid
 
 audit_cli = AppGroup("audit", help="The audit log.")
 FOLLOW_INTERVAL = 1.0
@@ -23,7 +24,7 @@ LOOKBACK = timedelta(seconds=10)
 
 
 @audit_cli.command("tail")
-@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("-n", "--limit", default=20, show_default=True, type=AsciiIntRange(1, 10_000))
 @click.option("--type", "type_prefix", help="Only event types starting with this, e.g. token.")
 @click.option("--org", "organization", help="Only events of this organization (its id).")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events until Ctrl-C.")
@@ -33,7 +34,7 @@ def audit_tail(
 ) -> None:
     """Print the newest events, oldest first (with IP address and user agent)."""
     try:
-        organization_id = uuid.UUID(organization) if organization else None
+        organization_id = ascii_uuid(organization) if organization else None
     except ValueError:
         raise click.BadParameter("must be an organization id", param_hint="--org") from None
     filters = {"organization_id": organization_id, "type_prefix": type_prefix}

@@ -12,18 +12,21 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 from flask_migrate import upgrade
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.serving import run_simple
 
 from authserver import audit
 from authserver.audit_cli import audit_cli
+from authserver.cli_input import RUN_INIT, read_json_file, unstorable_argument
 from authserver.clock import utcnow
 from authserver.config import ConfigError, Settings, current_settings
 from authserver.demo.seed import seed
+from authserver.errors import is_missing_schema
 from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
 from authserver.models import OAuthClient
+from authserver.numbers import AsciiIntRange
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.services.auth_manifest import AUTH_MANIFEST
 from authserver.services.manifest import ManifestInvalid, parse
@@ -79,7 +82,7 @@ def init_command(alg: str) -> None:
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--port", type=AsciiIntRange(1, 65535), default=8000, show_default=True)
 def serve_command(host: str, port: int) -> None:
     """Run the development server (production runs `gunicorn wsgi:app`)."""
     if current_settings().is_production:
@@ -429,15 +432,22 @@ cli = FlaskGroup(
 
 def main() -> None:
     """Console script: one line on stderr and a non-zero exit for an expected failure."""
+    unstorable = unstorable_argument(sys.argv[1:])
+    if unstorable is not None:
+        _fail(f"an argument is not UTF-8 text: {unstorable!r}")
     try:
         cli.main(prog_name="authserver")
+    except DBAPIError as error:
+        if is_missing_schema(error):
+            _fail(f"AUTHSERVER_DATABASE_URL: {RUN_INIT}")
+        if not isinstance(error, OperationalError | InterfaceError):
+            raise
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
+        _fail(f"AUTHSERVER_DATABASE_URL: cannot use the database ({reason})")
     except ConfigError as error:
         _fail(str(error))
     except KeyStoreError as error:
         _fail(str(error))
-    except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
-        _fail(f"AUTHSERVER_DATABASE_URL: cannot use the database ({reason})")
 
 
 def _fail(message: str) -> None:
@@ -461,7 +471,7 @@ def demo_setup() -> None:
 
 
 @services_cli.command("sync")
-@click.argument("manifest_file", type=click.File("r"))
+@click.argument("manifest_file", type=click.File("rb"))
 @click.option(
     "--prune-assignments",
     is_flag=True,
@@ -469,12 +479,7 @@ def demo_setup() -> None:
 )
 def services_sync(manifest_file: click.utils.LazyFile, prune_assignments: bool) -> None:
     """Apply a manifest (the same JSON as PUT /api/v1/services/{service}/manifest)."""
-    try:
-        document = json.load(manifest_file)
-    except json.JSONDecodeError as error:
-        raise click.BadParameter(
-            f"not JSON ({error.msg}, line {error.lineno})", param_hint="MANIFEST_FILE"
-        ) from None
+    document = read_json_file(manifest_file, "MANIFEST_FILE")
     result = _apply_manifest(document, prune=prune_assignments, actor="cli")
     click.echo(json.dumps(result.as_dict(), indent=2))
 

@@ -15,13 +15,15 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from authserver.numbers import parse_ascii_int
+
 PREFIX = "AUTHSERVER_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 POSTGRESQL_DRIVERS = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2")
-_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_DURATION = re.compile(r"^([0-9]{1,18})([smhd]?)$")  # ASCII digits only (authserver/numbers.py)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -194,9 +196,10 @@ def _read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _read_count(environ: Mapping[str, str], name: str, maximum: int) -> int:
     value = _read(environ, name) or "0"
-    if not value.isdigit() or int(value) > maximum:
+    count = parse_ascii_int(value, maximum=maximum)
+    if count is None:
         raise ConfigError(name, f"must be a whole number from 0 to {maximum} (got {value!r})")
-    return int(value)
+    return count
 
 
 def _read_rate_limit(environ: Mapping[str, str], name: str, default: str) -> str | None:
@@ -306,6 +309,8 @@ def _development_secret_key(instance_dir: Path) -> str:
     except OSError as error:
         problem = f"is unset and {path} cannot be used ({error.strerror})"
         raise ConfigError("SECRET_KEY", problem) from None
+    except UnicodeDecodeError:
+        raise ConfigError("SECRET_KEY", f"is unset and {path} is not UTF-8 text") from None
 
 
 def _private_opener(path: str, flags: int) -> int:

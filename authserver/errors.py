@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -61,8 +61,12 @@ def render_error_page(title: str, detail: str, *, status: int) -> tuple[str, int
 OAUTH_JSON_PATHS = frozenset({"/token", "/revoke", "/introspect", "/userinfo"})
 
 
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
 def _wants_problem() -> bool:
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def oauth_json_error(status: int, description: str) -> Response:
@@ -106,6 +110,26 @@ def driver_error_name(error: Exception) -> str:
     """The driver's exception class under SQLAlchemy's wrapper: a log names the cause in a
     word, without the message (which may quote SQL and its parameters)."""
     return type(getattr(error, "orig", None) or error).__name__
+
+
+# SQLSTATE 42P01 undefined_table and 42703 undefined_column (PostgreSQL, either driver),
+# and SQLite's own words for the same: the schema is missing or older than the code.
+MISSING_SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
+MISSING_SCHEMA_SQLITE = ("no such table", "no such column")
+
+
+def is_missing_schema(error: DBAPIError) -> bool:
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate in MISSING_SCHEMA_SQLSTATES or str(orig).startswith(MISSING_SCHEMA_SQLITE)
+
+
+def _handle_programming_error(error: ProgrammingError) -> Any:
+    """A schema older than the code (`authserver init` not run yet) is an outage, as on
+    SQLite, where the same is an OperationalError; anything else is a crash."""
+    if is_missing_schema(error):
+        return _handle_database_unavailable(error)
+    return _handle_unexpected(error)
 
 
 def _handle_database_unavailable(error: Exception) -> Any:
@@ -157,4 +181,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http_exception)
     for unavailable in DATABASE_UNAVAILABLE:
         app.register_error_handler(unavailable, _handle_database_unavailable)
+    app.register_error_handler(ProgrammingError, _handle_programming_error)
     app.register_error_handler(Exception, _handle_unexpected)

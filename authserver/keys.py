@@ -382,9 +382,11 @@ class KeyStore:
     def _load(self, path: Path) -> SigningKey:
         try:
             mode = path.stat().st_mode
-            text = path.read_text()
+            text = path.read_bytes().decode("utf-8")
         except OSError as error:
             raise KeyStoreError(f"key file: cannot read {path} ({error.strerror})") from None
+        except UnicodeDecodeError:
+            raise KeyStoreError(f"key file: {path} is not UTF-8 text") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             if self.strict_permissions:
                 raise KeyStoreError(f"key file: {path} is readable by others (chmod 600 it)")

@@ -7,6 +7,16 @@ from typing import Any
 
 from flask import Response, abort, request
 
+from authserver.api.body import JSON, read_json
+from authserver.errors import (
+    OAUTH_JSON_PATHS,
+    Problem,
+    is_api_path,
+    oauth_json_error,
+    render_error_page,
+)
+from authserver.text import has_unstorable_text
+
 # No inline script or style anywhere: our pages use one local stylesheet and no JavaScript.
 # No form-action: browsers apply it to the redirect after the consent form, and a native
 # app's redirect URI has a scheme of its own that no list could name.
@@ -31,35 +41,45 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def refuse_nul_characters() -> None:
-    """A before_request hook. PostgreSQL text cannot hold NUL (the driver raises DataError,
-    which would be a 500), and no valid parameter of ours contains one, so a request that
-    carries one is refused up front, alike on both databases, in the endpoint's format.
-    A JSON body nested too deeply to parse is refused here too."""
-    # listvalues(): every value of a repeated parameter, not only the first.
-    values: list[Any] = [*request.args.listvalues(), *(request.view_args or {}).values()]
-    if request.mimetype == "application/x-www-form-urlencoded":
-        values += request.form.listvalues()
-    elif request.is_json:
-        try:
-            values.append(request.get_json(silent=True))
-        except RecursionError:
-            abort(400, "The JSON document is nested too deeply.")
-    if _has_nul(values):
-        abort(400, "The request contains a NUL character.")
+# The one body type each kind of endpoint accepts. RFC 6749 §3.2 (and RFC 7009 §2.1,
+# RFC 7662 §2.1, RFC 6750 §2.2, OIDC Core §3.1.2.1 for a POSTed /authorize) name
+# application/x-www-form-urlencoded; our hosted pages' forms send it too (none has an
+# enctype); /api/v1 takes JSON. Anything else (multipart, text/plain, JSON at /token) is
+# refused before a parser or a view reads it.
+FORM = "application/x-www-form-urlencoded"
 
 
-def _has_nul(value: Any) -> bool:
-    """Walked with a stack, not recursion: a JSON body may nest as deep as it likes."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
+def accepted_body_type(path: str) -> str:
+    return JSON if is_api_path(path) else FORM
+
+
+def refuse_unaccepted_body() -> Response | tuple[str, int] | None:
+    """A before_request hook: a body of another type than the endpoint's is refused in the
+    endpoint's format. A request without a Content-Type carries nothing any parser reads."""
+    accepted = accepted_body_type(request.path)
+    if request.mimetype in ("", accepted):
+        return None
+    if request.path in OAUTH_JSON_PATHS:  # RFC 6749 §5.2: invalid_request, 400
+        return oauth_json_error(400, f"The request body must be {accepted}.")
+    if is_api_path(request.path):
+        return Problem(415, "unsupported-media-type", f"Send the body as {accepted}.").to_response()
+    return render_error_page(
+        "This form cannot be read", "Go back to the page and send the form from there.", status=415
+    )
+
+
+def refuse_unstorable_text() -> None:
+    """A before_request hook, after refuse_unaccepted_body: every string the request carries
+    (query, path, form, JSON; names and values, every value of a repeated parameter; the
+    User-Agent, which sessions and audit events keep) must be text we can store
+    (authserver/text.py), alike on both databases, else 400 in the endpoint's format."""
+    values: list[Any] = [
+        request.user_agent.string,
+        *request.args.items(multi=True),
+        *(request.view_args or {}).values(),
+        *request.form.items(multi=True),
+    ]
+    if request.is_json:
+        read_json()  # the API's own parser, which answers problem+json
+    if has_unstorable_text(values):
+        abort(400, "The request contains a NUL character or a lone surrogate.")

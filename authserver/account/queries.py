@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from authserver.models import (
     Session,
     User,
 )
+from authserver.numbers import ascii_uuid
 from authserver.oauth import families
 from authserver.orgs import invitations
 
@@ -72,7 +72,7 @@ def overview(user: User) -> Overview:
 
 def find_own_session(user: User, session_id: str) -> Session | None:
     try:
-        key = uuid.UUID(session_id)
+        key = ascii_uuid(session_id)
     except ValueError:
         return None
     found = db.session.get(Session, key)

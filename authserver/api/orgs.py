@@ -17,6 +17,7 @@ from authserver.config import current_settings
 from authserver.errors import Problem
 from authserver.extensions import csrf, db, limiter
 from authserver.models import Invitation, Organization, OrganizationMember, User
+from authserver.numbers import ascii_uuid, parse_ascii_int
 from authserver.oauth.tokens import PERSON
 from authserver.orgs import invitations
 from authserver.orgs import service as orgs
@@ -277,16 +278,16 @@ def list_audit_events(org_id: str) -> Response:
     """The org's audit log for its owners and admins, newest first, a page at a time.
     IP addresses and user agents stay with the operators (`authserver audit tail`)."""
     by = orgs.caller(person(), org_id)
-    limit = request.args.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= AUDIT_PAGE_MAX:
+    limit = parse_ascii_int(request.args.get("limit", "50"), maximum=AUDIT_PAGE_MAX)
+    if not limit:
         raise Problem(400, "invalid-limit", f"limit must be 1 to {AUDIT_PAGE_MAX}.")
     events = orgs.audit_events(
         by,
         type_prefix=request.args.get("type") or None,
         before=_cursor(request.args.get("before")),
-        limit=int(limit),
+        limit=limit,
     )
-    full_page = len(events) == int(limit)
+    full_page = len(events) == limit
     return jsonify(
         events=[event.as_dict(with_origin=False) for event in events],
         next=f"{events[-1].occurred_at.isoformat()}_{events[-1].id}" if full_page else None,
@@ -299,7 +300,7 @@ def _cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     at, _, event_id = value.rpartition("_")
     try:
-        key = datetime.fromisoformat(at), uuid.UUID(event_id)
+        key = datetime.fromisoformat(at), ascii_uuid(event_id)
     except ValueError:
         key = None
     if key is None or key[0].tzinfo is None:

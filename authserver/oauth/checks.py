@@ -11,12 +11,14 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 
 from authserver.models import Service
+from authserver.numbers import parse_ascii_int
 from authserver.oauth.claims import SLUG_PATTERN
+from authserver.oauth.parameters import check_parameter_lengths
 from authserver.oauth.scopes import USER_SCOPES
 
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 PROMPTS = frozenset({"none", "login", "consent"})
-MAX_PARAMETER_LENGTH = 2048
+MAX_AGE_MAXIMUM = 9_999_999_999  # ten digits, as before: over 300 years
 
 
 # Authlib copies these values into error descriptions, and cannot build an error whose
@@ -54,7 +56,7 @@ def check_prompt(request: OAuth2Request) -> None:
 
 def check_max_age(request: OAuth2Request) -> None:
     value = request.payload.data.get("max_age")
-    if value is not None and (not value.isdigit() or len(value) > 10):
+    if value is not None and parse_ascii_int(value, maximum=MAX_AGE_MAXIMUM) is None:
         raise InvalidRequestError("max_age must be a whole number of seconds.")
 
 
@@ -87,9 +89,7 @@ def check_resource(request: OAuth2Request) -> None:
 
 
 def check_lengths(request: OAuth2Request) -> None:
-    for name, value in request.payload.data.items():
-        if len(value) > MAX_PARAMETER_LENGTH:
-            raise InvalidRequestError(f"The parameter '{name[:40]}' is too long.")
+    check_parameter_lengths(request.payload.data)  # the rule of every OAuth endpoint
 
 
 AUTHORIZE_CHECKS = (

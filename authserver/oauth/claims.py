@@ -19,6 +19,7 @@ from authserver.extensions import db
 from authserver.models import Organization, OrganizationMember, Permission, Role
 from authserver.models.orgs import member_roles
 from authserver.models.rbac import role_permissions
+from authserver.numbers import ascii_uuid
 
 MAX_ORGS = 50
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -52,7 +53,7 @@ def orgs_claims(user_id: uuid.UUID, service: str | None = None) -> dict[str, Any
 def find_organization(reference: str) -> Organization | None:
     """An organization by id or slug, as the `organization` parameter names it."""
     try:
-        return db.session.get(Organization, uuid.UUID(reference))
+        return db.session.get(Organization, ascii_uuid(reference))
     except ValueError:
         pass
     if not SLUG_PATTERN.match(reference):

@@ -29,9 +29,16 @@ from authserver.keys import current_key_store
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
 from authserver.models.clients import AUTH_METHODS
 from authserver.oauth import claims, families
+from authserver.oauth.parameters import normalize_scope
 from authserver.oauth.resources import token_resource
 from authserver.oauth.scopes import SERVICE_SCOPES
-from authserver.oauth.tokens import Grant, issue_access_token, issue_id_token, scopes_of
+from authserver.oauth.tokens import (
+    API_AUDIENCE,
+    Grant,
+    issue_access_token,
+    issue_id_token,
+    scopes_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +131,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 user_id=request.user.id,
                 session_id=session.id,
                 redirect_uri=payload.redirect_uri or "",
-                scope=payload.scope or "",
+                scope=normalize_scope(payload.scope),
                 code_challenge=payload.data["code_challenge"],
                 code_challenge_method="S256",
                 nonce=payload.data.get("nonce"),
@@ -240,7 +247,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not family.user.is_active:
             families.revoke_family(family, "user_disabled", utcnow())
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
-        scope = self.request.payload.scope or family.scope
+        # RFC 6749 §6: Authlib has refused a scope wider than the token's; a narrower one
+        # is this response's only, and the family keeps what was granted.
+        scope = normalize_scope(self.request.payload.scope or family.scope)
         try:
             grant = with_org_claims(
                 family_grant(family, client, scope, service=service),
@@ -281,6 +290,9 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         requested = self.request.payload.scope
         if requested and not set(requested.split()) <= allowed:
             raise InvalidScopeError("The client may not request some of these scopes.")
-        scope = requested or " ".join(sorted(allowed))
+        scope = normalize_scope(requested or " ".join(sorted(allowed)))
+        # RFC 8707 §2: a service's own token is for our API only; naming any other
+        # resource is invalid_target, not silently ignored.
+        token_resource(self.request.payload.datalist.get("resource", []), [API_AUDIENCE])
         body = token_response(Grant(client=client, scope=scope), None)
         return 200, body, self.TOKEN_RESPONSE_HEADER

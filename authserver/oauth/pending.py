@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
@@ -12,6 +11,7 @@ from authserver.clock import utcnow
 from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.models import PendingAuthorization
+from authserver.numbers import ascii_uuid
 
 # Long enough to sign in upstream and come back; short enough not to pile up.
 PENDING_TTL = timedelta(minutes=15)
@@ -35,7 +35,7 @@ def park(params: MultiDict[str, str], client_id: str) -> PendingAuthorization:
 
 def find(pending_id: str) -> PendingAuthorization | None:
     try:
-        key = uuid.UUID(pending_id)
+        key = ascii_uuid(pending_id)
     except ValueError:
         return None
     return PendingAuthorization.find_live(key)

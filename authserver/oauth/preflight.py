@@ -3,7 +3,7 @@
 Authlib takes the last of repeated parameters and raises (a 500) on an Authorization header
 that is blank, one word followed by a space, or Basic credentials that are not UTF-8;
 RFC 6749 §3.2 wants the first refused and §2.3.1 the second answered as a client
-authentication failure.
+authentication failure. Every parameter is bounded in size, by the rule /authorize shares.
 """
 
 from __future__ import annotations
@@ -11,13 +11,15 @@ from __future__ import annotations
 import base64
 from urllib.parse import unquote
 
-from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from werkzeug.datastructures import Headers, MultiDict
+
+from authserver.oauth.parameters import check_parameter_lengths, shown_name
 
 
 def check_request(form: MultiDict[str, str], headers: Headers) -> None:
     check_no_repeated_parameters(form)
+    check_parameter_lengths(form)
     basic_client_id = check_basic_authorization(headers)
     if basic_client_id is not None:
         check_one_authentication_method(form, basic_client_id)
@@ -35,8 +37,7 @@ def check_no_repeated_parameters(form: MultiDict[str, str]) -> None:
     `resource` repeat; oauth/resources.py answers that with invalid_target."""
     for name, values in form.lists():
         if len(values) > 1 and name != "resource":
-            shown = name[:40] if not invalid_error_characters(name[:40]) else "a parameter"
-            raise InvalidRequestError(f"The parameter '{shown}' is repeated.")
+            raise InvalidRequestError(f"The parameter '{shown_name(name)}' is repeated.")
 
 
 def check_basic_authorization(headers: Headers) -> str | None:

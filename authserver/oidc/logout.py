@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint as AuthlibEndSessionEndpoint
 from joserfc.jwk import KeySet
@@ -12,9 +13,14 @@ from joserfc.jwk import KeySet
 from authserver.config import current_settings
 from authserver.identity import sessions
 from authserver.keys import ALGORITHMS, current_key_store
+from authserver.oauth.parameters import check_parameter_lengths
 
 
 class EndSessionEndpoint(AuthlibEndSessionEndpoint):
+    def validate_request(self, request: OAuth2Request) -> Any:
+        check_parameter_lengths(request.payload.data)  # the rule of every OAuth endpoint
+        return super().validate_request(request)
+
     def get_server_jwks(self) -> KeySet:
         return KeySet.import_key_set(current_key_store().jwks())
 

@@ -16,6 +16,7 @@ from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
 from authserver.models import Invitation, OrganizationMember, User
 from authserver.models.users import normalize_email
+from authserver.numbers import ascii_uuid
 from authserver.orgs.service import (
     Caller,
     Conflict,
@@ -152,7 +153,7 @@ def respond(user: User, invitation_id: str, *, accept: bool) -> Invitation:
 
 def _find(invitation_id: str, *, for_update: bool = False) -> Invitation | None:
     try:
-        key = uuid.UUID(invitation_id)
+        key = ascii_uuid(invitation_id)
     except ValueError:
         return None
     stmt = select(Invitation).where(Invitation.id == key)

@@ -22,6 +22,7 @@ from authserver.models import (
 )
 from authserver.models.orgs import member_roles
 from authserver.models.rbac import role_permissions
+from authserver.numbers import ascii_uuid
 from authserver.services.auth_manifest import AUTH_SERVICE
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
@@ -81,7 +82,7 @@ def caller(user: User, organization_id: str) -> Caller:
     """The person's standing in the org. A non-member sees the same 404 as a missing org,
     so nothing leaks across organizations."""
     try:
-        key = uuid.UUID(organization_id)
+        key = ascii_uuid(organization_id)
     except ValueError:
         raise NotFound("No such organization.") from None
     member = db.session.scalar(
@@ -264,7 +265,7 @@ def member_of(organization: Organization, user_id: uuid.UUID) -> OrganizationMem
 
 def _find_member(by: Caller, member_id: str) -> OrganizationMember:
     try:
-        key = uuid.UUID(member_id)
+        key = ascii_uuid(member_id)
     except ValueError:
         raise NotFound("No such member.") from None
     member = db.session.get(OrganizationMember, key)

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
-from authserver.security import refuse_nul_characters
+from authserver.security import refuse_unstorable_text
 from tests.factories import make_service
 from tests.oauth_helpers import RegisteredClient, register_client
 
@@ -114,7 +114,7 @@ def test_a_nul_character_in_a_repeated_parameter_is_refused_too(
         kwargs["content_type"] = "application/x-www-form-urlencoded"
     with app.test_request_context("/anywhere", method=method, **kwargs):
         with pytest.raises(BadRequest):
-            refuse_nul_characters()
+            refuse_unstorable_text()
 
 
 @pytest.mark.parametrize("depth", [900, 100_000])

@@ -49,14 +49,20 @@ def test_an_oversized_body_is_refused_in_json(http: FlaskClient, client) -> None
     assert_oauth_error(response, 413)
 
 
-def test_an_oversized_value_is_just_an_unknown_token(http: FlaskClient, client) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("length", "error"), [(2048, "invalid_grant"), (2049, "invalid_request")])
+def test_a_value_past_the_size_bound_is_invalid_request(
+    http: FlaskClient,
+    client,  # noqa: ANN001
+    length: int,
+    error: str,
+) -> None:
     response = http.post(
         "/token",
-        data={"grant_type": "refresh_token", "refresh_token": "x" * 100_000},
+        data={"grant_type": "refresh_token", "refresh_token": "x" * length},
         headers=basic(client),
     )
     assert_oauth_error(response)
-    assert response.json["error"] == "invalid_grant"
+    assert response.json["error"] == error
 
 
 def test_invalid_utf8_is_invalid_request(http: FlaskClient, client) -> None:  # noqa: ANN001

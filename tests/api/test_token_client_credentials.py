@@ -61,6 +61,28 @@ def test_client_credentials_writes_nothing(
     assert writes == []
 
 
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [("auth", 200), ("billing", "invalid_target"), ("no-such-service", "invalid_target")],
+)
+def test_a_service_token_names_only_our_api_as_its_resource(
+    http: FlaskClient,
+    service_client,  # noqa: ANN001
+    resource: str,
+    expected: int | str,
+) -> None:
+    """RFC 8707 §2: a resource the token cannot be for is refused, never ignored."""
+    response = post_token(
+        http, service_client, {"grant_type": "client_credentials", "resource": resource}
+    )
+    if expected == 200:
+        assert response.status_code == 200, response.json
+        claims = verify_as_resource_server(http, response.json["access_token"], "auth").claims
+        assert claims["aud"] == "auth"
+    else:
+        assert response.status_code == 400 and response.json["error"] == expected
+
+
 def test_an_unknown_scope_is_refused(http: FlaskClient, service_client) -> None:  # noqa: ANN001
     response = post_token(
         http, service_client, {"grant_type": "client_credentials", "scope": "admin"}

@@ -76,7 +76,8 @@ def test_a_public_app_uses_pkce_without_a_secret(public_app: App, page) -> None:
     tokens = public_app.exchange(sign_in_with_google(page, public_app.authorization_url()))
 
     claims = public_app.issuer.verify(tokens["access_token"], audience=public_app.client_id)
-    assert claims["scope"].split() == ["openid", "email", "profile", "offline_access"]
+    # Sent as "openid email profile offline_access"; kept in its canonical order.
+    assert claims["scope"] == "openid profile email offline_access"
     refreshed = public_app.refresh(tokens["refresh_token"])
     assert refreshed["refresh_token"] != tokens["refresh_token"]
 
