@@ -11,11 +11,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from authserver import audit
+from authserver import audit, ratelimits
 from authserver.api.auth import orgs_scope_for, require_bearer
 from authserver.config import current_settings
 from authserver.errors import Problem
-from authserver.extensions import csrf, db, limiter
+from authserver.extensions import csrf, db
 from authserver.models import Invitation, Organization, OrganizationMember, User
 from authserver.oauth.tokens import PERSON
 from authserver.orgs import invitations
@@ -189,11 +189,14 @@ def invitation_view(invitation: Invitation) -> dict[str, Any]:
     }
 
 
+INVITATION_LIMIT = "60 per hour"  # per inviting person, counted once they have authenticated
+
+
 @orgs_api.post("/<org_id>/invitations")
-@limiter.limit("60 per hour", key_func=lambda: "invite:" + request.view_args["org_id"])
 @problems
 def create_invitation(org_id: str) -> tuple[Response, int]:
     user, data = person(), body()
+    ratelimits.spend(INVITATION_LIMIT, "invite", str(user.id))
     by = orgs.caller(user, org_id)
     invitation, raw = invitations.create(
         by,
