@@ -45,6 +45,9 @@ def put_manifest(service: str) -> tuple[Response, int]:
         result = manifest_sync.sync(
             manifest, manifest_sync.manifest_digest(document), prune_assignments=prune
         )
+    except manifest_sync.ReservedService as reserved:
+        db.session.rollback()
+        raise Problem(403, "reserved-service", str(reserved)) from None
     except manifest_sync.RolesInUse as in_use:
         db.session.rollback()
         raise Problem(

@@ -9,9 +9,7 @@ from flask import Flask
 
 from authserver.extensions import db
 from authserver.models import User
-from authserver.services.auth_manifest import AUTH_MANIFEST
-from authserver.services.manifest import parse
-from authserver.services.sync import manifest_digest, sync
+from authserver.services.sync import sync_auth_manifest
 from tests.factories import make_role, make_user
 from tests.oauth_helpers import (
     RegisteredClient,
@@ -27,7 +25,7 @@ from tests.oauth_helpers import (
 
 @pytest.fixture
 def api(app: Flask) -> None:
-    sync(parse("auth", AUTH_MANIFEST), manifest_digest(AUTH_MANIFEST))
+    sync_auth_manifest()
     make_role("billing", "viewer")
     db.session.commit()
 
