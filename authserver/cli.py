@@ -1,4 +1,4 @@
-"""The `authserver` command group: init, db, keys, clients, users, serve."""
+"""The `authserver` command group: init, db, keys, clients, users, orgs, serve."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from authserver.housekeeping import clean
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
 from authserver.models import OAuthClient
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
+from authserver.orgs_cli import orgs_cli
 from authserver.services.manifest import ManifestInvalid, parse
 from authserver.services.sync import (
     ReservedService,
@@ -55,6 +56,7 @@ def register_commands(app: Flask) -> None:
         demo_cli,
         services_cli,
         audit_cli,
+        orgs_cli,
     )
     for command in commands:
         app.cli.add_command(command)

@@ -136,22 +136,6 @@ def list_members(org_id: str) -> Response:
     return jsonify([member_view(m) for m in orgs.members(by)])
 
 
-@orgs_api.post("/<org_id>/members")
-@problems
-def add_member(org_id: str) -> tuple[Response, int]:
-    user, data = person(), body()
-    by = orgs.caller(user, org_id)
-    member = orgs.add_member(by, data.get("email"), data.get("roles", []))
-    changed(
-        "member.added",
-        user,
-        by.organization.id,
-        member_id=str(member.id),
-        roles=[r.qualified_name for r in member.roles],
-    )
-    return jsonify(member_view(member)), 201
-
-
 @orgs_api.put("/<org_id>/members/<member_id>/roles")
 @problems
 def change_member_roles(org_id: str, member_id: str) -> Response:

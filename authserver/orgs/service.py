@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from authserver.extensions import db
@@ -111,8 +112,12 @@ def create_organization(user: User, name: str, slug: str) -> Organization:
     if Organization.find_by_slug(slug) is not None:
         raise Conflict(f"The slug {slug} is taken.", field="slug")
     organization = Organization(name=name, slug=slug)
-    db.session.add(organization)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(organization)
+    except IntegrityError:
+        # Two creations of one slug at once: the unique constraint decides, the loser is 409.
+        raise Conflict(f"The slug {slug} is taken.", field="slug") from None
     db.session.add(
         OrganizationMember(
             organization_id=organization.id, user_id=user.id, roles=[_auth_role(OWNER)]
@@ -130,14 +135,26 @@ def _checked_name(name: object) -> str:
     return name.strip()
 
 
+def lock_organization(organization_id: uuid.UUID) -> None:
+    """Lock the organization's row (PostgreSQL) for the rest of the transaction, so that
+    changes to it and its members run one at a time: a rule counted before a write (the last
+    owner) then holds when the write lands. The lock is taken before any row of the org
+    (member, invitation), always in that order. FOR NO KEY UPDATE leaves inserts that only
+    reference the org (audit events) unblocked. A gone org is 404."""
+    if not Organization.lock(organization_id):
+        raise NotFound("No such organization.")
+
+
 def rename(by: Caller, name: str) -> None:
     by.require("org:manage")
+    lock_organization(by.organization.id)
     by.organization.name = _checked_name(name)
     db.session.flush()
 
 
 def delete_organization(by: Caller) -> None:
     by.require("org:manage")
+    lock_organization(by.organization.id)
     db.session.delete(by.organization)
     db.session.flush()
 
@@ -184,24 +201,32 @@ def resolve_roles(names: object) -> list[Role]:
     return found
 
 
-def add_member(by: Caller, email: object, role_names: object) -> OrganizationMember:
-    by.require("member:manage")
-    user = User.find_by_email(email) if isinstance(email, str) else None
-    if user is None:
-        raise Invalid("No person has that email address; invite them instead.", field="email")
-    roles = resolve_roles(role_names)
-    check_may_grant(by, roles)
-    existing = member_of(by.organization, user.id)
-    if existing is not None:
-        raise Conflict("That person is already a member.", member_id=str(existing.id))
-    member = OrganizationMember(organization_id=by.organization.id, user_id=user.id, roles=roles)
-    db.session.add(member)
-    db.session.flush()
+def add_member(organization: Organization, user: User, roles: list[Role]) -> OrganizationMember:
+    """An operator's addition (`authserver orgs add-member`). People join by accepting an
+    invitation; nobody else may make them a member without their agreement."""
+    if not user.is_active:
+        raise Invalid("That account is disabled.", field="email")
+    lock_organization(organization.id)
+    return insert_member(organization.id, user.id, roles)
+
+
+def insert_member(
+    organization_id: uuid.UUID, user_id: uuid.UUID, roles: list[Role]
+) -> OrganizationMember:
+    """The membership row; a person who is already a member is 409, also when a concurrent
+    request made them one first (the unique constraint decides)."""
+    member = OrganizationMember(organization_id=organization_id, user_id=user_id, roles=roles)
+    try:
+        with db.session.begin_nested():
+            db.session.add(member)
+    except IntegrityError:
+        raise Conflict("That person is already a member.") from None
     return member
 
 
 def change_roles(by: Caller, member_id: str, role_names: object) -> OrganizationMember:
     by.require("member:manage")
+    lock_organization(by.organization.id)
     member = _find_member(by, member_id)
     roles = resolve_roles(role_names)
     check_may_grant(by, roles)
@@ -217,6 +242,7 @@ def change_roles(by: Caller, member_id: str, role_names: object) -> Organization
 
 
 def remove_member(by: Caller, member_id: str) -> None:
+    lock_organization(by.organization.id)
     member = _find_member(by, member_id)
     if member.id != by.member.id:  # leaving needs no permission; removing others does
         by.require("member:manage")
@@ -240,6 +266,8 @@ def check_may_grant(by: Caller, roles: list[Role]) -> None:
 
 
 def _check_not_last_owner(organization: Organization) -> None:
+    """Counted under lock_organization: two owners demoting each other, or both leaving, at
+    once must not leave the organization without one."""
     owners = db.session.scalar(
         select(func.count())
         .select_from(member_roles)
@@ -267,7 +295,13 @@ def _find_member(by: Caller, member_id: str) -> OrganizationMember:
         key = uuid.UUID(member_id)
     except ValueError:
         raise NotFound("No such member.") from None
-    member = db.session.get(OrganizationMember, key)
+    # Read again under the lock: a concurrent request may have changed or removed it.
+    member = db.session.scalar(
+        select(OrganizationMember)
+        .where(OrganizationMember.id == key)
+        .options(selectinload(OrganizationMember.roles))
+        .execution_options(populate_existing=True)
+    )
     if member is None or member.organization_id != by.organization.id:
         raise NotFound("No such member.")
     return member

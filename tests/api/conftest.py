@@ -91,11 +91,20 @@ def org(owner: Person) -> dict:
 
 
 def join(owner: Person, org: dict, person: Person, roles: list[str]) -> str:
-    response = owner.call(
-        "POST", f"/{org['id']}/members", {"email": person.user.email, "roles": roles}
+    """The person joins as people do: `owner` invites them, they accept. The member id."""
+    person.user.email_verified = True
+    db.session.commit()
+    invited = owner.call(
+        "POST", f"/{org['id']}/invitations", {"email": person.user.email, "roles": roles}
     )
-    assert response.status_code == 201, response.json
-    return response.json["id"]
+    assert invited.status_code == 201, invited.json
+    accepted = person.http.post(
+        f"/api/v1/invitations/{invited.json['id']}/accept",
+        headers={"Authorization": f"Bearer {person.token}"},
+    )
+    assert accepted.status_code == 200, accepted.json
+    members = owner.call("GET", f"/{org['id']}/members").json
+    return next(m["id"] for m in members if m["email"] == person.user.email)
 
 
 def assert_problem(response, status: int) -> None:  # noqa: ANN001

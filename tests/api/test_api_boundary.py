@@ -135,7 +135,7 @@ def test_a_third_party_approved_for_orgs_cannot_change_an_org(app: Flask, api: N
     make_member(org, person.user)
     db.session.commit()
     assert person.call("GET", f"/{org.id}").status_code == 200
-    for method, path in (("PATCH", ""), ("POST", "/members"), ("DELETE", "")):
+    for method, path in (("PATCH", ""), ("POST", "/invitations"), ("DELETE", "")):
         assert_problem(person.call(method, f"/{org.id}{path}", {"name": "Mine"}), 403)
 
 
