@@ -70,11 +70,10 @@ class Organization(UUIDPrimaryKey, Timestamps, db.Model):
 
     @classmethod
     def lock(cls, organization_id: uuid.UUID) -> bool:
-        """Row-lock the organization until the transaction ends; False when it is gone."""
-        stmt = (
-            select(cls.id).where(cls.id == organization_id).with_for_update(key_share=True)
-        )  # FOR NO KEY UPDATE
-        return db.session.scalar(stmt) is not None
+        """Row-lock the organization until the transaction ends; False when it is gone.
+        FOR NO KEY UPDATE (key_share): inserts that only reference the row still proceed."""
+        stmt = select(cls.id).where(cls.id == organization_id)
+        return db.session.scalar(stmt.with_for_update(key_share=True)) is not None
 
 
 class OrganizationMember(UUIDPrimaryKey, Timestamps, db.Model):
