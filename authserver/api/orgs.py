@@ -78,7 +78,14 @@ def member_view(member: OrganizationMember) -> dict[str, Any]:
 
 def changed(event: str, by: User, organization_id: uuid.UUID, **details: Any) -> None:
     audit.record(event, actor_user_id=by.id, organization_id=organization_id, **details)
-    db.session.commit()
+    # The answer describes what this request wrote: keep the objects as committed rather
+    # than reload them, which fails when a concurrent request deletes them in between.
+    session = db.session()
+    session.expire_on_commit, expiring = False, session.expire_on_commit
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring
 
 
 @orgs_api.post("")

@@ -10,19 +10,17 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from authserver.extensions import db
 from authserver.models import (
     AuditEvent,
     Organization,
     OrganizationMember,
-    Permission,
     Role,
     User,
 )
 from authserver.models.orgs import member_roles
-from authserver.models.rbac import role_permissions
 from authserver.services.auth_manifest import AUTH_SERVICE
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
@@ -85,19 +83,24 @@ def caller(user: User, organization_id: str) -> Caller:
         key = uuid.UUID(organization_id)
     except ValueError:
         raise NotFound("No such organization.") from None
+    # One statement, so one snapshot: the membership, its roles and their permissions as
+    # they stood together (a concurrent deletion of the org leaves none of them).
     member = db.session.scalar(
         select(OrganizationMember)
         .where(OrganizationMember.organization_id == key, OrganizationMember.user_id == user.id)
-        .options(selectinload(OrganizationMember.organization))
+        .options(
+            joinedload(OrganizationMember.organization),
+            joinedload(OrganizationMember.roles).joinedload(Role.permissions),
+        )
     )
     if member is None:
         raise NotFound("No such organization.")
-    granted = db.session.scalars(
-        select(Permission.resource + ":" + Permission.action)
-        .join(role_permissions, role_permissions.c.permission_id == Permission.id)
-        .join(member_roles, member_roles.c.role_id == role_permissions.c.role_id)
-        .where(member_roles.c.member_id == member.id, Permission.service == AUTH_SERVICE)
-    )
+    granted = {
+        f"{permission.resource}:{permission.action}"
+        for role in member.roles
+        for permission in role.permissions
+        if permission.service == AUTH_SERVICE
+    }
     return Caller(user, member.organization, member, frozenset(granted))
 
 

@@ -218,3 +218,16 @@ def test_revoking_while_the_invitee_accepts_lets_one_win(
                 if m["email"] == "invitee@example.com"
             )
             assert owner.call("DELETE", f"/{org['id']}/members/{member}").status_code == 204
+
+
+def test_deleting_one_org_at_once_deletes_it_once(
+    app: Flask, owner: Person, postgres_only: None
+) -> None:
+    for n in range(ROUNDS):
+        org, second, _, _ = two_owner_org(app, owner, n)
+        path = f"/api/v1/orgs/{org['id']}"
+        rename = {"name": "Renamed"}
+        calls = [(p.token, "DELETE", path, None) for p in (owner, second)]
+        calls += [(p.token, "PATCH", path, rename) for p in (owner, second)]
+        statuses = at_once(app, calls)
+        assert statuses.count(204) == 1 and set(statuses) <= {200, 204, 404}
