@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from limits import RateLimitItem, parse_many
+from limits import parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
@@ -37,10 +37,6 @@ def _on_counters(use: Callable[[RateLimiter], T]) -> T:
         return use(_outage_counters)
 
 
-def _items(rate: str) -> list[RateLimitItem]:
-    return parse_many(rate)
-
-
 def wait_seconds(rate: str, *key: str) -> int:
     """Seconds until `key` may try again under `rate` ("5 per minute;20 per hour"); 0 when
     it may now. Counts nothing."""
@@ -48,7 +44,7 @@ def wait_seconds(rate: str, *key: str) -> int:
     def seconds(counters: RateLimiter) -> int:
         waits = [
             counters.get_window_stats(item, PREFIX, *key).reset_time - time.time()
-            for item in _items(rate)
+            for item in parse_many(rate)
             if not counters.test(item, PREFIX, *key)
         ]
         return max(1, int(max(waits)) + 1) if waits else 0
@@ -60,7 +56,7 @@ def count(rate: str, *key: str) -> None:
     """Count one use of `key` against every window of `rate`."""
 
     def hit(counters: RateLimiter) -> None:
-        for item in _items(rate):
+        for item in parse_many(rate):
             counters.hit(item, PREFIX, *key)
 
     _on_counters(hit)

@@ -43,10 +43,6 @@ class Attempt:
     address: str
     device: str | None  # the nonce of this browser's device cookie for the account's person
 
-    @property
-    def is_trusted(self) -> bool:
-        return self.device is not None
-
 
 def attempt(step: str, account: str, user: User | None) -> Attempt:
     """This request's attempt at `account` (the name typed, or a person's id); `user` is the
