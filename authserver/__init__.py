@@ -121,6 +121,8 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "PREFERRED_URL_SCHEME": "https" if settings.issuer.startswith("https") else "http",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
+        # Storage failures raise limits' StorageError, which authserver.ratelimits catches.
+        "RATELIMIT_STORAGE_OPTIONS": {"wrap_exceptions": True},
         "RATELIMIT_KEY_PREFIX": "authserver",
         "RATELIMIT_HEADERS_ENABLED": True,
         # A Redis outage must not lock everyone out: count in memory until it is back.

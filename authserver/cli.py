@@ -1,4 +1,4 @@
-"""The `authserver` command group: init, db, keys, clients, users, serve."""
+"""The `authserver` command group: init, db, keys, clients, users, orgs, serve."""
 
 from __future__ import annotations
 
@@ -28,9 +28,16 @@ from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, curren
 from authserver.models import OAuthClient
 from authserver.numbers import AsciiIntRange
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
-from authserver.services.auth_manifest import AUTH_MANIFEST
+from authserver.orgs_cli import orgs_cli
 from authserver.services.manifest import ManifestInvalid, parse
-from authserver.services.sync import RolesInUse, SyncResult, manifest_digest, sync
+from authserver.services.sync import (
+    ReservedService,
+    RolesInUse,
+    SyncResult,
+    manifest_digest,
+    sync,
+    sync_auth_manifest,
+)
 from authserver.users_cli import users_cli
 
 keys_cli = AppGroup("keys", help="Signing keys in AUTHSERVER_KEYS_DIR.")
@@ -52,6 +59,7 @@ def register_commands(app: Flask) -> None:
         demo_cli,
         services_cli,
         audit_cli,
+        orgs_cli,
     )
     for command in commands:
         app.cli.add_command(command)
@@ -69,7 +77,7 @@ def init_command(alg: str) -> None:
     """
     upgrade(directory=current_app.extensions["migrate"].directory)
     click.echo("database: at the newest revision")
-    result = _apply_manifest(AUTH_MANIFEST, prune=False, actor="init")
+    result = _record_sync(sync_auth_manifest(), actor="init")
     click.echo(f"auth manifest: {'updated' if result.has_changes else 'up to date'}")
     created = current_key_store().ensure_key(alg)
     if created is None:
@@ -494,17 +502,24 @@ def _apply_manifest(document: object, *, prune: bool, actor: str) -> SyncResult:
     except ManifestInvalid as invalid:
         db.session.rollback()
         raise click.BadParameter(str(invalid), param_hint="MANIFEST_FILE") from None
+    except ReservedService as reserved:
+        db.session.rollback()
+        raise click.BadParameter(str(reserved), param_hint="service") from None
     except RolesInUse as in_use:
         db.session.rollback()
         raise click.ClickException(
             f"{in_use.count} member role assignment(s) would be removed; "
             "run again with --prune-assignments to remove them"
         ) from None
+    return _record_sync(result, actor=actor)
+
+
+def _record_sync(result: SyncResult, *, actor: str) -> SyncResult:
     if result.has_changes:
         audit.record(
             "manifest.synced",
             target_type="service",
-            target_id=service,
+            target_id=result.service,
             via=actor,
             **result.as_dict(),
         )

@@ -39,10 +39,7 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # (tests/api/test_rate_limits.py checks that the two agree).
 RATE_LIMITED_ENDPOINTS = frozenset(
     {
-        "identity.sign_in_with_password",
         "oauth.issue_token",
-        "orgs_api.create_invitation",
-        "services_api.put_manifest",
     }
 )
 

@@ -152,11 +152,6 @@ def _paths() -> dict[str, Any]:
         },
     }
     roles_body = {"type": "object", "required": ["roles"], "properties": {"roles": ROLES}}
-    new_member = {
-        "type": "object",
-        "required": ["email"],
-        "properties": {"email": {"type": "string", "maxLength": 300}, "roles": ROLES},
-    }
     new_invitation = {
         "type": "object",
         "required": ["email"],
@@ -222,17 +217,9 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/orgs/{org_id}/members": {
             "parameters": [ORG_ID],
+            # No "post": a person joins by accepting an invitation (or by an operator,
+            # `authserver orgs add-member`), never without their agreement.
             "get": _op(READ, "Members", {"200": _json({"type": "array", "items": MEMBER})}),
-            "post": _op(
-                WRITE,
-                "Add a member",
-                {
-                    "201": _json(MEMBER, "Created"),
-                    "409": _problem("Already a member"),
-                    "422": _problem("Invalid field"),
-                },
-                requestBody=_body(new_member),
-            ),
         },
         "/api/v1/orgs/{org_id}/members/{member_id}/roles": {
             "parameters": [ORG_ID, MEMBER_ID],

@@ -11,11 +11,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from authserver import audit
+from authserver import audit, ratelimits
 from authserver.api.auth import orgs_scope_for, require_bearer
 from authserver.config import current_settings
 from authserver.errors import Problem
-from authserver.extensions import csrf, db, limiter
+from authserver.extensions import csrf, db
 from authserver.models import Invitation, Organization, OrganizationMember, User
 from authserver.numbers import ascii_uuid, parse_ascii_int
 from authserver.oauth.tokens import PERSON
@@ -79,7 +79,14 @@ def member_view(member: OrganizationMember) -> dict[str, Any]:
 
 def changed(event: str, by: User, organization_id: uuid.UUID, **details: Any) -> None:
     audit.record(event, actor_user_id=by.id, organization_id=organization_id, **details)
-    db.session.commit()
+    # The answer describes what this request wrote: keep the objects as committed rather
+    # than reload them, which fails when a concurrent request deletes them in between.
+    session = db.session()
+    session.expire_on_commit, expiring = False, session.expire_on_commit
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring
 
 
 @orgs_api.post("")
@@ -137,22 +144,6 @@ def list_members(org_id: str) -> Response:
     return jsonify([member_view(m) for m in orgs.members(by)])
 
 
-@orgs_api.post("/<org_id>/members")
-@problems
-def add_member(org_id: str) -> tuple[Response, int]:
-    user, data = person(), body()
-    by = orgs.caller(user, org_id)
-    member = orgs.add_member(by, data.get("email"), data.get("roles", []))
-    changed(
-        "member.added",
-        user,
-        by.organization.id,
-        member_id=str(member.id),
-        roles=[r.qualified_name for r in member.roles],
-    )
-    return jsonify(member_view(member)), 201
-
-
 @orgs_api.put("/<org_id>/members/<member_id>/roles")
 @problems
 def change_member_roles(org_id: str, member_id: str) -> Response:
@@ -190,11 +181,14 @@ def invitation_view(invitation: Invitation) -> dict[str, Any]:
     }
 
 
+INVITATION_LIMIT = "60 per hour"  # per inviting person, counted once they have authenticated
+
+
 @orgs_api.post("/<org_id>/invitations")
-@limiter.limit("60 per hour", key_func=lambda: "invite:" + request.view_args["org_id"])
 @problems
 def create_invitation(org_id: str) -> tuple[Response, int]:
     user, data = person(), body()
+    ratelimits.spend(INVITATION_LIMIT, "invite", str(user.id))
     by = orgs.caller(user, org_id)
     invitation, raw = invitations.create(
         by,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from authserver import audit
+from authserver import audit, ratelimits
 from authserver.api.auth import require_bearer, token_client
 from authserver.errors import Problem
-from authserver.extensions import csrf, db, limiter
+from authserver.extensions import csrf, db
 from authserver.oauth.tokens import SERVICE
 from authserver.services import sync as manifest_sync
 from authserver.services.manifest import MANIFEST_SCHEMA, ManifestInvalid, parse
 
 services_api = Blueprint("services_api", __name__, url_prefix="/api/v1")
+MANIFEST_PUSH_LIMIT = "30 per minute"  # per client, counted once it has authenticated
 
 
 @services_api.get("/schemas/service-manifest.json")
@@ -22,7 +23,6 @@ def manifest_schema() -> Response:
 
 @services_api.put("/services/<service>/manifest")
 @csrf.exempt
-@limiter.limit("30 per minute", key_func=lambda: "manifest:" + request.view_args["service"])
 def put_manifest(service: str) -> tuple[Response, int]:
     # The audience is our API, like a person's token for it; only a service's own
     # client_credentials token passes, never a person's token of a service-bound client.
@@ -31,6 +31,7 @@ def put_manifest(service: str) -> tuple[Response, int]:
     if client is None or client.service_name != service:
         # A client of service A can never change service B.
         raise Problem(403, "wrong-service", f"This client may not change the {service} manifest.")
+    ratelimits.spend(MANIFEST_PUSH_LIMIT, "manifest", client.client_id)
     document = request.get_json(silent=True)
     if document is None:
         raise Problem(415, "not-json", "Send the manifest as application/json.")
@@ -44,6 +45,9 @@ def put_manifest(service: str) -> tuple[Response, int]:
         result = manifest_sync.sync(
             manifest, manifest_sync.manifest_digest(document), prune_assignments=prune
         )
+    except manifest_sync.ReservedService as reserved:
+        db.session.rollback()
+        raise Problem(403, "reserved-service", str(reserved)) from None
     except manifest_sync.RolesInUse as in_use:
         db.session.rollback()
         raise Problem(

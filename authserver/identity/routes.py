@@ -15,13 +15,12 @@ from flask import (
     url_for,
 )
 from flask import session as flask_session
-from flask_limiter.util import get_remote_address
 
 from authserver import audit
 from authserver.config import Upstream, current_settings
 from authserver.errors import render_error_page
-from authserver.extensions import db, limiter
-from authserver.identity import sessions
+from authserver.extensions import db
+from authserver.identity import sessions, throttle
 from authserver.identity import upstream as upstream_sso
 from authserver.identity.passwords import verify_password
 from authserver.models import PendingAuthorization, User
@@ -34,9 +33,6 @@ identity = Blueprint("identity", __name__)
 MAX_EMAIL = 255
 MAX_PASSWORD = 1024
 FAILED = "That email and password do not match an account."
-# Failed password attempts allowed before a pause (DESIGN "Identity"; issue: throttling).
-ACCOUNT_LIMIT = "5 per minute;20 per hour"
-IP_LIMIT = "20 per minute;200 per hour"
 # Where a sign-in without a parked request may return: names, never URLs (no open redirect).
 RETURN_TO = {"account": "account.overview"}
 
@@ -49,18 +45,7 @@ def sign_in() -> Response | tuple[str, int]:
     return _page(parked, email=request.args.get("login_hint", "")[:MAX_EMAIL])
 
 
-def _failed(response: Response) -> bool:
-    """Only failed attempts count towards the throttle."""
-    return response.status_code == 401
-
-
-def _account_key() -> str:
-    return "sign-in-account:" + normalize_email(request.form.get("email", ""))[:MAX_EMAIL]
-
-
 @identity.post("/sign-in")
-@limiter.limit(IP_LIMIT, key_func=get_remote_address, deduct_when=_failed)
-@limiter.limit(ACCOUNT_LIMIT, key_func=_account_key, deduct_when=_failed)
 def sign_in_with_password() -> Response | tuple[str, int]:
     parked, problem = _parked_request()
     if problem is not None:
@@ -73,9 +58,17 @@ def sign_in_with_password() -> Response | tuple[str, int]:
     email = request.form.get("email", "").strip()[:MAX_EMAIL]
     password = request.form.get("password", "")[:MAX_PASSWORD]
     user = User.find_by_email(email) if email else None
+    guess = throttle.attempt("password", normalize_email(email), user)
+    wait = throttle.retry_after(guess)
+    if wait:
+        page, status = render_error_page(
+            "Too many attempts", "Wait a minute, then try again.", status=429
+        )
+        return Response(page, status=status, headers={"Retry-After": str(wait)})
     # The same answer, and one argon2 verification, whether or not the account exists.
     verified = verify_password(user.password_hash if user else None, password)
     if user is None or not verified or not user.is_active:
+        throttle.failed(guess)
         audit.record(
             "sign_in",
             outcome="failure",
@@ -194,6 +187,7 @@ def _signed_in(
     )
     response = redirect(target, code=303)
     sessions.set_cookie(response, raw, settings)
+    throttle.trust_device(response, user)
     return response
 
 

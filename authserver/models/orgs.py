@@ -68,6 +68,13 @@ class Organization(UUIDPrimaryKey, Timestamps, db.Model):
     def find_by_slug(cls, slug: str) -> Organization | None:
         return db.session.scalar(select(cls).where(cls.slug == slug))
 
+    @classmethod
+    def lock(cls, organization_id: uuid.UUID) -> bool:
+        """Row-lock the organization until the transaction ends; False when it is gone.
+        FOR NO KEY UPDATE (key_share): inserts that only reference the row still proceed."""
+        stmt = select(cls.id).where(cls.id == organization_id)
+        return db.session.scalar(stmt.with_for_update(key_share=True)) is not None
+
 
 class OrganizationMember(UUIDPrimaryKey, Timestamps, db.Model):
     """One person's membership of one organization."""

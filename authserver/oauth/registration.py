@@ -15,6 +15,7 @@ from authserver.hashing import new_secret, sha256_hex
 from authserver.models import OAuthClient
 from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
 from authserver.oauth.scopes import SCOPES, SERVICE_SCOPES, USER_SCOPES
+from authserver.services.auth_manifest import AUTH_SERVICE
 from authserver.services.sync import lock_service
 
 # A client id never begins with "-" or ".": shells and CLIs would read it as an option.
@@ -65,6 +66,9 @@ def validate(spec: ClientSpec) -> None:
         check_redirect_uri(uri, "post_logout_redirect_uri")
     if spec.service_name is not None and not SERVICE_NAME_PATTERN.match(spec.service_name):
         raise RegistrationError("service", "use 1 to 50 of a-z 0-9 _ . -")
+    if spec.service_name == AUTH_SERVICE:
+        # Only the server declares the auth roles; a client bound to auth could replace them.
+        raise RegistrationError("service", f"{AUTH_SERVICE} is the server's own service")
 
 
 def _check_name(name: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
-from authserver.models import Invitation, OrganizationMember, User
+from authserver.models import Invitation, User
 from authserver.models.users import normalize_email
 from authserver.numbers import ascii_uuid
 from authserver.orgs.service import (
@@ -23,6 +23,8 @@ from authserver.orgs.service import (
     Invalid,
     NotFound,
     check_may_grant,
+    insert_member,
+    lock_organization,
     member_of,
     resolve_roles,
 )
@@ -44,6 +46,7 @@ def create(
         raise Invalid(f"expires_in must be {MIN_TTL} to {MAX_TTL} seconds.", field="expires_in")
     roles = resolve_roles(role_names)
     check_may_grant(by, roles)
+    lock_organization(by.organization.id)
     invitee = User.find_by_email(address)
     if invitee is not None and member_of(by.organization, invitee.id) is not None:
         raise Conflict("That person is already a member.")
@@ -94,7 +97,7 @@ def list_for_org(by: Caller) -> list[Invitation]:
 
 def revoke(by: Caller, invitation_id: str) -> Invitation:
     by.require("member:invite")
-    invitation = _find(invitation_id)
+    invitation = _find(invitation_id, for_update=True)  # revoked and accepted at once: one wins
     if invitation is None or invitation.organization_id != by.organization.id:
         raise NotFound("No such invitation.")
     if invitation.state != "pending":
@@ -124,8 +127,12 @@ def mine(user: User) -> list[Invitation]:
 def respond(user: User, invitation_id: str, *, accept: bool) -> Invitation:
     """Accept (membership with the offered roles, in the caller's transaction) or decline.
     Only the person whose verified email was invited; anyone else sees a 404."""
-    invitation = _find(invitation_id, for_update=True)
+    invitation = _find(invitation_id)
     if invitation is None or not user.email_verified or invitation.email != user.email:
+        raise NotFound("No such invitation.")
+    lock_organization(invitation.organization_id)  # the org first, then its rows
+    invitation = _find(invitation_id, for_update=True)
+    if invitation is None:
         raise NotFound("No such invitation.")
     if invitation.state != "pending":
         raise Conflict(f"The invitation is already {invitation.state}.")
@@ -135,15 +142,7 @@ def respond(user: User, invitation_id: str, *, accept: bool) -> Invitation:
         db.session.flush()
         raise Conflict("The invitation has expired.", state="expired")
     if accept:
-        if member_of(invitation.organization, user.id) is not None:
-            raise Conflict("You are already a member.")
-        db.session.add(
-            OrganizationMember(
-                organization_id=invitation.organization_id,
-                user_id=user.id,
-                roles=list(invitation.roles),
-            )
-        )
+        insert_member(invitation.organization_id, user.id, list(invitation.roles))
     invitation.state = "accepted" if accept else "declined"
     invitation.responded_at = now
     invitation.responded_by_id = user.id
@@ -158,5 +157,7 @@ def _find(invitation_id: str, *, for_update: bool = False) -> Invitation | None:
         return None
     stmt = select(Invitation).where(Invitation.id == key)
     if for_update:
-        stmt = stmt.with_for_update()  # two responses at once: one wins
+        # Two answers at once, or an answer and a revocation: one wins, and the other reads
+        # the state it left (populate_existing: not the copy read before the lock).
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return db.session.scalar(stmt)

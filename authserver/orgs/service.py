@@ -9,19 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from authserver.extensions import db
 from authserver.models import (
     AuditEvent,
     Organization,
     OrganizationMember,
-    Permission,
     Role,
     User,
 )
 from authserver.models.orgs import member_roles
-from authserver.models.rbac import role_permissions
 from authserver.numbers import ascii_uuid
 from authserver.services.auth_manifest import AUTH_SERVICE
 
@@ -85,19 +84,24 @@ def caller(user: User, organization_id: str) -> Caller:
         key = ascii_uuid(organization_id)
     except ValueError:
         raise NotFound("No such organization.") from None
+    # One statement, so one snapshot: the membership, its roles and their permissions as
+    # they stood together (a concurrent deletion of the org leaves none of them).
     member = db.session.scalar(
         select(OrganizationMember)
         .where(OrganizationMember.organization_id == key, OrganizationMember.user_id == user.id)
-        .options(selectinload(OrganizationMember.organization))
+        .options(
+            joinedload(OrganizationMember.organization),
+            joinedload(OrganizationMember.roles).joinedload(Role.permissions),
+        )
     )
     if member is None:
         raise NotFound("No such organization.")
-    granted = db.session.scalars(
-        select(Permission.resource + ":" + Permission.action)
-        .join(role_permissions, role_permissions.c.permission_id == Permission.id)
-        .join(member_roles, member_roles.c.role_id == role_permissions.c.role_id)
-        .where(member_roles.c.member_id == member.id, Permission.service == AUTH_SERVICE)
-    )
+    granted = {
+        f"{permission.resource}:{permission.action}"
+        for role in member.roles
+        for permission in role.permissions
+        if permission.service == AUTH_SERVICE
+    }
     return Caller(user, member.organization, member, frozenset(granted))
 
 
@@ -112,8 +116,12 @@ def create_organization(user: User, name: str, slug: str) -> Organization:
     if Organization.find_by_slug(slug) is not None:
         raise Conflict(f"The slug {slug} is taken.", field="slug")
     organization = Organization(name=name, slug=slug)
-    db.session.add(organization)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(organization)
+    except IntegrityError:
+        # Two creations of one slug at once: the unique constraint decides, the loser is 409.
+        raise Conflict(f"The slug {slug} is taken.", field="slug") from None
     db.session.add(
         OrganizationMember(
             organization_id=organization.id, user_id=user.id, roles=[_auth_role(OWNER)]
@@ -131,14 +139,26 @@ def _checked_name(name: object) -> str:
     return name.strip()
 
 
+def lock_organization(organization_id: uuid.UUID) -> None:
+    """Lock the organization's row (PostgreSQL) for the rest of the transaction, so that
+    changes to it and its members run one at a time: a rule counted before a write (the last
+    owner) then holds when the write lands. The lock is taken before any row of the org
+    (member, invitation), always in that order. FOR NO KEY UPDATE leaves inserts that only
+    reference the org (audit events) unblocked. A gone org is 404."""
+    if not Organization.lock(organization_id):
+        raise NotFound("No such organization.")
+
+
 def rename(by: Caller, name: str) -> None:
     by.require("org:manage")
+    lock_organization(by.organization.id)
     by.organization.name = _checked_name(name)
     db.session.flush()
 
 
 def delete_organization(by: Caller) -> None:
     by.require("org:manage")
+    lock_organization(by.organization.id)
     db.session.delete(by.organization)
     db.session.flush()
 
@@ -185,24 +205,32 @@ def resolve_roles(names: object) -> list[Role]:
     return found
 
 
-def add_member(by: Caller, email: object, role_names: object) -> OrganizationMember:
-    by.require("member:manage")
-    user = User.find_by_email(email) if isinstance(email, str) else None
-    if user is None:
-        raise Invalid("No person has that email address; invite them instead.", field="email")
-    roles = resolve_roles(role_names)
-    check_may_grant(by, roles)
-    existing = member_of(by.organization, user.id)
-    if existing is not None:
-        raise Conflict("That person is already a member.", member_id=str(existing.id))
-    member = OrganizationMember(organization_id=by.organization.id, user_id=user.id, roles=roles)
-    db.session.add(member)
-    db.session.flush()
+def add_member(organization: Organization, user: User, roles: list[Role]) -> OrganizationMember:
+    """An operator's addition (`authserver orgs add-member`). People join by accepting an
+    invitation; nobody else may make them a member without their agreement."""
+    if not user.is_active:
+        raise Invalid("That account is disabled.", field="email")
+    lock_organization(organization.id)
+    return insert_member(organization.id, user.id, roles)
+
+
+def insert_member(
+    organization_id: uuid.UUID, user_id: uuid.UUID, roles: list[Role]
+) -> OrganizationMember:
+    """The membership row; a person who is already a member is 409, also when a concurrent
+    request made them one first (the unique constraint decides)."""
+    member = OrganizationMember(organization_id=organization_id, user_id=user_id, roles=roles)
+    try:
+        with db.session.begin_nested():
+            db.session.add(member)
+    except IntegrityError:
+        raise Conflict("That person is already a member.") from None
     return member
 
 
 def change_roles(by: Caller, member_id: str, role_names: object) -> OrganizationMember:
     by.require("member:manage")
+    lock_organization(by.organization.id)
     member = _find_member(by, member_id)
     roles = resolve_roles(role_names)
     check_may_grant(by, roles)
@@ -218,6 +246,7 @@ def change_roles(by: Caller, member_id: str, role_names: object) -> Organization
 
 
 def remove_member(by: Caller, member_id: str) -> None:
+    lock_organization(by.organization.id)
     member = _find_member(by, member_id)
     if member.id != by.member.id:  # leaving needs no permission; removing others does
         by.require("member:manage")
@@ -241,6 +270,8 @@ def check_may_grant(by: Caller, roles: list[Role]) -> None:
 
 
 def _check_not_last_owner(organization: Organization) -> None:
+    """Counted under lock_organization: two owners demoting each other, or both leaving, at
+    once must not leave the organization without one."""
     owners = db.session.scalar(
         select(func.count())
         .select_from(member_roles)
@@ -268,7 +299,13 @@ def _find_member(by: Caller, member_id: str) -> OrganizationMember:
         key = ascii_uuid(member_id)
     except ValueError:
         raise NotFound("No such member.") from None
-    member = db.session.get(OrganizationMember, key)
+    # Read again under the lock: a concurrent request may have changed or removed it.
+    member = db.session.scalar(
+        select(OrganizationMember)
+        .where(OrganizationMember.id == key)
+        .options(selectinload(OrganizationMember.roles))
+        .execution_options(populate_existing=True)
+    )
     if member is None or member.organization_id != by.organization.id:
         raise NotFound("No such member.")
     return member

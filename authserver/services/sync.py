@@ -17,7 +17,8 @@ from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.models import Organization, OrganizationMember, Permission, Role, Service, User
 from authserver.models.orgs import member_roles
-from authserver.services.manifest import Manifest
+from authserver.services.auth_manifest import AUTH_MANIFEST, AUTH_SERVICE
+from authserver.services.manifest import Manifest, parse
 
 MAX_HOLDERS_LISTED = 50
 
@@ -64,6 +65,15 @@ class RolesInUse(Exception):
         self.count = count
 
 
+class ReservedService(Exception):
+    """The manifest names `auth`, which only the server itself declares."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"the {AUTH_SERVICE} manifest belongs to the server; `authserver init` keeps it current"
+        )
+
+
 def manifest_digest(document: Any) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
@@ -80,6 +90,19 @@ def lock_service(name: str) -> Service:
 
 
 def sync(manifest: Manifest, digest: str, *, prune_assignments: bool = False) -> SyncResult:
+    """Apply a service's manifest. The `auth` roles decide who may do what in an org: no
+    manifest from outside (a shell, a service's push) may replace them (ReservedService)."""
+    if manifest.service == AUTH_SERVICE:
+        raise ReservedService()
+    return _apply(manifest, digest, prune_assignments)
+
+
+def sync_auth_manifest() -> SyncResult:
+    """The server's own `auth` manifest, as this version of the server declares it."""
+    return _apply(parse(AUTH_SERVICE, AUTH_MANIFEST), manifest_digest(AUTH_MANIFEST), False)
+
+
+def _apply(manifest: Manifest, digest: str, prune_assignments: bool) -> SyncResult:
     service = lock_service(manifest.service)
     result = SyncResult(manifest.service)
     permissions = _sync_permissions(manifest, result)

@@ -9,9 +9,7 @@ from flask import Flask
 
 from authserver.extensions import db
 from authserver.models import User
-from authserver.services.auth_manifest import AUTH_MANIFEST
-from authserver.services.manifest import parse
-from authserver.services.sync import manifest_digest, sync
+from authserver.services.sync import sync_auth_manifest
 from tests.factories import make_role, make_user
 from tests.oauth_helpers import (
     RegisteredClient,
@@ -27,7 +25,7 @@ from tests.oauth_helpers import (
 
 @pytest.fixture
 def api(app: Flask) -> None:
-    sync(parse("auth", AUTH_MANIFEST), manifest_digest(AUTH_MANIFEST))
+    sync_auth_manifest()
     make_role("billing", "viewer")
     db.session.commit()
 
@@ -93,11 +91,20 @@ def org(owner: Person) -> dict:
 
 
 def join(owner: Person, org: dict, person: Person, roles: list[str]) -> str:
-    response = owner.call(
-        "POST", f"/{org['id']}/members", {"email": person.user.email, "roles": roles}
+    """The person joins as people do: `owner` invites them, they accept. The member id."""
+    person.user.email_verified = True
+    db.session.commit()
+    invited = owner.call(
+        "POST", f"/{org['id']}/invitations", {"email": person.user.email, "roles": roles}
     )
-    assert response.status_code == 201, response.json
-    return response.json["id"]
+    assert invited.status_code == 201, invited.json
+    accepted = person.http.post(
+        f"/api/v1/invitations/{invited.json['id']}/accept",
+        headers={"Authorization": f"Bearer {person.token}"},
+    )
+    assert accepted.status_code == 200, accepted.json
+    members = owner.call("GET", f"/{org['id']}/members").json
+    return next(m["id"] for m in members if m["email"] == person.user.email)
 
 
 def assert_problem(response, status: int) -> None:  # noqa: ANN001

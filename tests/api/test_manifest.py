@@ -13,6 +13,10 @@ from sqlalchemy import func, select
 
 from authserver.extensions import db
 from authserver.models import AuditEvent, Permission, Role
+from authserver.services.auth_manifest import AUTH_MANIFEST
+from authserver.services.manifest import parse
+from authserver.services.sync import ReservedService, manifest_digest, sync, sync_auth_manifest
+from tests.api.conftest import Person
 from tests.factories import make_member, make_org, make_service, make_user
 from tests.oauth_helpers import RegisteredClient, post_token, register_client
 
@@ -266,3 +270,41 @@ def test_concurrent_pushes_leave_no_duplicates(
     assert statuses == [200] * 4
     db.session.expire_all()
     assert count(Role) == 2 and count(Permission) == 2
+
+
+# ---- the server's own `auth` manifest -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"service": "auth", "permissions": [], "roles": []},
+        {**AUTH_MANIFEST, "roles": [{"name": "owner", "permissions": []}]},
+    ],
+    ids=["wipe", "weaken-owner"],
+)
+def test_no_client_can_replace_the_auth_manifest(
+    http: FlaskClient, app: Flask, api: None, document: dict
+) -> None:
+    """A client bound to `auth` (registered before the rule refused it) still cannot push."""
+    token = token_for(http, service_client("auth"))
+    before = {
+        r.name: sorted(p.action for p in r.permissions) for r in db.session.scalars(select(Role))
+    }
+
+    refused = put(http, token, document, service="auth")
+
+    assert refused.status_code == 403 and refused.json["type"].endswith("/reserved-service")
+    db.session.expire_all()
+    after = {
+        r.name: sorted(p.action for p in r.permissions) for r in db.session.scalars(select(Role))
+    }
+    assert after == before
+    creator = Person(app, "creator@example.com")
+    assert creator.call("POST", "", {"name": "Still", "slug": "still-works"}).status_code == 201
+
+
+def test_sync_refuses_the_auth_service_and_the_server_keeps_its_own(app: Flask) -> None:
+    with pytest.raises(ReservedService):
+        sync(parse("auth", AUTH_MANIFEST), manifest_digest(AUTH_MANIFEST))
+    assert sync_auth_manifest().as_dict()["created"]["roles"] == ["admin", "member", "owner"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from authserver.extensions import db
 from authserver.models import AuditEvent, Organization, User
 from tests.api.conftest import Person, assert_problem, join
+from tests.factories import make_user
 
 
 def test_creating_an_org_makes_the_creator_its_owner(owner: Person, org: dict) -> None:
@@ -58,33 +59,20 @@ def test_renaming_and_deleting_are_for_owners(app: Flask, owner: Person, org: di
 def test_admins_manage_members_with_declared_roles_only(
     app: Flask, owner: Person, org: dict
 ) -> None:
-    admin = Person(app, "admin@example.com")
-    Person(app, "new@example.com")
+    admin, new = Person(app, "admin@example.com"), Person(app, "new@example.com")
     join(owner, org, admin, ["auth:admin"])
-    added = admin.call(
-        "POST", f"/{org['id']}/members", {"email": "new@example.com", "roles": ["billing:viewer"]}
-    )
-    assert added.status_code == 201 and added.json["roles"] == ["billing:viewer"]
-    assert_problem(
-        admin.call("POST", f"/{org['id']}/members", {"email": "new@example.com", "roles": []}), 409
-    )
-    undeclared = admin.call(
-        "PUT", f"/{org['id']}/members/{added.json['id']}/roles", {"roles": ["billing:god"]}
-    )
+    added = join(admin, org, new, ["billing:viewer"])
+    roles = f"/{org['id']}/members/{added}/roles"
+    undeclared = admin.call("PUT", roles, {"roles": ["billing:god"]})
     assert_problem(undeclared, 422)
     assert undeclared.json["field"] == "roles/0"
-    assert_problem(
-        admin.call("POST", f"/{org['id']}/members", {"email": "nobody@example.com", "roles": []}),
-        422,
-    )
-    assert_problem(
-        admin.call(
-            "PUT", f"/{org['id']}/members/{added.json['id']}/roles", {"roles": ["auth:owner"]}
-        ),
-        403,
-    )  # only owners make owners
-    members = {m["email"] for m in admin.call("GET", f"/{org['id']}/members").json}
-    assert members == {"owner@example.com", "admin@example.com", "new@example.com"}
+    assert_problem(admin.call("PUT", roles, {"roles": ["auth:owner"]}), 403)  # owners make owners
+    members = {m["email"]: m["roles"] for m in admin.call("GET", f"/{org['id']}/members").json}
+    assert members == {
+        "owner@example.com": ["auth:owner"],
+        "admin@example.com": ["auth:admin"],
+        "new@example.com": ["billing:viewer"],
+    }
 
 
 def test_a_plain_member_cannot_manage_members(app: Flask, owner: Person, org: dict) -> None:
@@ -93,9 +81,47 @@ def test_a_plain_member_cannot_manage_members(app: Flask, owner: Person, org: di
     other_id = join(owner, org, other, [])
     assert member.call("GET", f"/{org['id']}/members").status_code == 200
     assert_problem(member.call("DELETE", f"/{org['id']}/members/{other_id}"), 403)
-    assert_problem(
-        member.call("POST", f"/{org['id']}/members", {"email": "x@example.com", "roles": []}), 403
+    assert_problem(member.call("PUT", f"/{org['id']}/members/{other_id}/roles", {"roles": []}), 403)
+
+
+# ---- joining needs the person's agreement; adding by email enumerates nothing -------------
+
+
+@pytest.mark.parametrize("account", ["active", "disabled", "none"])
+def test_nobody_is_added_to_an_org_by_email(
+    app: Flask, owner: Person, org: dict, account: str
+) -> None:
+    if account != "none":
+        make_user(email="target@example.com", display_name="Target Person")
+        db.session.execute(
+            update(User)
+            .where(User.email == "target@example.com")
+            .values(is_active=account == "active")
+        )
+        db.session.commit()
+    response = owner.call(
+        "POST", f"/{org['id']}/members", {"email": "target@example.com", "roles": []}
     )
+    assert_problem(response, 405)
+    assert "Target" not in response.get_data(as_text=True)
+    emails = {m["email"] for m in owner.call("GET", f"/{org['id']}/members").json}
+    assert emails == {"owner@example.com"}
+
+
+def test_an_invitation_says_the_same_whether_or_not_the_address_has_an_account(
+    app: Flask, owner: Person, org: dict
+) -> None:
+    make_user(email="known@example.com", display_name="Known Person")
+    disabled = make_user(email="disabled@example.com", display_name="Off Person")
+    disabled.is_active = False
+    db.session.commit()
+    answers = [
+        owner.call("POST", f"/{org['id']}/invitations", {"email": email, "roles": []})
+        for email in ("known@example.com", "disabled@example.com", "nobody@example.com")
+    ]
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert len({frozenset(a.json) for a in answers}) == 1  # the same fields for all three
+    assert not any("Person" in a.get_data(as_text=True) for a in answers)
 
 
 def test_the_last_owner_can_neither_leave_nor_be_demoted(owner: Person, org: dict) -> None:
@@ -123,7 +149,7 @@ def test_a_member_may_leave_on_their_own(app: Flask, owner: Person, org: dict) -
     member_id = join(owner, org, member, [])
     assert member.call("DELETE", f"/{org['id']}/members/{member_id}").status_code == 204
     events = db.session.scalars(select(AuditEvent.event_type)).all()
-    assert "member.added" in events and "member.removed" in events
+    assert "invitation.accepted" in events and "member.removed" in events
 
 
 def test_the_api_needs_a_token_with_the_orgs_scope(

@@ -107,6 +107,28 @@ def test_manifest_pushes_over_the_limit_get_429_problem_json(
     assert int(limited.headers["Retry-After"]) > 0
 
 
+def test_the_manifest_limit_is_per_client(http: FlaskClient, billing: RegisteredClient) -> None:
+    token = token_for(http, billing)
+    for _ in range(30):
+        assert put(http, token, MANIFEST).status_code == 200
+    other = token_for(http, service_client("billing"))  # a second client of the service
+    assert put(http, other, MANIFEST).status_code == 200
+
+
+@pytest.mark.parametrize("stranger", ["garbage-token", "client-of-another-service"])
+def test_a_stranger_cannot_spend_a_services_manifest_allowance(
+    http: FlaskClient, billing: RegisteredClient, stranger: str
+) -> None:
+    if stranger == "garbage-token":
+        token, refused = "garbage", 401
+    else:
+        token, refused = token_for(http, service_client("shipping")), 403
+    for _ in range(31):
+        assert put(http, token, MANIFEST).status_code == refused
+
+    assert put(http, token_for(http, billing), MANIFEST).status_code == 200
+
+
 def test_invitations_over_the_limit_get_429_problem_json(owner: Person, org: dict) -> None:
     for n in range(60):
         assert invite(owner, org, f"person-{n}@example.com").status_code == 201
@@ -115,6 +137,26 @@ def test_invitations_over_the_limit_get_429_problem_json(owner: Person, org: dic
 
     assert_problem(limited, 429)
     assert int(limited.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("stranger", ["no-token", "non-member"])
+def test_a_stranger_cannot_spend_an_owners_invitation_allowance(
+    app: Flask, owner: Person, org: dict, stranger: str
+) -> None:
+    if stranger == "no-token":
+        attacker, refused = app.test_client(), 401
+    else:
+        outsider = Person(app, "outsider@example.com")
+        attacker, refused = outsider.http, 404
+        attacker.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {outsider.token}"
+    for n in range(61):
+        sent = attacker.post(
+            f"/api/v1/orgs/{org['id']}/invitations",
+            json={"email": f"spam-{n}@example.com", "roles": []},
+        )
+        assert sent.status_code in (refused, 429)
+
+    assert invite(owner, org, "welcome@example.com").status_code == 201
 
 
 def test_every_endpoint_with_a_limit_is_named_for_the_limiter(app: Flask) -> None:

@@ -490,6 +490,24 @@ def test_services_sync_applies_a_manifest_file(initialized: Operator, tmp_path: 
     assert again["unchanged"]["roles"] == ["viewer"]
 
 
+def test_services_sync_refuses_the_servers_own_auth_manifest(
+    operator: Operator, tmp_path: Path
+) -> None:
+    operator.ok("init")
+    manifest = tmp_path / "auth.json"
+    manifest.write_text(json.dumps({"service": "auth", "permissions": [], "roles": []}))
+    result = operator.run("services", "sync", str(manifest))
+    assert result.returncode == 2 and "belongs to the server" in one_line_error(result)
+    roles = operator.query("SELECT name FROM roles WHERE service = 'auth' ORDER BY name")
+    assert roles == [("admin",), ("member",), ("owner",)]
+
+
+def test_no_client_can_be_bound_to_the_auth_service(initialized: Operator) -> None:
+    result = initialized.run("clients", "create", "--name", "Mine", "--service", "auth")
+    assert result.returncode == 2 and "--service" in one_line_error(result)
+    assert initialized.query("SELECT count(*) FROM oauth_clients") == [(0,)]
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [

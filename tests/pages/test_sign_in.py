@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from authserver.extensions import db, limiter
 from authserver.identity.passwords import hash_password
+from authserver.identity.throttle import SALT, device_cookie_name
 from authserver.models import AuditEvent, Session, User
 from tests.factories import make_user
 from tests.oauth_helpers import (
@@ -34,6 +36,9 @@ def person(app: Flask) -> User:
 
 
 def submit(http: FlaskClient, email: str, password: str, pending: str | None = None):  # noqa: ANN201
+    # The test's app context outlives requests, and Flask-WTF caches the CSRF token in g:
+    # forget it, so that each browser gets a token of its own session.
+    g.pop("csrf_token", None)
     page = http.get("/sign-in", query_string={"pending": pending} if pending else {})
     form = {"csrf_token": csrf_token_in(page.data), "email": email, "password": password}
     if pending:
@@ -147,3 +152,91 @@ def test_repeated_failures_from_one_address_are_throttled(
     for n in range(20):
         assert submit(http, f"guess{n}@example.com", "wrong password!").status_code == 401
     assert submit(http, "ada@example.com", PASSWORD).status_code == 429
+
+
+# ---- device cookies: a stranger's guesses never lock the owner out (OWASP) ----------------
+
+
+@pytest.fixture
+def owners_browser(app: Flask, person: User, fresh_limits: None) -> FlaskClient:
+    """Ada's own browser, which signed in before and so carries her device cookie."""
+    browser = app.test_client()
+    assert submit(browser, "ada@example.com", PASSWORD).status_code == 303
+    return browser
+
+
+@pytest.mark.parametrize(
+    "guesses",
+    [
+        [("ada@example.com", "wrong password!")] * 25,  # her account's untrusted allowance
+        [(f"guess{n}@example.com", "wrong password!") for n in range(25)],  # the address's
+    ],
+    ids=["one-account", "many-accounts-same-address"],
+)
+def test_a_strangers_failures_do_not_lock_out_a_browser_that_signed_in_before(
+    app: Flask, owners_browser: FlaskClient, guesses: list[tuple[str, str]]
+) -> None:
+    stranger = app.test_client()  # the same address: tests all come from 127.0.0.1
+    answers = [submit(stranger, email, password).status_code for email, password in guesses]
+    assert answers[-1] == 429  # the stranger is throttled...
+
+    assert submit(owners_browser, "ada@example.com", PASSWORD).status_code == 303  # ...not Ada
+
+
+def test_untrusted_clients_share_the_lockout_of_the_account(
+    app: Flask, owners_browser: FlaskClient
+) -> None:
+    stranger = app.test_client()
+    for _ in range(5):
+        assert submit(stranger, "ada@example.com", "wrong password!").status_code == 401
+    new_browser = app.test_client()
+    assert submit(new_browser, "ada@example.com", PASSWORD).status_code == 429
+
+
+def test_a_trusted_browser_is_throttled_on_its_own_allowance(
+    app: Flask, owners_browser: FlaskClient
+) -> None:
+    for _ in range(5):
+        assert submit(owners_browser, "ada@example.com", "wrong password!").status_code == 401
+    limited = submit(owners_browser, "ada@example.com", PASSWORD)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    # Its failures were its own: other clients keep the account's allowance.
+    assert submit(app.test_client(), "ada@example.com", PASSWORD).status_code == 303
+
+
+def test_a_device_cookie_trusts_the_browser_only_for_the_person_it_names(
+    app: Flask, owners_browser: FlaskClient
+) -> None:
+    make_user(email="bob@example.com", password_hash=hash_password(PASSWORD))
+    db.session.commit()
+    for _ in range(5):
+        assert submit(owners_browser, "bob@example.com", "wrong password!").status_code == 401
+    assert submit(app.test_client(), "bob@example.com", PASSWORD).status_code == 429
+    assert submit(owners_browser, "ada@example.com", PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize("forge", ["tampered", "other-key"])
+def test_a_forged_device_cookie_is_not_trusted(
+    app: Flask, owners_browser: FlaskClient, person: User, forge: str
+) -> None:
+    if forge == "tampered":
+        cookie = owners_browser.get_cookie(device_cookie_name()).value
+        value = cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")
+    else:
+        value = URLSafeTimedSerializer("another key", salt=SALT).dumps({str(person.id): "n"})
+    attacker = app.test_client()
+    attacker.set_cookie(device_cookie_name(), value)
+    for _ in range(5):
+        assert submit(attacker, "ada@example.com", "wrong password!").status_code == 401
+    assert submit(attacker, "ada@example.com", PASSWORD).status_code == 429
+    assert submit(owners_browser, "ada@example.com", PASSWORD).status_code == 303
+
+
+def test_the_device_cookie_is_http_only_and_signed_in_browsers_only(
+    app: Flask, http: FlaskClient, person: User, fresh_limits: None
+) -> None:
+    assert submit(http, "ada@example.com", "wrong password!").status_code == 401
+    assert http.get_cookie(device_cookie_name()) is None
+    signed = submit(http, "ada@example.com", PASSWORD)
+    cookie = next(c for c in signed.headers.getlist("Set-Cookie") if "device" in c)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie

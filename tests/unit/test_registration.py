@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from authserver.oauth.registration import (
@@ -83,3 +85,12 @@ def test_service_and_person_scopes_never_meet_in_one_client(over: dict, message:
 )
 def test_each_kind_of_client_registers_with_its_own_scopes(over: dict) -> None:
     validate(ClientSpec(name="App", **over))
+
+
+def test_no_client_may_be_bound_to_the_servers_own_auth_service() -> None:
+    spec = ClientSpec(
+        name="Svc", grant_types=("client_credentials",), scopes=(), service_name="auth"
+    )
+    with pytest.raises(RegistrationError, match="service"):
+        validate(spec)
+    validate(dataclasses.replace(spec, service_name="billing"))  # any other service may

@@ -1,0 +1,108 @@
+"""Throttling of guessed secrets, by OWASP's device cookies ("Slow Down Online Guessing
+Attacks with Device Cookies"), so that a stranger's guesses can never lock the owner out.
+
+- A browser that signed in to a person's account before carries a signed device cookie
+  naming that person. Its attempts at that account are limited by the cookie's own
+  allowance only: failures elsewhere do not touch it.
+- Every other client is untrusted for the account. Untrusted clients share one allowance
+  per account (a stranger can exhaust it, but only for other untrusted clients) and each
+  address has an allowance of its own across accounts.
+- Only failures count. The counters are the rate limiter's (shared through Redis).
+
+A step names the secret being guessed ("password"; a second factor would be another
+step), so each step has its own counters while the device cookie is shared.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import Response, current_app, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from authserver import ratelimits
+from authserver.config import current_settings
+from authserver.models import User
+
+# Failed attempts allowed before a pause.
+ACCOUNT_LIMIT = "5 per minute;20 per hour"  # untrusted clients together, per account
+DEVICE_LIMIT = "5 per minute;20 per hour"  # one trusted browser, per account
+ADDRESS_LIMIT = "20 per minute;200 per hour"  # untrusted clients, per IP address
+DEVICE_COOKIE_TTL = 180 * 86400
+MAX_DEVICES = 5  # people remembered per browser (a shared family computer)
+SALT = "authserver.device-cookie"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at a secret: which step, whose account, from where, by which device."""
+
+    step: str
+    account: str
+    address: str
+    device: str | None  # the nonce of this browser's device cookie for the account's person
+
+
+def attempt(step: str, account: str, user: User | None) -> Attempt:
+    """This request's attempt at `account` (the name typed, or a person's id); `user` is the
+    person it names, if there is one: a device cookie for them makes the browser trusted."""
+    device = _devices().get(str(user.id)) if user is not None else None
+    return Attempt(step, account, request.remote_addr or "unknown", device)
+
+
+def retry_after(guess: Attempt) -> int:
+    """Seconds until the attempt may be made; 0 when it may be made now."""
+    return max(ratelimits.wait_seconds(rate, *key) for rate, key in _counters(guess))
+
+
+def failed(guess: Attempt) -> None:
+    for rate, key in _counters(guess):
+        ratelimits.count(rate, *key)
+
+
+def _counters(guess: Attempt) -> list[tuple[str, tuple[str, ...]]]:
+    if guess.device is not None:
+        return [(DEVICE_LIMIT, (guess.step, "device", guess.device))]
+    return [
+        (ACCOUNT_LIMIT, (guess.step, "account", guess.account)),
+        (ADDRESS_LIMIT, (guess.step, "address", guess.address)),
+    ]
+
+
+def trust_device(response: Response, user: User) -> None:
+    """After a successful sign-in: this browser gets a fresh device nonce for the person
+    (OWASP: a new cookie at every success), keeping those of a few other people."""
+    others = [(person, nonce) for person, nonce in _devices().items() if person != str(user.id)]
+    devices = {str(user.id): secrets.token_urlsafe(16), **dict(others[: MAX_DEVICES - 1])}
+    settings = current_settings()
+    response.set_cookie(
+        device_cookie_name(),
+        _serializer().dumps(devices),
+        max_age=DEVICE_COOKIE_TTL,
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
+
+
+def device_cookie_name() -> str:
+    # The __Host- prefix needs Secure, so it is only used when the cookie is Secure.
+    return "__Host-authserver_device" if current_settings().cookie_secure else "authserver_device"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def _devices() -> dict[str, str]:
+    """person id -> device nonce, from a cookie we signed; anything else trusts nobody."""
+    raw = request.cookies.get(device_cookie_name())
+    if not raw:
+        return {}
+    try:
+        devices = _serializer().loads(raw, max_age=DEVICE_COOKIE_TTL)
+    except BadSignature:
+        return {}
+    return devices if isinstance(devices, dict) else {}
