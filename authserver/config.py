@@ -60,6 +60,8 @@ DURATIONS: dict[str, Duration] = {
     "JWKS_MAX_AGE": Duration(300, 0, 86400),
     "KEY_RELOAD_INTERVAL": Duration(1, 0, 300),
     "CLIENT_CACHE_TTL": Duration(5, 0, 60),
+    # RFC 9449 §11.1: how old a DPoP proof's `iat` may be (its jti is remembered this long).
+    "DPOP_PROOF_MAX_AGE": Duration(60, 5, 600),
 }
 
 
@@ -110,6 +112,8 @@ class Settings:
     jwks_max_age: int = DURATIONS["JWKS_MAX_AGE"].default
     key_reload_interval: int = DURATIONS["KEY_RELOAD_INTERVAL"].default
     client_cache_ttl: int = DURATIONS["CLIENT_CACHE_TTL"].default
+    dpop_proof_max_age: int = DURATIONS["DPOP_PROOF_MAX_AGE"].default
+    dpop_nonce: bool = False  # RFC 9449 §8: require a server-issued nonce in DPoP proofs
 
     @property
     def is_production(self) -> bool:
@@ -146,6 +150,7 @@ class Settings:
             "token_rate_limit": _read_rate_limit(environ, "TOKEN_RATE_LIMIT", "6000/minute"),
             "trusted_proxies": _read_count(environ, "TRUSTED_PROXIES", maximum=5),
             "metrics": _read_bool(environ, "METRICS", False),
+            "dpop_nonce": _read_bool(environ, "DPOP_NONCE", False),
         }
         values["upstreams"] = _read_upstreams(environ, production)
         for name, bounds in DURATIONS.items():

@@ -5,6 +5,7 @@ from authserver.models.clients import OAuthClient
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
 from authserver.models.pending import PendingAuthorization
+from authserver.models.proofs import DPoPProofUse
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Consent",
+    "DPoPProofUse",
     "GrantFamily",
     "Invitation",
     "OAuthAccount",

@@ -101,6 +101,9 @@ class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(30))
+    # RFC 9449 §5: a public client's refresh tokens are bound to the DPoP key (its RFC 7638
+    # thumbprint) that the family was started with.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
 
     client: Mapped[OAuthClient] = relationship()
     user: Mapped[User] = relationship()

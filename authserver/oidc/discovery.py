@@ -9,6 +9,7 @@ from flask import Flask
 from authserver.config import Settings
 from authserver.keys import ALGORITHMS
 from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
+from authserver.oauth import dpop
 from authserver.oauth.scopes import SCOPES
 
 CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
@@ -61,6 +62,7 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
         token_endpoint_auth_methods_supported=list(AUTH_METHODS),
         prompt_values_supported=["none", "login", "consent"],
         authorization_response_iss_parameter_supported=True,  # RFC 9207
+        dpop_signing_alg_values_supported=list(dpop.ALGORITHMS),  # RFC 9449 §5.1
     )
     if "revocation_endpoint" in metadata:
         metadata["revocation_endpoint_auth_methods_supported"] = list(AUTH_METHODS)
