@@ -16,10 +16,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from flask import g, request
+from flask import request
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
+from joserfc.jws import JWSRegistry
 
 from authserver.clock import utcnow
 from authserver.config import Settings, current_settings
@@ -34,6 +35,17 @@ FUTURE_LEEWAY = 5  # seconds a client's clock may run ahead of ours (§11.1)
 NONCE_WINDOW = 300  # a server nonce is good for this long and one window more (§8)
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ProofRegistry(JWSRegistry):
+    """joserfc's limits, with room in the header for the public JWK a proof carries (an
+    RSA-4096 key is about 1 kB, past joserfc's 512-byte default)."""
+
+    max_header_length = 3000
+    max_payload_length = 2000
+
+
+PROOF_REGISTRY = ProofRegistry(algorithms=list(ALGORITHMS))
 
 
 class ProofRefused(Exception):
@@ -88,7 +100,7 @@ def _header(raw: str) -> dict[str, Any]:
     if len(raw) > MAX_PROOF_LENGTH or raw.count(".") != 2:
         raise invalid("The DPoP proof is not a compact JWS.")
     try:
-        header = dict(jws.extract_compact(raw.encode("ascii")).protected)
+        header = dict(jws.extract_compact(raw.encode("ascii"), registry=PROOF_REGISTRY).protected)
     except (JoseError, ValueError, UnicodeError):
         raise invalid("The DPoP proof is not a compact JWS.") from None
     if header.get("typ") != PROOF_TYPE:
@@ -114,7 +126,7 @@ def _public_key(header: Mapping[str, Any]) -> Any:
 def _verified_claims(raw: str, key: Any, alg: str) -> dict[str, Any]:
     """Step 6: the signature verifies with that key."""
     try:
-        return dict(jwt.decode(raw, key, algorithms=[alg]).claims)
+        return dict(jwt.decode(raw, key, algorithms=[alg], registry=PROOF_REGISTRY).claims)
     except (JoseError, ValueError, TypeError):
         raise invalid("The DPoP proof's signature does not verify.") from None
 
@@ -213,16 +225,12 @@ def request_uri() -> str:
 
 
 def token_request_proof() -> Proof | None:
-    """The checked proof of this /token request, None when it sends no DPoP header
-    (checked once per request; a refusal raises ProofRefused)."""
-    if "dpop_proof" not in g:
-        headers = request.headers.getlist("DPoP")
-        g.dpop_proof = (
-            check_proof(headers, request.method, request_uri(), current_settings())
-            if headers
-            else None
-        )
-    return g.dpop_proof
+    """The checked proof of this /token request, None when it sends no DPoP header; a
+    refusal raises ProofRefused. Called once per request: checking records the jti."""
+    headers = request.headers.getlist("DPoP")
+    if not headers:
+        return None
+    return check_proof(headers, request.method, request_uri(), current_settings())
 
 
 def check_presentation(scheme: str, raw_token: str, claims: Mapping[str, Any]) -> None:

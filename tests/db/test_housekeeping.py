@@ -12,6 +12,7 @@ from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.models import (
     AuthorizationCode,
+    DPoPProofUse,
     GrantFamily,
     PendingAuthorization,
     RefreshToken,
@@ -49,6 +50,8 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
     make_refresh_token(live, expires_at=now - LONG_AGO)  # idle-expired, family alive
     kept_token = make_refresh_token(live)
     db.session.add(PendingAuthorization(client_id="x", params={}, expires_at=now - LONG_AGO))
+    db.session.add(DPoPProofUse(proof_hash="a" * 64, expires_at=now - LONG_AGO))
+    db.session.add(DPoPProofUse(proof_hash="b" * 64, expires_at=now))  # its window is open
     db.session.commit()
 
     assert clean(now, dry_run=True) == {
@@ -57,6 +60,7 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
         "sessions": 2,
         "grant_families": 2,
         "refresh_tokens": 1,  # plus the dead family's token, which goes by cascade
+        "dpop_proof_uses": 1,
     }
     assert count(AuthorizationCode) == 2  # a dry run deletes nothing
 
