@@ -1,0 +1,216 @@
+"""Clients that open connections and then send nothing, half a header, or a body slower
+than its Content-Length cannot stall gunicorn (gunicorn.conf.py, gunicorn_worker.py): the
+others are answered meanwhile, and the server closes the stalled connections itself."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Deployment
+from tests.e2e.processes import Server
+
+WORKERS = 2  # Server.gunicorn
+THREADS = 4  # AUTHSERVER_THREADS
+CLIENT_TIMEOUT = 4.0  # AUTHSERVER_CLIENT_TIMEOUT: the rest of a request, once a thread has it
+KEEPALIVE = 5.0  # gunicorn.conf.py: a whole header, from when the connection opened
+MARGIN = 3.0  # the main loop looks at its deadlines once a second; a busy machine
+ANSWERED_WITHIN = 3.0  # a normal request takes milliseconds; a stalled worker took 30 s
+
+TOKEN_HEAD = (
+    b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\n"
+)
+
+
+@dataclass(frozen=True)
+class Stall:
+    """How a stalling client opens its connection, how many of them, and how long the
+    server may keep such a connection open."""
+
+    opening: bytes
+    count: int
+    closed_within: float
+    trickles: bool = False
+
+
+STALLS = {
+    # Three times as many as there are threads: none of them may take one.
+    "sending nothing": Stall(b"", 3 * WORKERS * THREADS, KEEPALIVE),
+    "half a header": Stall(TOKEN_HEAD + b"Content-Le", 3 * WORKERS * THREADS, KEEPALIVE),
+    # A slow body holds a thread until CLIENT_TIMEOUT: fewer than one worker's threads, so
+    # that whichever worker accepts them keeps one for the others.
+    "a body slower than its Content-Length": Stall(
+        TOKEN_HEAD + b"Content-Length: 100\r\n\r\ngrant_type=", THREADS - 1, CLIENT_TIMEOUT, True
+    ),
+}
+
+
+@dataclass
+class Service:
+    server: Server
+    auth: tuple[str, str]
+
+    def healthz(self) -> int:
+        return requests.get(self.server.base + "/healthz", timeout=60).status_code
+
+    def issue_token(self) -> int:
+        return requests.post(
+            self.server.base + "/token",
+            data={"grant_type": "client_credentials"},
+            auth=self.auth,
+            timeout=60,
+        ).status_code
+
+
+@pytest.fixture
+def service(deploy: Callable[..., Deployment]) -> Service:
+    deployment = deploy("postgresql", threads=str(THREADS), client_timeout=f"{CLIENT_TIMEOUT:g}")
+    server = deployment.start()
+    client = json.loads(
+        deployment.cli("clients", "create", "--name", "Billing", "--service", "billing", "--json")
+    )
+    return Service(server, (client["client_id"], client["client_secret"]))
+
+
+class StalledConnections:
+    """The stalling clients' sockets, opened at once; a thread trickles one body byte to
+    each every half second when the stall trickles."""
+
+    def __init__(self, base: str, stall: Stall) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.stall = stall
+        self.opened = time.monotonic()
+        self.sockets = [socket.create_connection((host, int(port))) for _ in range(stall.count)]
+        for sock in self.sockets:
+            sock.sendall(stall.opening)
+        self._stop = threading.Event()
+        self._trickler = threading.Thread(target=self._trickle, daemon=True)
+        if stall.trickles:
+            self._trickler.start()
+
+    def _trickle(self) -> None:
+        while not self._stop.wait(0.5):
+            for sock in self.sockets:
+                try:
+                    sock.send(b"x")
+                except OSError:  # closed by the server: what the test waits for
+                    pass
+
+    def still_open(self) -> int:
+        return sum(_is_open(sock) for sock in self.sockets)
+
+    def answers_when_closed(self) -> list[tuple[float, bytes]]:
+        """Read each connection to its end: when the server closed it (seconds after it was
+        opened) and what it sent first."""
+        deadline = self.opened + self.stall.closed_within + MARGIN
+        return [_read_to_end(sock, deadline, self.opened) for sock in self.sockets]
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._trickler.is_alive():
+            self._trickler.join(timeout=5)
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture
+def open_stalled(service: Service) -> Iterator[Callable[[Stall], StalledConnections]]:
+    opened: list[StalledConnections] = []
+
+    def open_(stall: Stall) -> StalledConnections:
+        opened.append(StalledConnections(service.server.base, stall))
+        return opened[-1]
+
+    yield open_
+    for connections in opened:
+        connections.close()
+
+
+def _is_open(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True  # nothing to read yet: still open
+    except OSError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
+def _read_to_end(sock: socket.socket, deadline: float, opened: float) -> tuple[float, bytes]:
+    received = b""
+    while (remaining := deadline - time.monotonic()) > 0:
+        sock.settimeout(remaining)
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            break
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            return time.monotonic() - opened, received
+        received += data
+    return float("inf"), received  # still open at the deadline
+
+
+def _server_log(server: Server) -> list[str]:
+    return server.log.read_text(errors="replace").splitlines()
+
+
+@pytest.mark.parametrize("stall", STALLS.values(), ids=STALLS.keys())
+def test_normal_requests_are_answered_while_connections_stall(
+    service: Service, open_stalled: Callable[[Stall], StalledConnections], stall: Stall
+) -> None:
+    stalled = open_stalled(stall)
+
+    timings = []
+    for _ in range(5):
+        for request in (service.healthz, service.issue_token):
+            started = time.monotonic()
+            assert request() == 200
+            timings.append(time.monotonic() - started)
+
+    assert max(timings) < ANSWERED_WITHIN, timings
+    assert stalled.still_open() == stall.count  # the requests above ran during the stall
+
+
+@pytest.mark.parametrize("stall", STALLS.values(), ids=STALLS.keys())
+def test_the_server_closes_stalled_connections_within_their_timeout(
+    service: Service, open_stalled: Callable[[Stall], StalledConnections], stall: Stall
+) -> None:
+    stalled = open_stalled(stall)
+
+    answers = stalled.answers_when_closed()
+
+    assert max(after for after, _ in answers) <= stall.closed_within + MARGIN, answers
+    first_lines = {answer.split(b"\r\n", 1)[0] for _, answer in answers}
+    if stall.trickles:  # the body stopped: an OAuth error for that client alone
+        assert first_lines == {b"HTTP/1.1 400 BAD REQUEST"}
+        assert all(b'"error":"invalid_request"' in answer for _, answer in answers)
+    else:  # nothing to answer: the connection is closed
+        assert first_lines == {b""}
+
+
+def test_a_stalled_body_costs_no_one_else_a_worker_timeout_or_a_500(
+    service: Service, open_stalled: Callable[[Stall], StalledConnections]
+) -> None:
+    stall = STALLS["a body slower than its Content-Length"]
+    stalled = open_stalled(stall)
+    statuses = [service.issue_token() for _ in range(10)]
+
+    stalled.answers_when_closed()  # past the client timeout: the stall was cut off
+    statuses += [service.issue_token() for _ in range(10)]
+
+    assert set(statuses) == {200}
+    log = _server_log(service.server)
+    assert not [line for line in log if "WORKER TIMEOUT" in line or '"status": 500' in line]
+    assert sum('"message": "POST /token 400"' in line for line in log) == stall.count
