@@ -25,7 +25,7 @@ bind = os.environ.get("AUTHSERVER_BIND", "127.0.0.1:8000")
 # PostgreSQL; the sweep behind the numbers is in benchmarks/RESULTS.md ("Choosing the
 # gunicorn settings").
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
-threads = int(os.environ.get("AUTHSERVER_THREADS", 4))
+threads = int(os.environ.get("AUTHSERVER_THREADS", 8))
 worker_class = gunicorn_worker.BoundedThreadWorker
 
 # What a client may make us wait for, in seconds:
