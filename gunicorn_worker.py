@@ -14,10 +14,11 @@ a finished connection on the main loop with a linger of up to 2 s for the client
   request (gunicorn's own closing of pending and kept-alive connections);
 - the thread then has `client_timeout` seconds in all to read the rest (the body), and each
   write of the response is abandoned after as long;
-- the thread, not the main loop, closes the connection.
+- closing lingers for the client's FIN on the poller, not blocking the main loop; and
+  read-ahead that holds only part of the next request's header goes back to the main loop.
 
 This is a subclass rather than gunicorn's code copied: it overrides the worker's
-accept and readable callbacks, the connection's init and the thread's handle.
+accept, readable and finish callbacks, the connection's init and the thread's handle.
 It lives beside wsgi.py, not in the authserver package, because gunicorn's master imports
 the worker class: importing the package there would keep the application's modules in the
 master, and `kill -HUP` would then start workers on the old code.
@@ -27,8 +28,10 @@ from __future__ import annotations
 
 import errno
 import selectors
+import socket
 import time
 from collections import deque
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
@@ -167,22 +170,69 @@ class BoundedThreadWorker(ThreadWorker):
         self.poller.unregister(conn.sock)
         waiting.remove(conn)
         if not data:  # the client closed or reset the connection
-            self.nr_conns -= 1
-            conn.close()
+            self._close(conn)
             return
         conn.data_ready = True  # ThreadWorker.handle() must not wait for data again
         self.enqueue_req(conn)
 
     def handle(self, conn: BoundedConn) -> Any:
         keepalive = super().handle(conn)
-        if not keepalive:
-            # Here, so that the linger for the client's FIN holds this thread, not the main
-            # loop; a client that stalled gets no linger. finish_request() then finds it closed.
-            conn.close(graceful=not conn.has_timed_out)
+        if keepalive is True:
+            _hold_partial_header(conn)
         return keepalive
 
+    def finish_request(self, conn: BoundedConn, fs: Future[Any]) -> None:
+        if fs.cancelled() or fs.exception() is not None or fs.result() is not False:
+            super().finish_request(conn, fs)
+        elif conn.has_timed_out:
+            self._close(conn)  # the client stalled: nothing of ours left to deliver
+        else:
+            self._linger(conn)
 
-def _has_whole_header(head: bytearray, seen: int) -> bool:
+    def _linger(self, conn: BoundedConn) -> None:
+        """RFC 9112 §9.6: half-close, then read and discard what the client still sends
+        until it closes too, so that closing cannot reset the response it has not yet read.
+        gunicorn's util.close_graceful() does this blocking, for up to 2 s, on the main
+        loop; here the connection waits on the poller (for keepalive seconds at most)."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        conn.sock.setblocking(False)
+        conn.timeout = time.monotonic() + self.cfg.keepalive  # murder_pending() closes it then
+        self.pending_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._discard, conn))
+
+    def _discard(self, conn: BoundedConn, _client: Any) -> None:
+        try:
+            if conn.sock.recv(_MAX_BUFFERED_HEADER):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self.poller.unregister(conn.sock)
+        self.pending_conns.remove(conn)
+        self._close(conn)
+
+    def _close(self, conn: BoundedConn) -> None:
+        self.nr_conns -= 1
+        conn.close()
+
+
+def _hold_partial_header(conn: BoundedConn) -> None:
+    """Read ahead of the next request, when it is only part of its header, waits on the main
+    loop like any other: finish_request() would hand it straight back to a thread."""
+    unreader = conn.parser.unreader
+    ahead = unreader.take_buffered()
+    if ahead and not _has_whole_header(ahead, 0):
+        conn.head += ahead
+    else:  # nothing, or a whole header: a thread can parse it without waiting
+        unreader.unread(ahead)
+
+
+def _has_whole_header(head: bytes | bytearray, seen: int) -> bool:
     if len(head) >= _MAX_BUFFERED_HEADER:
         return True
     start = max(0, seen - 3)  # an end split across two reads
