@@ -30,7 +30,8 @@ worker_class = gunicorn_worker.BoundedThreadWorker
 
 # What a client may make us wait for, in seconds:
 # - keepalive: a connection's whole request header, from when it opened or answered its
-#   last request; then it is closed (so also how long an idle connection stays open);
+#   last request; then it is closed (so also how long an idle connection stays open, and
+#   how long a closing one waits for the client's FIN). At least 1;
 # - AUTHSERVER_CLIENT_TIMEOUT: the rest of the request (its body) once a thread has it,
 #   and each write of the response. A slow body holds its thread this long at most.
 keepalive = 5

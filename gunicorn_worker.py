@@ -130,6 +130,11 @@ class BoundedThreadWorker(ThreadWorker):
                 "gunicorn_worker.BoundedThreadWorker serves plain HTTP/1.1: terminate TLS "
                 "and HTTP/2 at the proxy (no certfile, http_protocols = ['h1'])"
             )
+        if cfg.keepalive < 1:
+            raise RuntimeError(
+                "gunicorn_worker.BoundedThreadWorker: keepalive must be at least 1 s, it is "
+                "also how long a connection may take to send a whole header"
+            )
 
     def accept(self, listener: Any) -> None:
         try:
