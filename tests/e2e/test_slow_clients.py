@@ -4,7 +4,9 @@ others are answered meanwhile, and the server closes the stalled connections its
 
 from __future__ import annotations
 
+import http.client
 import json
+import select
 import socket
 import threading
 import time
@@ -171,32 +173,17 @@ def open_stalled(service: Service) -> Iterator[Callable[[Stall], StalledConnecti
 
 
 def _is_open(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(1, socket.MSG_PEEK) != b""
-    except BlockingIOError:
-        return True  # nothing to read yet: still open
-    except OSError:
-        return False
-    finally:
-        sock.setblocking(True)
+    """Whether the server has not closed its end, even with unread data before its FIN."""
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP)
+    return not poller.poll(0)
 
 
 def _read_response(sock: socket.socket) -> None:
-    """Read one small response (a header and its Content-Length of body)."""
-    sock.settimeout(30)
-    received = b""
-    while b"\r\n\r\n" not in received:
-        received += sock.recv(65536)
-    head, body = received.split(b"\r\n\r\n", 1)
-    length = int(
-        next(
-            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
-        ).split(b":")[1]
-    )
-    while len(body) < length:
-        body += sock.recv(65536)
-    assert head.startswith(OK)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    response.read()
+    assert response.status == 200
 
 
 def _read_to_end(sock: socket.socket, deadline: float, opened: float) -> tuple[float, bytes]:
@@ -229,7 +216,8 @@ def test_normal_requests_are_answered_while_connections_stall(
 
     assert {status for status, _ in answers} == {200}
     assert max(seconds for _, seconds in answers) < ANSWERED_WITHIN, answers
-    assert stalled.still_open() == stall.count  # the requests above ran during the stall
+    if stall.closed_within:  # the requests above ran while the stall lasted
+        assert stalled.still_open() == stall.count
 
 
 @pytest.mark.parametrize("stall", STALLS.values(), ids=STALLS.keys())
