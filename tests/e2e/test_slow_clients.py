@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from tests.conftest import PostgresDatabases
 from tests.e2e.conftest import Deployment
-from tests.e2e.processes import Server
+from tests.e2e.processes import Server, free_port, server_env
 
 WORKERS = 2  # Server.gunicorn
 THREADS = 4  # AUTHSERVER_THREADS
@@ -104,14 +105,30 @@ class Service:
         return answers
 
 
-@pytest.fixture
-def service(deploy: Callable[..., Deployment]) -> Service:
-    deployment = deploy("postgresql", threads=str(THREADS), client_timeout=f"{CLIENT_TIMEOUT:g}")
+@pytest.fixture(scope="module")
+def service(
+    tmp_path_factory: pytest.TempPathFactory, postgres_databases: PostgresDatabases | None
+) -> Iterator[Service]:
+    """One gunicorn for the module (each test waits for its own stalls to end or closes
+    them), on PostgreSQL as in production."""
+    if postgres_databases is None:
+        pytest.skip("no PostgreSQL server (set AUTHSERVER_TEST_POSTGRES_URL)")
+    port, tmp = free_port(), tmp_path_factory.mktemp("slow-clients")
+    env = server_env(
+        tmp,
+        postgres_databases.create(),
+        f"http://127.0.0.1:{port}",
+        threads=str(THREADS),
+        client_timeout=f"{CLIENT_TIMEOUT:g}",
+    )
+    deployment = Deployment(env, tmp, port)
+    deployment.cli("init")
     server = deployment.start()
     client = json.loads(
         deployment.cli("clients", "create", "--name", "Billing", "--service", "billing", "--json")
     )
-    return Service(server, (client["client_id"], client["client_secret"]))
+    yield Service(server, (client["client_id"], client["client_secret"]))
+    deployment.stop()
 
 
 class StalledConnections:
@@ -202,8 +219,8 @@ def _read_to_end(sock: socket.socket, deadline: float, opened: float) -> tuple[f
     return float("inf"), received  # still open at the deadline
 
 
-def _server_log(server: Server) -> list[str]:
-    return server.log.read_text(errors="replace").splitlines()
+def _server_log(server: Server, since: int = 0) -> list[str]:
+    return server.log.read_bytes()[since:].decode(errors="replace").splitlines()
 
 
 @pytest.mark.parametrize("stall", STALLS.values(), ids=STALLS.keys())
@@ -238,6 +255,7 @@ def test_a_stalled_body_costs_no_one_else_a_worker_timeout_or_a_500(
     service: Service, open_stalled: Callable[[Stall], StalledConnections]
 ) -> None:
     stall = STALLS["a body slower than its Content-Length"]
+    log_start = service.server.log.stat().st_size
     stalled = open_stalled(stall)
     answers = service.answer_normal_requests()
 
@@ -246,6 +264,6 @@ def test_a_stalled_body_costs_no_one_else_a_worker_timeout_or_a_500(
 
     assert {status for status, _ in answers} == {200}
     assert max(seconds for _, seconds in answers) < ANSWERED_WITHIN, answers
-    log = _server_log(service.server)
+    log = _server_log(service.server, since=log_start)
     assert not [line for line in log if "WORKER TIMEOUT" in line or '"status": 500' in line]
     assert sum('"message": "POST /token 400"' in line for line in log) == stall.count
