@@ -110,8 +110,8 @@ class BoundedConn(TConn):
         unreader = self.parser.unreader
         unreader.deadline = time.monotonic() + self.client_timeout
         if self.head:
-            # The parser's buffer is empty here: gunicorn hands a connection with read-ahead
-            # straight to a thread (ThreadWorker.finish_request), never back to the poller.
+            # The parser's buffer is empty here: read-ahead went with the connection straight
+            # to a thread (ThreadWorker.finish_request), or into head (_hold_partial_header).
             unreader.unread(bytes(self.head))
             self.head.clear()
 
