@@ -111,6 +111,11 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         # While the database is unreachable, answer 503 in seconds rather than hang a worker.
         engine_options["connect_args"] = {"connect_timeout": 5}
         engine_options["pool_timeout"] = 10
+        if settings.database_pool_size:
+            # One connection per request thread, kept open; no overflow, so the database
+            # sees a known number of connections (workers x threads per instance).
+            engine_options["pool_size"] = settings.database_pool_size
+            engine_options["max_overflow"] = 0
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,

@@ -98,6 +98,7 @@ class Settings:
     token_rate_limit: str | None = "6000/minute"
     trusted_proxies: int = 0
     metrics: bool = False
+    database_pool_size: int = 0
     code_ttl: int = DURATIONS["CODE_TTL"].default
     access_token_ttl: int = DURATIONS["ACCESS_TOKEN_TTL"].default
     id_token_ttl: int = DURATIONS["ID_TOKEN_TTL"].default
@@ -146,6 +147,8 @@ class Settings:
             "token_rate_limit": _read_rate_limit(environ, "TOKEN_RATE_LIMIT", "6000/minute"),
             "trusted_proxies": _read_count(environ, "TRUSTED_PROXIES", maximum=5),
             "metrics": _read_bool(environ, "METRICS", False),
+            # 0: SQLAlchemy's default pool; gunicorn.conf.py sets it to the worker's threads.
+            "database_pool_size": _read_count(environ, "DATABASE_POOL_SIZE", maximum=100),
         }
         values["upstreams"] = _read_upstreams(environ, production)
         for name, bounds in DURATIONS.items():
