@@ -151,6 +151,8 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.identity.sessions import init_sessions
     from authserver.identity.upstream import init_upstreams
     from authserver.metrics import init_metrics
+    from authserver.mfa.routes import mfa
+    from authserver.mfa.security_routes import security
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
     from authserver.oidc.routes import oidc
@@ -167,6 +169,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(openapi_api)
     app.register_blueprint(health)
     app.register_blueprint(identity)
+    app.register_blueprint(mfa)
+    app.register_blueprint(security)
     app.register_blueprint(oauth)
     app.register_blueprint(oidc)
     register_error_handlers(app)

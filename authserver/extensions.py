@@ -40,6 +40,9 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 RATE_LIMITED_ENDPOINTS = frozenset(
     {
         "identity.sign_in_with_password",
+        "mfa.second_step_with_code",
+        "mfa.second_step_with_webauthn",
+        "mfa.sign_in_with_passkey",
         "oauth.issue_token",
         "orgs_api.create_invitation",
         "services_api.put_manifest",

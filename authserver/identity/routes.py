@@ -22,6 +22,7 @@ from authserver.extensions import db, limiter
 from authserver.identity import sessions
 from authserver.identity import upstream as upstream_sso
 from authserver.identity.passwords import verify_password
+from authserver.mfa import amr, second_step
 from authserver.models import PendingAuthorization, User
 from authserver.models.users import normalize_email
 from authserver.oauth import pending
@@ -35,7 +36,7 @@ FAILED = "That email and password do not match an account."
 ACCOUNT_LIMIT = "5 per minute;20 per hour"
 IP_LIMIT = "20 per minute;200 per hour"
 # Where a sign-in without a parked request may return: names, never URLs (no open redirect).
-RETURN_TO = {"account": "account.overview"}
+RETURN_TO = {"account": "account.overview", "security": "mfa.security"}
 
 
 @identity.get("/sign-in")
@@ -82,8 +83,12 @@ def sign_in_with_password() -> Response | tuple[str, int]:
         )
         db.session.commit()
         return _page(parked, email=email, error=FAILED, status=401)
-    return _signed_in(
-        user, ["pwd"], parked, method="pwd", return_to=_return_to(request.form.get("return_to"))
+    return first_factor_done(
+        user,
+        [amr.PASSWORD],
+        parked,
+        method="pwd",
+        return_to=_return_to(request.form.get("return_to")),
     )
 
 
@@ -132,7 +137,8 @@ def upstream_callback(provider: str) -> Response | tuple[str, int]:
             target_id=str(user.id),
             method=provider,
         )
-    return _signed_in(user, [provider], parked, method=provider, return_to=return_to)
+    methods = amr.upstream_methods(provider, found.amr)
+    return first_factor_done(user, methods, parked, method=provider, return_to=return_to)
 
 
 def _upstream_failed(
@@ -155,7 +161,22 @@ def _upstream_failed(
     return page, 502 if failure.reason == "provider_unreachable" else 400
 
 
-def _signed_in(
+def first_factor_done(
+    user: User,
+    methods: list[str],
+    parked: PendingAuthorization | None,
+    *,
+    method: str,
+    return_to: str | None,
+) -> Response:
+    """The one place a first factor leads on: to the second step when one is owed, else
+    to a started session (password, upstream and passkey sign-in all come here)."""
+    if second_step.owes_second_factor(user, methods):
+        return second_step.begin(user, methods, parked, method=method, return_to=return_to)
+    return finish_sign_in(user, methods, parked, method=method, return_to=return_to)
+
+
+def finish_sign_in(
     user: User,
     methods: list[str],
     parked: PendingAuthorization | None,

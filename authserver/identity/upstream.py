@@ -47,6 +47,8 @@ class Identity:
     email: str
     name: str
     picture: str | None
+    # The upstream ID token's `amr` (RFC 8176), which says what the upstream itself checked.
+    amr: tuple[str, ...] = ()
 
 
 def init_upstreams(app: Flask, settings: Settings) -> OAuth:
@@ -131,7 +133,15 @@ def _identity(upstream: Upstream, claims: dict[str, Any]) -> Identity:
         email=email,
         name=_display_name(claims, email),
         picture=_picture(claims.get("picture")),
+        amr=_amr(claims.get("amr")),
     )
+
+
+def _amr(value: Any) -> tuple[str, ...]:
+    """OIDC Core §2: `amr` is a JSON array of strings; anything else says nothing."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item[:32] for item in value[:16] if isinstance(item, str))
 
 
 def _display_name(claims: dict[str, Any], email: str) -> str:
