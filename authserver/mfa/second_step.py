@@ -76,7 +76,7 @@ def begin(
         )
     )
     db.session.commit()
-    response = redirect(url_for("mfa.second_step"), code=303)
+    response = redirect(url_for("mfa.second_step_page"), code=303)
     response.set_cookie(
         cookie_name(settings),
         raw,
