@@ -22,8 +22,8 @@ from tests.mfa.helpers import (
     give_second_factor,
     make_person,
     set_cookies,
-    sign_out_browser,
     sign_in_with_password,
+    sign_out_browser,
 )
 from tests.oauth_helpers import (
     authorize_params,
