@@ -12,13 +12,15 @@ from authserver.models import Session
 from tests.factories import make_user
 from tests.fake_upstream import FakeProvider
 from tests.mfa.helpers import add_totp, current_code, give_second_factor
-from tests.pages.test_upstream_sign_in import (  # noqa: F401  (fixtures)
-    app,
-    come_back,
-    fake_google,
-    go_to_google,
-    http,
-    sso_app,
+from tests.pages import test_upstream_sign_in as upstream
+from tests.pages.test_upstream_sign_in import come_back, go_to_google
+
+# The fake Google and the app configured for it, as the upstream sign-in tests use them.
+sso_app, app, http, fake_google = (
+    upstream.sso_app,
+    upstream.app,
+    upstream.http,
+    upstream.fake_google,
 )
 
 
