@@ -184,8 +184,13 @@ def test_the_passkey_button_signs_in_where_there_is_no_conditional_ui(
 
     claims = app.issuer.verify(app.exchange(callback)["id_token"], audience=app.client_id)
     assert claims["amr"] == ["hwk", "user", "mfa"] and claims["acr"] == ACR_MULTI_FACTOR
-    (count,) = sql(deployment, "SELECT sign_count FROM mfa_webauthn_credentials c "
-                   "JOIN users u ON u.id = c.user_id WHERE u.email = %(e)s", e=email)[0]  # fmt: skip
+    counted = sql(
+        deployment,
+        "SELECT sign_count FROM mfa_webauthn_credentials c "
+        "JOIN users u ON u.id = c.user_id WHERE u.email = %(e)s",
+        e=email,
+    )
+    (count,) = counted[0]
     assert count > 0  # the counter moved with the assertion
 
 
