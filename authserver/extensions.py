@@ -40,6 +40,8 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 RATE_LIMITED_ENDPOINTS = frozenset(
     {
         "identity.sign_in_with_password",
+        "mfa.passkey_options",
+        "mfa.second_step_webauthn_options",
         "mfa.second_step_with_code",
         "mfa.second_step_with_webauthn",
         "mfa.sign_in_with_passkey",

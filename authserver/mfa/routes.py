@@ -21,6 +21,8 @@ mfa = Blueprint("mfa", __name__, url_prefix="/sign-in")
 # person who passed the first factor can spend them, so a stranger cannot lock anyone out.
 ACCOUNT_LIMIT = "5 per minute;20 per hour"
 IP_LIMIT = "20 per minute;200 per hour"
+# Each options request stores a challenge row: bounded per address, like any unauthenticated write.
+OPTIONS_LIMIT = "30 per minute;300 per hour"
 WRONG = "That code is not right, or it was already used."
 STARTED_OVER = "Too many wrong answers: sign in again."
 
@@ -111,6 +113,7 @@ def second_step_with_code() -> Response | tuple[str, int]:
 
 
 @mfa.post("/second-step/webauthn/options")
+@limiter.limit(OPTIONS_LIMIT, key_func=get_remote_address)
 def second_step_webauthn_options() -> Response | tuple[str, int]:
     record = second_step.current()
     if record is None:
@@ -166,6 +169,7 @@ def step_up() -> Response | tuple[str, int]:
 
 
 @mfa.post("/passkey/options")
+@limiter.limit(OPTIONS_LIMIT, key_func=get_remote_address)
 def passkey_options() -> Response:
     options = webauthn.passkey_options(current_settings())
     db.session.commit()
