@@ -173,10 +173,10 @@ def first_factor_done(
     to a started session (password, upstream and passkey sign-in all come here)."""
     if second_step.owes_second_factor(user, methods):
         return second_step.begin(user, methods, parked, method=method, return_to=return_to)
-    return finish_sign_in(user, methods, parked, method=method, return_to=return_to)
+    return _signed_in(user, methods, parked, method=method, return_to=return_to)
 
 
-def finish_sign_in(
+def _signed_in(
     user: User,
     methods: list[str],
     parked: PendingAuthorization | None,
@@ -202,6 +202,10 @@ def finish_sign_in(
     response = redirect(target, code=303)
     sessions.set_cookie(response, raw, settings)
     return response
+
+
+# Every factor owed was given: what mfa/second_step.py calls to start the session.
+finish_sign_in = _signed_in
 
 
 @identity.get("/signed-in")

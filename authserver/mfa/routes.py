@@ -12,7 +12,7 @@ from authserver.extensions import db, limiter
 from authserver.identity import sessions
 from authserver.identity.routes import RETURN_TO, first_factor_done
 from authserver.mfa import amr, recovery_codes, second_step, totp, webauthn
-from authserver.models import PendingSignIn, TotpSecret, User, WebAuthnCredential
+from authserver.models import PendingSignIn, RecoveryCode, TotpSecret, User, WebAuthnCredential
 from authserver.oauth import pending
 
 mfa = Blueprint("mfa", __name__, url_prefix="/sign-in")
@@ -46,7 +46,7 @@ def _page(record: PendingSignIn, *, error: str | None = None, status: int = 200)
         "mfa/second_step.html",
         has_totp=TotpSecret.confirmed_of(user.id) is not None,
         has_webauthn=bool(WebAuthnCredential.all_of(user.id)),
-        has_recovery_codes=bool(recovery_codes.RecoveryCode.unused_count(user.id)),
+        has_recovery_codes=bool(RecoveryCode.unused_count(user.id)),
         is_step_up=record.session_id is not None,
         error=error,
     )

@@ -131,7 +131,7 @@ def complete(record: PendingSignIn, added: list[str]) -> Response:
     session = _live_session(record) if record.session_id else None
     db.session.delete(record)
     if session is not None:
-        response = _stepped_up(session, methods, parked)
+        response = _stepped_up(session, added, parked)
     else:
         response = finish_sign_in(user, methods, parked, method=method, return_to=return_to)
     response.delete_cookie(
@@ -152,9 +152,8 @@ def upgrade_session(session: Session, added: list[str]) -> str:
 
 
 def _stepped_up(
-    session: Session, methods: list[str], parked: PendingAuthorization | None
+    session: Session, added: list[str], parked: PendingAuthorization | None
 ) -> Response:
-    added = [value for value in methods if value not in session.auth_methods]
     raw = upgrade_session(session, added)
     audit.record(
         "sign_in.step_up",

@@ -181,7 +181,7 @@ def register_webauthn() -> Response:
     if refused is not None:
         return refused
     try:
-        credential = webauthn.register(
+        registered = webauthn.register(
             session.user,
             request.form.get("credential", ""),
             request.form.get("name", "")[:200],
@@ -191,8 +191,11 @@ def register_webauthn() -> Response:
         _audit("mfa.webauthn_refused", session, reason=refused_ceremony.reason)
         db.session.commit()
         return _error("That key could not be added", "Try again.", 400)
+    credential = registered.credential
     _audit("mfa.webauthn_added", session, credential=str(credential.id), name=credential.name)
-    methods = amr.webauthn_methods(is_synced=credential.is_synced, user_verified=False)
+    methods = amr.webauthn_methods(
+        is_synced=credential.is_synced, user_verified=registered.user_verified
+    )
     return _enrolled(session, methods)
 
 

@@ -112,6 +112,14 @@ def registration_options(user: User, settings: Settings) -> str:
     return webauthn.options_to_json(options)
 
 
+@dataclass(frozen=True)
+class Assertion:
+    """A credential the person just proved to hold, and whether it verified them."""
+
+    credential: WebAuthnCredential
+    user_verified: bool
+
+
 def _client_challenge(credential: RegistrationCredential | AuthenticationCredential) -> bytes:
     return parse_client_data_json(credential.response.client_data_json).challenge
 
@@ -127,7 +135,7 @@ def _parsed(raw: str, parse: Any) -> Any:
     return credential
 
 
-def register(user: User, raw: str, name: str, settings: Settings) -> WebAuthnCredential:
+def register(user: User, raw: str, name: str, settings: Settings) -> Assertion:
     """Verify an attestation made for this person's live challenge and store the key."""
     credential = _parsed(raw, parse_registration_credential_json)
     challenge = _client_challenge(credential)
@@ -157,7 +165,7 @@ def register(user: User, raw: str, name: str, settings: Settings) -> WebAuthnCre
     )
     db.session.add(stored)
     db.session.flush()
-    return stored
+    return Assertion(stored, verified.user_verified)
 
 
 def clean_name(name: str) -> str:
@@ -186,12 +194,6 @@ def passkey_options(settings: Settings) -> str:
     )
     _remember(options.challenge, PASSKEY)
     return webauthn.options_to_json(options)
-
-
-@dataclass(frozen=True)
-class Assertion:
-    credential: WebAuthnCredential
-    user_verified: bool
 
 
 def authenticate(

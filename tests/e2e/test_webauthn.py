@@ -4,6 +4,7 @@ passkey alone; replay, expiry, wrong origin and a sign counter that did not grow
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -54,9 +55,10 @@ def email(deployment: Deployment) -> str:
     return address
 
 
-def add_authenticator(page, *, discoverable: bool) -> str:  # noqa: ANN001
-    """A virtual authenticator that verifies the person (PIN or biometric) and answers at
-    once; a discoverable one stores passkeys, the other only security-key credentials."""
+def add_authenticator(page, *, discoverable: bool, verifies: bool = True) -> str:  # noqa: ANN001
+    """A virtual authenticator that answers at once and (unless told otherwise) verifies
+    the person (PIN or biometric); a discoverable one stores passkeys, the other only
+    security-key credentials."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
     added = cdp.send(
@@ -66,8 +68,8 @@ def add_authenticator(page, *, discoverable: bool) -> str:  # noqa: ANN001
                 "protocol": "ctap2",
                 "transport": "internal",
                 "hasResidentKey": discoverable,
-                "hasUserVerification": True,
-                "isUserVerified": True,
+                "hasUserVerification": verifies,
+                "isUserVerified": verifies,
                 "automaticPresenceSimulation": True,
             }
         },
@@ -273,3 +275,41 @@ def test_a_sign_counter_that_did_not_grow_is_refused(
     page.goto(base + "/sign-in")
     page.get_by_role("button", name="Use a passkey").click()
     page.wait_for_selector("text=That passkey did not work")
+
+
+def test_a_passkey_that_did_not_verify_the_person_does_not_sign_in(
+    page,
+    base: str,
+    email: str,
+    no_conditional_ui: None,
+    deployment: Deployment,  # noqa: ANN001
+) -> None:
+    """A passkey alone must be two factors: the server requires the UV flag (WebAuthn
+    §7.2 step 17) even when the page was made to ask without it (the options are altered
+    in flight, naming the credential so the browser does not insist on verification)."""
+    add_authenticator(page, discoverable=True, verifies=False)
+    register_key(page, base, email)
+    (credential_id,) = sql(
+        deployment,
+        "SELECT credential_id FROM mfa_webauthn_credentials c "
+        "JOIN users u ON u.id = c.user_id WHERE u.email = %(e)s",
+        e=email,
+    )[0]
+    named = base64.urlsafe_b64encode(bytes(credential_id)).rstrip(b"=").decode()
+
+    def without_verification(route) -> None:  # noqa: ANN001
+        options = route.fetch().json()
+        options["userVerification"] = "discouraged"
+        options["allowCredentials"] = [{"type": "public-key", "id": named}]
+        route.fulfill(json=options)
+
+    page.route("**/sign-in/passkey/options", without_verification)
+    page.goto(base + "/sign-in")
+    page.get_by_role("button", name="Use a passkey").click()
+    page.wait_for_selector("text=That passkey did not work")
+    refusals = sql(
+        deployment,
+        "SELECT details->>'reason' FROM audit_events WHERE event_type = 'sign_in' "
+        "AND outcome = 'failure' ORDER BY occurred_at DESC LIMIT 1",
+    )
+    assert "verif" in refusals[0][0].lower()
