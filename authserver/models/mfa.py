@@ -98,7 +98,7 @@ class RecoveryCode(UUIDPrimaryKey, db.Model):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    code_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -171,12 +171,12 @@ class PendingSignIn(UUIDPrimaryKey, db.Model):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     session_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("sessions.id", ondelete="CASCADE")
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )
     methods: Mapped[list[str]] = mapped_column(JSONType, default=list)
     method: Mapped[str] = mapped_column(String(50))  # for the audit event: pwd, google, ...
     pending_authorization_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("pending_authorizations.id", ondelete="CASCADE")
+        ForeignKey("pending_authorizations.id", ondelete="CASCADE"), index=True
     )
     return_to: Mapped[str | None] = mapped_column(String(40))
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -204,7 +204,7 @@ class OrganizationFactorPolicy(db.Model):
     require_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
 
     @classmethod

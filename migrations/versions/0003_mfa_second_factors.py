@@ -1,8 +1,8 @@
-"""mfa second factors
+"""mfa: second factors (TOTP, WebAuthn, recovery codes), half-finished sign-ins, org policy
 
 Revision ID: 0003_mfa
 Revises: 0002
-Create Date: 2026-12-01 09:00:13.909605
+Create Date: 2026-12-01 09:29:28.752190
 """
 
 from alembic import op
@@ -26,6 +26,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['updated_by'], ['users.id'], name=op.f('fk_mfa_organization_policies_updated_by_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('organization_id', name=op.f('pk_mfa_organization_policies'))
     )
+    with op.batch_alter_table('mfa_organization_policies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mfa_organization_policies_updated_by'), ['updated_by'], unique=False)
+
     op.create_table('mfa_recovery_codes',
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
@@ -36,6 +39,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mfa_recovery_codes'))
     )
     with op.batch_alter_table('mfa_recovery_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_mfa_recovery_codes_code_hash'), ['code_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_mfa_recovery_codes_user_id'), ['user_id'], unique=False)
 
     op.create_table('mfa_totp_secrets',
@@ -85,6 +89,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('mfa_pending_sign_ins', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_mfa_pending_sign_ins_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mfa_pending_sign_ins_pending_authorization_id'), ['pending_authorization_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_mfa_pending_sign_ins_session_id'), ['session_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_mfa_pending_sign_ins_user_id'), ['user_id'], unique=False)
 
     op.create_table('mfa_webauthn_challenges',
@@ -117,6 +123,8 @@ def downgrade() -> None:
     op.drop_table('mfa_webauthn_challenges')
     with op.batch_alter_table('mfa_pending_sign_ins', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mfa_pending_sign_ins_user_id'))
+        batch_op.drop_index(batch_op.f('ix_mfa_pending_sign_ins_session_id'))
+        batch_op.drop_index(batch_op.f('ix_mfa_pending_sign_ins_pending_authorization_id'))
         batch_op.drop_index(batch_op.f('ix_mfa_pending_sign_ins_expires_at'))
 
     op.drop_table('mfa_pending_sign_ins')
@@ -127,7 +135,11 @@ def downgrade() -> None:
     op.drop_table('mfa_totp_secrets')
     with op.batch_alter_table('mfa_recovery_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_mfa_recovery_codes_user_id'))
+        batch_op.drop_index(batch_op.f('ix_mfa_recovery_codes_code_hash'))
 
     op.drop_table('mfa_recovery_codes')
+    with op.batch_alter_table('mfa_organization_policies', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_mfa_organization_policies_updated_by'))
+
     op.drop_table('mfa_organization_policies')
     # ### end Alembic commands ###
