@@ -33,6 +33,12 @@ def requires_second_factor(organization_id: uuid.UUID) -> bool:
     return OrganizationFactorPolicy.requires(organization_id)
 
 
+def allows_org_token(organization_id: uuid.UUID, methods: list[str] | tuple[str, ...]) -> bool:
+    """An org-scoped token, at the code exchange and at every refresh: a policy switched on
+    later also stops the refresh of a family whose sign-in had no second factor."""
+    return amr.is_multi_factor(methods) or not requires_second_factor(organization_id)
+
+
 def set_policy(organization_id: uuid.UUID, require: bool, by: User) -> OrganizationFactorPolicy:
     """Create or change the organization's rule; the caller audits and commits."""
     policy = db.session.get(OrganizationFactorPolicy, organization_id, with_for_update=True)
