@@ -26,7 +26,14 @@ from authserver.models import (
     WebAuthnCredential,
 )
 from tests.factories import make_member, make_org, make_user
-from tests.mfa.helpers import add_totp, current_code, give_second_factor, make_person, post_form
+from tests.mfa.helpers import (
+    add_totp,
+    current_code,
+    give_second_factor,
+    make_person,
+    post_form,
+    sign_in_with_password,
+)
 from tests.oauth_helpers import (
     authorize_params,
     pkce_pair,
@@ -166,6 +173,25 @@ def test_max_age_still_asks_for_the_first_factor_before_a_step_up(
     _, challenge = pkce_pair()
     params = authorize_params(client, challenge, acr_values=ACR_MULTI_FACTOR, max_age="60")
     assert http.get("/authorize", query_string=params).headers["Location"].startswith("/sign-in?")
+
+
+def test_prompt_login_with_acr_values_asks_for_both_factors_again(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    app_totp = add_totp(person)
+    sign_in(app, http, person, methods=("pwd", "otp", "mfa"))
+    client = register_client(is_first_party=True)
+    verifier, challenge = pkce_pair()
+    params = authorize_params(client, challenge, acr_values=ACR_MULTI_FACTOR, prompt="login")
+    start = http.get("/authorize", query_string=params)
+    assert start.headers["Location"].startswith("/sign-in?")  # the first factor again
+    pending = parse_qs(urlsplit(start.headers["Location"]).query)["pending"][0]
+
+    signed = sign_in_with_password(http, pending)
+    assert signed.headers["Location"].endswith("/second-step")  # and the second
+    done = give_second_factor(http, code=current_code(app_totp))
+    claims = resume_and_claims(http, done.headers["Location"], client, verifier)
+    assert claims["acr"] == ACR_MULTI_FACTOR and claims["amr"] == ["pwd", "otp", "mfa"]
 
 
 @pytest.fixture
