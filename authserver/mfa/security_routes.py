@@ -102,12 +102,15 @@ def start_totp() -> Response:
 
 
 def _totp_page(session: Session, secret: TotpSecret, error: str | None = None) -> Response:
-    uri = totp.provisioning_uri(secret, session.user, current_settings().issuer)
+    raw = totp.raw_secret(secret)
+    if raw is None:
+        return _error("Start setting up the app again", "This setup can no longer be read.", 409)
+    uri = totp.provisioning_uri(raw, session.user, current_settings().issuer)
     parked = _parked()
     page = render_template(
         "mfa/totp_setup.html",
         qr_svg=totp.qr_svg(uri),
-        secret=secret.secret,
+        secret=raw,
         error=error,
         pending_id=str(parked.id) if parked else None,
     )

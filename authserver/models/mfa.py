@@ -28,17 +28,14 @@ from authserver.models.users import User
 
 class TotpSecret(db.Model):
     """A person's authenticator app (RFC 6238). One per person; it counts once confirmed.
-
-    The secret must be readable to compute codes, so it cannot be hashed like our generated
-    tokens; the database is the boundary that protects it, as for argon2 hashes.
-    """
+    The secret is stored encrypted (mfa/totp.py says how)."""
 
     __tablename__ = "mfa_totp_secrets"
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    secret: Mapped[str] = mapped_column(String(64))  # base32
+    secret_ciphertext: Mapped[str] = mapped_column(String(255))  # Fernet token of the base32
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The time step of the last accepted code: a code of that step or earlier is a replay.

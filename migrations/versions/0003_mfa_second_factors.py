@@ -2,7 +2,7 @@
 
 Revision ID: 0003_mfa
 Revises: 0002
-Create Date: 2026-12-01 09:29:28.752190
+Create Date: 2026-12-01 09:41:00.509580
 """
 
 from alembic import op
@@ -44,7 +44,7 @@ def upgrade() -> None:
 
     op.create_table('mfa_totp_secrets',
     sa.Column('user_id', sa.Uuid(), nullable=False),
-    sa.Column('secret', sa.String(length=64), nullable=False),
+    sa.Column('secret_ciphertext', sa.String(length=255), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_used_step', sa.Integer(), nullable=False),

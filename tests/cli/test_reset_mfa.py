@@ -27,8 +27,9 @@ def test_reset_mfa_removes_the_factors_and_records_it(initialized: Operator) -> 
     now = "2026-01-01 00:00:00"
     _execute(
         initialized,
-        "INSERT INTO mfa_totp_secrets (user_id, secret, created_at, confirmed_at, last_used_step)"
-        " VALUES (:u, 'JBSWY3DPEHPK3PXP', :now, :now, 0)",
+        "INSERT INTO mfa_totp_secrets"
+        " (user_id, secret_ciphertext, created_at, confirmed_at, last_used_step)"
+        " VALUES (:u, 'sealed', :now, :now, 0)",
         u=user, now=now,
     )  # fmt: skip
     for index in range(3):

@@ -10,6 +10,7 @@ from werkzeug.test import TestResponse
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.identity.passwords import hash_password
+from authserver.mfa import totp
 from authserver.models import TotpSecret, User
 from tests.factories import make_user
 from tests.oauth_helpers import csrf_token_in
@@ -27,8 +28,11 @@ def make_person(**over: object) -> User:
 def add_totp(user: User) -> pyotp.TOTP:
     """An authenticator app set up earlier (its enrolment has tests of its own)."""
     secret = pyotp.random_base32()
+    sealed = totp.seal(secret)
     db.session.add(
-        TotpSecret(user_id=user.id, secret=secret, confirmed_at=utcnow(), last_used_step=0)
+        TotpSecret(
+            user_id=user.id, secret_ciphertext=sealed, confirmed_at=utcnow(), last_used_step=0
+        )
     )
     db.session.commit()
     return pyotp.TOTP(secret)

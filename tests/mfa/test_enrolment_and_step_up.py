@@ -85,11 +85,12 @@ def test_confirming_the_app_shows_ten_recovery_codes_once_and_upgrades_the_sessi
     app: Flask, http: FlaskClient, person: User
 ) -> None:
     sign_in(app, http, person)
-    _, confirmed = enrol_totp_through_the_page(http)
+    app_totp, confirmed = enrol_totp_through_the_page(http)
     assert confirmed.status_code == 200
     shown = re.findall(rb"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", confirmed.data)
     assert len(shown) == 10
-    assert TotpSecret.confirmed_of(person.id) is not None
+    stored = TotpSecret.confirmed_of(person.id)
+    assert stored is not None and app_totp.secret not in stored.secret_ciphertext  # sealed
     assert the_session().auth_methods == ["pwd", "otp", "mfa"]
     assert b"<code>" not in http.get(SECURITY).data  # shown once
 

@@ -7,15 +7,18 @@ import logging
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.mfa import recovery_codes
 from authserver.mfa.amr import ACR_MULTI_FACTOR
-from authserver.models import AuditEvent, PendingSignIn, RecoveryCode, Session, User
+from authserver.models import AuditEvent, PendingSignIn, RecoveryCode, Session, TotpSecret, User
 from tests.mfa.helpers import (
     add_totp,
     current_code,
@@ -217,3 +220,22 @@ def test_regenerating_recovery_codes_makes_the_old_ones_useless(
     db.session.commit()
     sign_in_with_password(http)
     assert give_second_factor(http, recovery_code=old[0]).status_code == 401
+
+
+def test_an_app_secret_sealed_under_another_secret_key_fails_cleanly(
+    http: FlaskClient, person: User
+) -> None:
+    """Changing AUTHSERVER_SECRET_KEY makes stored app secrets unreadable: a refusal (and
+    an error log line), never a 500."""
+    other_key, raw = Fernet(Fernet.generate_key()), pyotp.random_base32()
+    db.session.add(
+        TotpSecret(
+            user_id=person.id,
+            secret_ciphertext=other_key.encrypt(raw.encode()).decode(),
+            confirmed_at=utcnow(),
+            last_used_step=0,
+        )
+    )
+    db.session.commit()
+    sign_in_with_password(http)
+    assert give_second_factor(http, code=pyotp.TOTP(raw).at(utcnow())).status_code == 401

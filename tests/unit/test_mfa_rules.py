@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from datetime import timedelta
 
 import pyotp
 import pytest
 
 from authserver.clock import utcnow
 from authserver.mfa import amr, recovery_codes, totp
-from authserver.models import TotpSecret
 
 
 @pytest.mark.parametrize(
@@ -85,37 +84,39 @@ def test_acr_values_ask_for_a_second_factor_only_by_the_exact_value(
     assert amr.asks_for_multi_factor(acr_values) is asked
 
 
-def _secret() -> tuple[TotpSecret, pyotp.TOTP]:
+def _app() -> tuple[str, pyotp.TOTP]:
     raw = pyotp.random_base32()
-    return TotpSecret(secret=raw, last_used_step=0), pyotp.TOTP(raw)
+    return raw, pyotp.TOTP(raw)
 
 
 @pytest.mark.parametrize("steps", [-1, 0, 1])
 def test_a_code_of_this_step_or_one_either_side_is_accepted(steps: int) -> None:
-    secret, app = _secret()
-    code = app.at(utcnow(), counter_offset=steps)
-    assert totp.verify(secret, code)
+    raw, app = _app()
+    now = utcnow()
+    assert totp.accepted_step(raw, app.at(now, counter_offset=steps), 0, now) is not None
 
 
 @pytest.mark.parametrize("steps", [-2, 2])
 def test_a_code_two_steps_away_is_refused(steps: int) -> None:
-    secret, app = _secret()
-    assert not totp.verify(secret, app.at(utcnow(), counter_offset=steps))
+    raw, app = _app()
+    now = utcnow()
+    assert totp.accepted_step(raw, app.at(now, counter_offset=steps), 0, now) is None
 
 
 def test_a_code_is_accepted_once_and_its_replay_is_refused() -> None:
-    secret, app = _secret()
-    code = app.at(utcnow())
-    assert totp.verify(secret, code)
-    assert not totp.verify(secret, code)
+    raw, app = _app()
+    now = utcnow()
+    step = totp.accepted_step(raw, app.at(now), 0, now)
+    assert step is not None
+    assert totp.accepted_step(raw, app.at(now), step, now) is None
 
 
-def test_an_older_code_after_a_newer_one_is_a_replay(move_clock: Callable[..., None]) -> None:
-    secret, app = _secret()
-    earlier = app.at(utcnow())
-    move_clock(seconds=30)
-    assert totp.verify(secret, app.at(utcnow()))
-    assert not totp.verify(secret, earlier)  # still inside the window, but older
+def test_an_older_code_after_a_newer_one_is_a_replay() -> None:
+    raw, app = _app()
+    now = utcnow()
+    earlier, later = app.at(now - timedelta(seconds=30)), app.at(now)
+    step = totp.accepted_step(raw, later, 0, now)
+    assert totp.accepted_step(raw, earlier, step, now) is None  # in the window, but older
 
 
 @pytest.mark.parametrize("typed", ["", "12345", "1234567", "１２３４５６", "٣٣٣٣٣٣", "12a456"])
@@ -124,9 +125,10 @@ def test_anything_but_six_ascii_digits_is_no_code(typed: str) -> None:
 
 
 def test_spaces_people_type_in_a_code_are_ignored() -> None:
-    secret, app = _secret()
-    code = app.at(utcnow())
-    assert totp.verify(secret, f" {code[:3]} {code[3:]} ")
+    raw, app = _app()
+    now = utcnow()
+    code = app.at(now)
+    assert totp.accepted_step(raw, f" {code[:3]} {code[3:]} ", 0, now) is not None
 
 
 @pytest.mark.parametrize("typed", ["ABCDE-FGHJK", "abcdefghjk", " abcde fghjk "])
