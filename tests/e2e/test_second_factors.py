@@ -1,16 +1,20 @@
-"""Security keys and passkeys in Chromium, with its virtual authenticator (CDP WebAuthn
-domain), against gunicorn on PostgreSQL: register, use as a second factor, sign in with a
-passkey alone; replay, expiry, wrong origin and a sign counter that did not grow fail."""
+"""Second factors in Chromium against gunicorn on PostgreSQL: an authenticator app whose
+codes the test computes from the secret the page shows, recovery codes, and security keys
+and passkeys through Chromium's virtual authenticator (CDP WebAuthn domain): register, use
+as a second factor, sign in with a passkey alone; replay, expiry, wrong origin, a counter
+that did not grow and a missing user verification fail."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pyotp
 import pytest
 import requests
 
@@ -313,3 +317,41 @@ def test_a_passkey_that_did_not_verify_the_person_does_not_sign_in(
         "AND outcome = 'failure' ORDER BY occurred_at DESC LIMIT 1",
     )
     assert "verif" in refusals[0][0].lower()
+
+
+def test_an_authenticator_app_and_a_recovery_code_in_a_browser(
+    page,
+    base: str,
+    email: str,
+    app: App,  # noqa: ANN001
+) -> None:
+    page.goto(base + "/sign-in?return_to=security")
+    sign_in_with_password(page, email)
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    assert page.locator(".qr svg").count() == 1
+    app_totp = pyotp.TOTP(page.locator("[data-totp-secret]").inner_text())
+    page.get_by_label("Code the app shows now").fill(app_totp.now())
+    page.get_by_role("button", name="Confirm").click()
+    codes = page.locator("[data-recovery-codes] code").all_inner_texts()
+    assert len(codes) == 10
+    page.context.clear_cookies()
+
+    page.goto(app.authorization_url())
+    sign_in_with_password(page, email)
+    page.get_by_label("Code from your authenticator app").fill(
+        # The next step: the enrolment spent this one, and one step ahead is in the window.
+        app_totp.at(time.time() + 30)
+    )
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_selector("button:has-text('Allow')")
+    callback = browse_to_client(page, page.get_by_role("button", name="Allow").click)
+    claims = app.issuer.verify(app.exchange(callback)["id_token"], audience=app.client_id)
+    assert claims["amr"] == ["pwd", "otp", "mfa"] and claims["acr"] == ACR_MULTI_FACTOR
+    page.context.clear_cookies()
+
+    page.goto(base + "/sign-in")
+    sign_in_with_password(page, email)
+    page.get_by_text("Use a recovery code").click()
+    page.get_by_label("Recovery code").fill(codes[0])
+    page.get_by_role("button", name="Use recovery code").click()
+    page.wait_for_selector("text=You are signed in")
