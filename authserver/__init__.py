@@ -165,6 +165,9 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.identity.sessions import init_sessions
     from authserver.identity.upstream import init_upstreams
     from authserver.metrics import init_metrics
+    from authserver.mfa.api import mfa_policy_api
+    from authserver.mfa.routes import mfa
+    from authserver.mfa.security_routes import security
     from authserver.oauth.cors import init_cors
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
@@ -180,9 +183,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)
     app.register_blueprint(invitations_api)
+    app.register_blueprint(mfa_policy_api)
     app.register_blueprint(openapi_api)
     app.register_blueprint(health)
     app.register_blueprint(identity)
+    app.register_blueprint(mfa)
+    app.register_blueprint(security)
     app.register_blueprint(oauth)
     app.register_blueprint(oidc)
     register_error_handlers(app)

@@ -39,6 +39,11 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # (tests/api/test_rate_limits.py checks that the two agree).
 RATE_LIMITED_ENDPOINTS = frozenset(
     {
+        "mfa.passkey_options",
+        "mfa.second_step_webauthn_options",
+        "mfa.second_step_with_code",
+        "mfa.second_step_with_webauthn",
+        "mfa.sign_in_with_passkey",
         "oauth.issue_token",
     }
 )

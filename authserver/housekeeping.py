@@ -17,8 +17,10 @@ from authserver.models import (
     AuthorizationCode,
     GrantFamily,
     PendingAuthorization,
+    PendingSignIn,
     RefreshToken,
     Session,
+    WebAuthnChallenge,
 )
 
 KEPT_AFTER_EXPIRY = timedelta(days=1)
@@ -40,6 +42,8 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
             or_(GrantFamily.expires_at < cutoff, GrantFamily.revoked_at < cutoff),
         ),
         "refresh_tokens": (RefreshToken, RefreshToken.expires_at < cutoff),
+        "mfa_pending_sign_ins": (PendingSignIn, PendingSignIn.expires_at < cutoff),
+        "mfa_webauthn_challenges": (WebAuthnChallenge, WebAuthnChallenge.expires_at < cutoff),
     }
 
 

@@ -12,6 +12,7 @@ from authserver import audit
 from authserver.extensions import db
 from authserver.identity import accounts
 from authserver.identity.passwords import PasswordPolicyError, hash_password
+from authserver.mfa.reset import reset_factors
 from authserver.models import PlatformRole, User
 from authserver.models.users import PLATFORM_ROLES, normalize_email
 
@@ -109,6 +110,20 @@ def users_sign_out(email: str) -> None:
     signed_out = accounts.sign_out_everywhere(user)
     db.session.commit()
     click.echo(f"signed out <{user.email}>: {_ended(signed_out)}")
+
+
+@users_cli.command("reset-mfa")
+@click.argument("email")
+def users_reset_mfa(email: str) -> None:
+    """Remove a person's second factors and recovery codes (a lost phone and lost codes)."""
+    user = _find_user(email)
+    removed = reset_factors(user)
+    db.session.commit()
+    click.echo(
+        f"reset second factors of <{user.email}>: {removed.totp} authenticator app(s), "
+        f"{removed.webauthn} security key(s) or passkey(s), "
+        f"{removed.recovery_codes} recovery code(s)"
+    )
 
 
 def _find_user(email: str) -> User:

@@ -3,6 +3,14 @@
 from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
+from authserver.models.mfa import (
+    OrganizationFactorPolicy,
+    PendingSignIn,
+    RecoveryCode,
+    TotpSecret,
+    WebAuthnChallenge,
+    WebAuthnCredential,
+)
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
 from authserver.models.pending import PendingAuthorization
 from authserver.models.rbac import Permission, Role, Service
@@ -18,13 +26,19 @@ __all__ = [
     "OAuthAccount",
     "OAuthClient",
     "Organization",
+    "OrganizationFactorPolicy",
     "OrganizationMember",
     "PendingAuthorization",
+    "PendingSignIn",
     "Permission",
     "PlatformRole",
+    "RecoveryCode",
     "RefreshToken",
     "Role",
     "Service",
     "Session",
+    "TotpSecret",
     "User",
+    "WebAuthnChallenge",
+    "WebAuthnCredential",
 ]
