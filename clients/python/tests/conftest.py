@@ -157,7 +157,8 @@ class Person:
             "code_challenge_method": "S256",
             **params,
         }
-        callback = self._browse(f"{self.authserver.issuer}/authorize?{urllib.parse.urlencode(query)}")
+        authorize = f"{self.authserver.issuer}/authorize?{urllib.parse.urlencode(query)}"
+        callback = self._browse(authorize)
         code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))["code"]
         response = httpx.post(
             f"{self.authserver.issuer}/token",
@@ -218,9 +219,9 @@ def acme(authserver: Authserver, web_app: ClientCredentials, billing_manifest: P
         )  # fmt: skip
         people[name] = Person(email, authserver, web_app)
     alice, bob = people["alice"], people["bob"]
+    for_api = alice.access_token("orgs orgs:write", resource="auth")
     api = httpx.Client(
-        base_url=f"{authserver.issuer}/api/v1",
-        headers={"Authorization": "Bearer " + alice.access_token("orgs orgs:write", resource="auth")},
+        base_url=f"{authserver.issuer}/api/v1", headers={"Authorization": f"Bearer {for_api}"}
     )
     acme_id = api.post("/orgs", json={"name": "Acme", "slug": "acme"}).json()["id"]
     globex_id = api.post("/orgs", json={"name": "Globex", "slug": "globex"}).json()["id"]

@@ -20,6 +20,7 @@ from authserver_rs import (
     IssuerUnavailable,
     Verifier,
 )
+
 from conftest import Acme, Authserver
 
 pytestmark = pytest.mark.server

@@ -56,6 +56,7 @@ class RequireToken:
             ) from None
         except IssuerUnavailable:
             raise HTTPException(
-                503, detail="authserver is unreachable; try again shortly.",
+                503,
+                detail="authserver is unreachable; try again shortly.",
                 headers={"Retry-After": RETRY_AFTER},
             ) from None

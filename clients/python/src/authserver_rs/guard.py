@@ -11,7 +11,7 @@ from authserver_rs.errors import InsufficientScope, MissingToken, TokenRefused
 from authserver_rs.verifier import Verifier
 
 # RFC 6750 §3: error_description and scope are quoted strings of %x20-21 / %x23-5B / %x5D-7E.
-UNQUOTABLE = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+UNQUOTABLE = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 RETRY_AFTER = "5"  # seconds, when authserver cannot be reached to decide
 
 

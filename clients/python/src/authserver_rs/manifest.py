@@ -13,7 +13,7 @@ import httpx
 
 from authserver_rs.errors import AuthserverError
 from authserver_rs.introspection import ClientCredentials
-from authserver_rs.verifier import load_manifest
+from authserver_rs.verifier import discovery_url, load_manifest
 
 log = logging.getLogger("authserver_rs")
 
@@ -120,7 +120,7 @@ def _publish(
     manifest: Mapping[str, Any],
     prune: bool,
 ) -> SyncResult:
-    metadata = _answer(http.get, issuer.rstrip("/") + "/.well-known/openid-configuration")
+    metadata = _answer(http.get, discovery_url(issuer))
     token = _answer(
         http.post,
         metadata.json()["token_endpoint"],

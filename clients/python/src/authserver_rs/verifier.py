@@ -34,6 +34,10 @@ ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
 MAX_TOKEN_LENGTH = 16384  # far above our 50-org bound; a bigger header is refused unparsed
 
 
+def discovery_url(issuer: str) -> str:
+    return issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
 def load_manifest(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     """A manifest given as a dict, or as the path of its JSON file."""
     if isinstance(source, Mapping):
@@ -85,7 +89,7 @@ class Verifier:
         `issuer` must be the one we were configured with)."""
         with self._metadata_lock:
             if self._metadata is None:
-                found = self._get_json(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
+                found = self._get_json(discovery_url(self.issuer))
                 if found.get("issuer") != self.issuer or not isinstance(found.get("jwks_uri"), str):
                     raise IssuerUnavailable(
                         f"discovery at {self.issuer} names issuer {found.get('issuer')!r}"
