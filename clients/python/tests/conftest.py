@@ -204,6 +204,7 @@ class Acme:
 
     alice: Person
     bob: Person
+    alice_id: str
     acme_id: str
     globex_id: str
 
@@ -235,4 +236,4 @@ def acme(authserver: Authserver, web_app: ClientCredentials, billing_manifest: P
         f"/orgs/{acme_id}/members", json={"email": bob.email, "roles": ["billing:viewer"]}
     )
     assert added.status_code == 201, added.text
-    return Acme(alice, bob, acme_id, globex_id)
+    return Acme(alice, bob, owner["user_id"], acme_id, globex_id)
