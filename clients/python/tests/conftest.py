@@ -119,6 +119,23 @@ def web_app(authserver: Authserver) -> ClientCredentials:
     return ClientCredentials(made["client_id"], made["client_secret"])
 
 
+class CountingHttp(httpx.Client):
+    """An ordinary client that also counts what it asked for, by path."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=10, event_hooks={"request": [self._count]})
+        self.paths: list[str] = []
+
+    def _count(self, request: httpx.Request) -> None:
+        self.paths.append(request.url.path)
+
+
+def claims_of(raw: str) -> dict[str, Any]:
+    """A JWT's payload, unverified: for a test to read what it was given."""
+    payload = raw.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
 class _Forms(HTMLParser):
     """The forms of a page: action and input values, as a browser would submit them."""
 

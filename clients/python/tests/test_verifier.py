@@ -21,20 +21,9 @@ from authserver_rs import (
     Verifier,
 )
 
-from conftest import Acme, Authserver
+from conftest import Acme, Authserver, CountingHttp
 
 pytestmark = pytest.mark.server
-
-
-class CountingHttp(httpx.Client):
-    """An ordinary client that also counts what it asked for, by path."""
-
-    def __init__(self) -> None:
-        super().__init__(timeout=10, event_hooks={"request": [self._count]})
-        self.paths: list[str] = []
-
-    def _count(self, request: httpx.Request) -> None:
-        self.paths.append(request.url.path)
 
 
 @pytest.fixture
@@ -113,11 +102,6 @@ def test_a_service_token_is_a_service_and_not_for_billing(
         Verifier(authserver.issuer, "billing").verify(raw)
     token = Verifier(authserver.issuer, "auth").verify(raw)
     assert token.subject_kind == SERVICE and token.is_service and not token.is_person
-
-
-def _segments(raw: str) -> list[dict | bytes]:
-    header, payload, signature = raw.split(".")
-    return [_decode(header), _decode(payload), signature.encode()]
 
 
 def _decode(part: str) -> dict:
