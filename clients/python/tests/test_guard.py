@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from authserver_rs.errors import InsufficientScope, InvalidToken, MissingToken
@@ -39,3 +42,16 @@ def test_an_insufficient_scope_challenge_names_the_scope() -> None:
 def test_quotes_backslashes_and_control_characters_never_reach_the_header() -> None:
     value = challenge(InvalidToken('bad "x" \\ \r\n\x00 é'), 'bil"ling')
     assert value == ('Bearer realm="billing", error="invalid_token", error_description="bad x   "')
+
+
+def test_the_package_ships_its_type_marker() -> None:
+    import authserver_rs
+
+    assert (Path(authserver_rs.__file__).parent / "py.typed").is_file()
+
+
+@pytest.mark.skipif(not os.environ.get("KIT_FROM_WHEEL"), reason="only in `make test-kit`")
+def test_the_kit_under_test_is_the_installed_wheel() -> None:
+    import authserver_rs
+
+    assert "site-packages" in Path(authserver_rs.__file__).parts

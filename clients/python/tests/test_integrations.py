@@ -1,7 +1,8 @@
 """The Flask decorator (through the billing example itself) and the FastAPI dependency, with
 tokens from a real authserver: the same routes, the same answers, the RFC 6750 challenges."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI reads the Annotated dependencies of
+# the endpoints below, which name local variables, from their evaluated annotations.
 
 import importlib.util
 from collections.abc import Callable
