@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from authserver_rs.claims import MalformedClaims, parse_claims, role_permissions_of
+from authserver_rs.errors import InvalidToken
+from authserver_rs.verifier import check_unbound
 
 from conftest import MANIFEST
 
@@ -124,3 +126,9 @@ def test_aud_may_be_a_list() -> None:
 def test_malformed_claims_are_refused(claims: dict[str, Any]) -> None:
     with pytest.raises(MalformedClaims):
         token(**claims)
+
+
+def test_a_sender_constrained_token_is_refused_until_dpop_is_supported() -> None:
+    check_unbound(BASE)
+    with pytest.raises(InvalidToken, match="DPoP"):
+        check_unbound(BASE | {"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})

@@ -45,6 +45,14 @@ def load_manifest(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     return json.loads(Path(source).read_text(encoding="utf-8"))
 
 
+def check_unbound(claims: Mapping[str, Any]) -> None:
+    """RFC 9449 §6 / RFC 8705 §3: a sender-constrained token (`cnf`) is only good with proof
+    of its key, which this version cannot check yet; accepting it as a bearer token would
+    undo the binding, so it is refused."""
+    if "cnf" in claims:
+        raise InvalidToken("Sender-constrained (DPoP) tokens are not supported yet.")
+
+
 class Verifier:
     """Verifies access tokens for one service (`audience`) of one issuer. Thread-safe; make
     one at start-up and share it. Discovery and the JWKS are fetched on first use."""
@@ -115,6 +123,7 @@ class Verifier:
         claims = decoded.claims
         if claims["iat"] > self._clock() + self._leeway:
             raise InvalidToken("The token is issued in the future.")
+        check_unbound(claims)
         try:
             access = parse_claims(claims, self.audience, self._role_permissions)
         except MalformedClaims as error:
