@@ -10,13 +10,23 @@ from authserver_rs import ClientCredentials, Verifier, publish_manifest
 from authserver_rs.flask import current_token, require_token
 from flask import Flask, jsonify, request
 
+from billing.web import add_web_pages
+
 MANIFEST = Path(__file__).with_name("manifest.json")
 MAX_AMOUNT_CENTS = 10**9
 
 
-def create_app(issuer: str, credentials: ClientCredentials, *, publish: bool = True) -> Flask:
+def create_app(
+    issuer: str,
+    credentials: ClientCredentials,
+    *,
+    publish: bool = True,
+    web_client: ClientCredentials | None = None,
+    base_url: str = "http://127.0.0.1:8001",
+) -> Flask:
     """The service. With `publish` it first pushes its manifest, and refuses to start when
-    authserver refuses it (roles still held, a schema error) or stays unreachable."""
+    authserver refuses it (roles still held, a schema error) or stays unreachable. With
+    `web_client` it also serves a page at / for a person to try the API (web.py)."""
     if publish:
         publish_manifest(MANIFEST, issuer=issuer, credentials=credentials)
     # Tokens for us have `aud` = our service name; the manifest lets the `orgs` claim (roles
@@ -45,4 +55,6 @@ def create_app(issuer: str, credentials: ClientCredentials, *, publish: bool = T
         invoices.setdefault(org, []).append(invoice)
         return jsonify(invoice), 201
 
+    if web_client is not None:
+        add_web_pages(app, issuer, web_client, verifier, base_url)
     return app

@@ -136,7 +136,7 @@ def claims_of(raw: str) -> dict[str, Any]:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-class _Forms(HTMLParser):
+class Forms(HTMLParser):
     """The forms of a page: action and input values, as a browser would submit them."""
 
     def __init__(self) -> None:
@@ -203,11 +203,12 @@ class Person:
                 response = self.browser.get(location)
                 continue
             assert response.status_code == 200, response.text[:500]
-            response = self._sign_in(response)
+            response = self.sign_in_on(response)
         raise AssertionError("too many redirects")
 
-    def _sign_in(self, page: httpx.Response) -> httpx.Response:
-        parser = _Forms()
+    def sign_in_on(self, page: httpx.Response) -> httpx.Response:
+        """Fill in and send the password form of authserver's sign-in page."""
+        parser = Forms()
         parser.feed(page.text)
         action, fields = next((a, f) for a, f in parser.forms if "password" in f)
         fields.update(email=self.email, password=PASSWORD)

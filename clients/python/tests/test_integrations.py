@@ -4,7 +4,7 @@ tokens from a real authserver: the same routes, the same answers, the RFC 6750 c
 # No `from __future__ import annotations` here: FastAPI reads the Annotated dependencies of
 # the endpoints below, which name local variables, from their evaluated annotations.
 
-import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +22,12 @@ from conftest import REPO, Acme, Authserver
 pytestmark = pytest.mark.server
 
 
-def billing_example(issuer: str, credentials: ClientCredentials) -> Any:
-    """examples/billing/app.py, imported from the repository (it is not in the wheel)."""
-    spec = importlib.util.spec_from_file_location("billing_app", REPO / "examples/billing/app.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.create_app(issuer, credentials)  # publishes its manifest, as at start-up
+def billing_example(issuer: str, credentials: ClientCredentials, **options: Any) -> Any:
+    """examples/billing, imported from the repository (it is not in the wheel)."""
+    sys.path.insert(0, str(REPO / "examples"))
+    from billing.app import create_app
+
+    return create_app(issuer, credentials, **options)  # publishes its manifest, as at start-up
 
 
 def fastapi_twin(verifier: Verifier) -> FastAPI:
