@@ -9,10 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from authserver_rs.errors import IssuerUnavailable
 
@@ -89,7 +89,7 @@ class JwksCache:
     def _refresh(self, now: float) -> None:
         try:
             fetched = self._fetch(self._etag)
-            keys = KeySet.import_key_set(fetched.jwks) if fetched.jwks is not None else None
+            keys = _import(fetched.jwks) if fetched.jwks is not None else None
         except (IssuerUnavailable, JoseError, ValueError, KeyError, TypeError) as error:
             if self._keys is None:
                 raise IssuerUnavailable(f"cannot read the issuer's JWKS: {error}") from error
@@ -104,3 +104,9 @@ class JwksCache:
             raise IssuerUnavailable("the JWKS endpoint answered 304 to a first request")
         self._etag = fetched.etag or self._etag
         self._fresh_until = now + max_age_of(fetched.cache_control)
+
+
+def _import(jwks: dict[str, Any]) -> KeySet:
+    if not isinstance(jwks.get("keys"), list):
+        raise ValueError("the JWKS has no keys list")
+    return KeySet.import_key_set(cast(KeySetSerialization, jwks))

@@ -42,7 +42,10 @@ def load_manifest(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     """A manifest given as a dict, or as the path of its JSON file."""
     if isinstance(source, Mapping):
         return dict(source)
-    return json.loads(Path(source).read_text(encoding="utf-8"))
+    found = json.loads(Path(source).read_text(encoding="utf-8"))
+    if not isinstance(found, dict):
+        raise ValueError(f"{source}: a manifest is a JSON object")
+    return found
 
 
 def check_unbound(claims: Mapping[str, Any]) -> None:
@@ -128,7 +131,8 @@ class Verifier:
             access = parse_claims(claims, self.audience, self._role_permissions)
         except MalformedClaims as error:
             raise InvalidToken(f"The token's claims are malformed: {error}.") from None
-        if self._is_live(live) and not self._introspector.is_active(  # type: ignore[union-attr]
+        introspector = self._introspector_for(live)
+        if introspector is not None and not introspector.is_active(
             self._http, self._endpoint("introspection_endpoint"), token, access.expires_at
         ):
             raise InvalidToken("The token has been revoked.")
@@ -177,12 +181,13 @@ class Verifier:
             iat={"essential": True},
         )
 
-    def _is_live(self, live: bool | None) -> bool:
+    def _introspector_for(self, live: bool | None) -> Introspector | None:
+        """Who asks /introspect for this call, if anyone."""
         if live is None:
-            return self._introspector is not None and self._introspect_by_default
+            return self._introspector if self._introspect_by_default else None
         if live and self._introspector is None:
             raise ValueError("live checks need Verifier(introspection=ClientCredentials(...))")
-        return live
+        return self._introspector if live else None
 
     def _endpoint(self, name: str) -> str:
         endpoint = self.metadata.get(name)
