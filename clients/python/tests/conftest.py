@@ -215,6 +215,16 @@ class Person:
         return self.browser.post(str(page.url.join(action)), data=fields)
 
 
+def new_person(authserver: Authserver, app: ClientCredentials, name: str) -> Person:
+    """A person with a verified email and a password, signed in to nothing yet."""
+    email = f"{name}@example.com"
+    authserver.cli(
+        "users", "create", "--email", email, "--name", name.title(), "--email-verified",
+        "--password-stdin", stdin=PASSWORD,
+    )  # fmt: skip
+    return Person(email, authserver, app)
+
+
 @dataclass
 class Acme:
     """Organization `acme`: alice is its owner and a billing clerk, bob a billing viewer.
@@ -229,15 +239,7 @@ class Acme:
 
 @pytest.fixture(scope="session")
 def acme(authserver: Authserver, web_app: ClientCredentials, billing_manifest: Path) -> Acme:
-    people = {}
-    for name in ("alice", "bob"):
-        email = f"{name}@example.com"
-        authserver.cli(
-            "users", "create", "--email", email, "--name", name.title(), "--email-verified",
-            "--password-stdin", stdin=PASSWORD,
-        )  # fmt: skip
-        people[name] = Person(email, authserver, web_app)
-    alice, bob = people["alice"], people["bob"]
+    alice, bob = new_person(authserver, web_app, "alice"), new_person(authserver, web_app, "bob")
     for_api = alice.access_token("orgs orgs:write", resource="auth")
     api = httpx.Client(
         base_url=f"{authserver.issuer}/api/v1", headers={"Authorization": f"Bearer {for_api}"}

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from authserver_rs import ClientCredentials
 
-from conftest import REPO, Acme, Authserver, Forms, Person
+from conftest import REPO, Acme, Authserver, Forms, Person, new_person
 
 pytestmark = pytest.mark.server
 
@@ -102,10 +102,13 @@ def test_a_form_without_its_csrf_token_is_refused(example: str, acme: Acme) -> N
     assert refused.status_code == 400
 
 
-def test_starting_an_org_makes_the_person_a_billing_clerk_there(example: str, acme: Acme) -> None:
-    page = signed_in(acme.bob, example)
+def test_starting_an_org_makes_the_person_a_billing_clerk_there(
+    example: str, authserver: Authserver, web_app: ClientCredentials
+) -> None:
+    carol = new_person(authserver, web_app, "carol")  # not in acme, whose people others use
+    page = signed_in(carol, example)
 
-    after = visit(acme.bob, f"{example}/start-org", slug="initech", csrf=csrf_of(page))
+    after = visit(carol, f"{example}/start-org", slug="initech", csrf=csrf_of(page))
 
     assert "PUT /api/v1/orgs/" in after.text  # the role change the page made, shown
     # The token is for billing (resource=billing): its orgs claim lists billing roles only.

@@ -64,8 +64,8 @@ def test_removing_a_held_role_fails_with_its_holders_named(
         publish(authserver, billing_credentials, manifest)
 
     assert refused.value.status == 409
-    assert [(h["role"], h["email"]) for h in refused.value.holders] == [
-        ("billing:clerk", "alice@example.com")
+    assert ("billing:clerk", "alice@example.com") in [
+        (h["role"], h["email"]) for h in refused.value.holders
     ]
     assert "billing:clerk is held by alice@example.com in acme" in str(refused.value)
 
