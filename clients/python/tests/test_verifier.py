@@ -224,3 +224,15 @@ def test_a_stale_jwks_is_revalidated_with_its_etag(authserver: Authserver, acme:
     verifier.verify(raw)
 
     assert answers == [304]
+
+
+def test_an_unreachable_issuer_is_asked_once_per_pause_not_per_request(acme: Acme) -> None:
+    from tests.e2e.processes import free_port
+
+    http = CountingHttp()
+    verifier = Verifier(f"http://127.0.0.1:{free_port()}", "billing", http=http)
+    raw = acme.bob.access_token(resource="billing")
+    for _ in range(10):
+        with pytest.raises(IssuerUnavailable):
+            verifier.verify(raw)
+    assert len(http.paths) == 1

@@ -20,6 +20,7 @@ log = logging.getLogger("authserver_rs")
 
 DEFAULT_MAX_AGE = 300.0  # when the answer has no max-age
 LONGEST_MAX_AGE = 86400.0  # a typo upstream must not freeze our keys for a year
+RETRY_AFTER_FAILURE = 5.0  # seconds between attempts while the JWKS cannot be read
 MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -62,16 +63,18 @@ class JwksCache:
         self._keys: KeySet | None = None
         self._kids: frozenset[str] = frozenset()
         self._etag: str | None = None
-        self._fresh_until = 0.0
+        self._fresh_until = float("-inf")
         self._last_unknown_kid_fetch: float | None = None
 
     def key_set(self, kid: str | None) -> KeySet | None:
         """The keys, knowing `kid` if the issuer publishes it; None when it does not."""
         with self._lock:
             now = self._clock()
-            expired = self._keys is None or now >= self._fresh_until
+            expired = now >= self._fresh_until
             if expired:
                 self._refresh(now)
+            if self._keys is None:
+                raise IssuerUnavailable("the issuer's JWKS cannot be read; retrying shortly")
             if kid in self._kids:
                 return self._keys
             if expired or not self._may_refetch_for_unknown_kid(now):
@@ -90,18 +93,17 @@ class JwksCache:
         try:
             fetched = self._fetch(self._etag)
             keys = _import(fetched.jwks) if fetched.jwks is not None else None
+            if keys is None and self._keys is None:
+                raise ValueError("the JWKS endpoint answered 304 to a first request")
         except (IssuerUnavailable, JoseError, ValueError, KeyError, TypeError) as error:
-            if self._keys is None:
-                raise IssuerUnavailable(f"cannot read the issuer's JWKS: {error}") from error
-            # Keep the keys we have (stale beats down), and try again after the interval.
-            log.warning("authserver_rs: JWKS refresh failed, keeping cached keys: %s", error)
-            self._fresh_until = now + self._refetch_interval
+            # Keep the keys we have (stale beats down); either way, ask again only after a
+            # pause, so requests arriving during an outage do not each hit the issuer.
+            log.warning("authserver_rs: cannot refresh the JWKS: %s", error)
+            self._fresh_until = now + RETRY_AFTER_FAILURE
             return
         if keys is not None:
             self._keys = keys
             self._kids = frozenset(k.kid for k in keys.keys if k.kid)
-        elif self._keys is None:
-            raise IssuerUnavailable("the JWKS endpoint answered 304 to a first request")
         self._etag = fetched.etag or self._etag
         self._fresh_until = now + max_age_of(fetched.cache_control)
 

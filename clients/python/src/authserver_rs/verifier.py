@@ -24,7 +24,7 @@ from authserver_rs.claims import (
 )
 from authserver_rs.errors import InvalidToken, IssuerUnavailable
 from authserver_rs.introspection import ClientCredentials, Introspector
-from authserver_rs.jwks import Fetched, JwksCache
+from authserver_rs.jwks import RETRY_AFTER_FAILURE, Fetched, JwksCache
 
 # Asymmetric algorithms only: authserver signs with RS256, ES256 or EdDSA, and a shared
 # secret (HS256) or "none" must never be accepted (RFC 8725 §3.1).
@@ -84,6 +84,7 @@ class Verifier:
         self._http = http or httpx.Client(timeout=5.0)
         self._metadata: dict[str, Any] | None = None
         self._metadata_lock = threading.Lock()
+        self._discovery_retry_at = float("-inf")
         self._jwks = JwksCache(
             self._fetch_jwks, refetch_interval=jwks_refetch_interval, clock=clock
         )
@@ -99,14 +100,22 @@ class Verifier:
         """The issuer's discovery document, read once (OIDC Discovery; RFC 8414 §3.3: its
         `issuer` must be the one we were configured with)."""
         with self._metadata_lock:
-            if self._metadata is None:
+            if self._metadata is not None:
+                return self._metadata
+            if time.monotonic() < self._discovery_retry_at:
+                # Requests arriving during an outage must not each hit the issuer.
+                raise IssuerUnavailable(f"discovery at {self.issuer} failed; retrying shortly")
+            try:
                 found = self._get_json(discovery_url(self.issuer))
                 if found.get("issuer") != self.issuer or not isinstance(found.get("jwks_uri"), str):
                     raise IssuerUnavailable(
                         f"discovery at {self.issuer} names issuer {found.get('issuer')!r}"
                     )
-                self._metadata = found
-            return self._metadata
+            except IssuerUnavailable:
+                self._discovery_retry_at = time.monotonic() + RETRY_AFTER_FAILURE
+                raise
+            self._metadata = found
+            return found
 
     def verify(self, token: str, *, live: bool | None = None) -> AccessToken:
         """The token's claims if it is a valid access token for this service; InvalidToken
