@@ -227,7 +227,8 @@ def new_person(authserver: Authserver, app: ClientCredentials, name: str) -> Per
 
 @dataclass
 class Acme:
-    """Organization `acme`: alice is its owner and a billing clerk, bob a billing viewer.
+    """Organization `acme`: alice is its owner and a billing clerk, bob a billing viewer (he
+    accepted her invitation).
     Organization `globex`: alice owns it but holds no billing role there."""
 
     alice: Person
@@ -252,8 +253,14 @@ def acme(authserver: Authserver, web_app: ClientCredentials, billing_manifest: P
         json={"roles": ["auth:owner", "billing:clerk"]},
     )
     assert changed.status_code == 200, changed.text
-    added = api.post(
-        f"/orgs/{acme_id}/members", json={"email": bob.email, "roles": ["billing:viewer"]}
+    invited = api.post(
+        f"/orgs/{acme_id}/invitations", json={"email": bob.email, "roles": ["billing:viewer"]}
     )
-    assert added.status_code == 201, added.text
+    assert invited.status_code == 201, invited.text
+    bob_for_api = bob.access_token("orgs orgs:write", resource="auth")
+    accepted = httpx.post(
+        f"{authserver.issuer}/api/v1/invitations/{invited.json()['id']}/accept",
+        headers={"Authorization": f"Bearer {bob_for_api}"},
+    )
+    assert accepted.status_code == 200, accepted.text
     return Acme(alice, bob, owner["user_id"], acme_id, globex_id)

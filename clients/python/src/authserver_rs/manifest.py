@@ -124,7 +124,8 @@ def _publish(
     token = _answer(
         http.post,
         metadata.json()["token_endpoint"],
-        data={"grant_type": "client_credentials", "scope": SYNC_SCOPE},
+        # RFC 8707: a token for our API (its audience, `auth`), which takes manifests.
+        data={"grant_type": "client_credentials", "scope": SYNC_SCOPE, "resource": API_AUDIENCE},
         auth=credentials.basic_auth(),
     )
     service = manifest.get("service")
