@@ -95,18 +95,22 @@ def publish_manifest(
     client = http or httpx.Client(timeout=10.0)
     deadline = time.monotonic() + retry_for
     delay = 0.5
-    while True:
-        try:
-            result = _publish(client, issuer, credentials, manifest, prune_assignments)
-        except _Retryable as error:
-            if time.monotonic() + delay > deadline:
-                raise PublishFailed(f"authserver at {issuer} unavailable: {error}") from None
-            log.warning("authserver_rs: %s; retrying in %.1f s", error, delay)
-            sleep(delay)
-            delay = min(delay * 2, 10.0)
-            continue
-        echo(result.summary())
-        return result
+    try:
+        while True:
+            try:
+                result = _publish(client, issuer, credentials, manifest, prune_assignments)
+            except _Retryable as error:
+                if time.monotonic() + delay > deadline:
+                    raise PublishFailed(f"authserver at {issuer} unavailable: {error}") from None
+                log.warning("authserver_rs: %s; retrying in %.1f s", error, delay)
+                sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            echo(result.summary())
+            return result
+    finally:
+        if http is None:
+            client.close()
 
 
 class _Retryable(Exception):
