@@ -264,3 +264,32 @@ def acme(authserver: Authserver, web_app: ClientCredentials, billing_manifest: P
     )
     assert accepted.status_code == 200, accepted.text
     return Acme(alice, bob, owner["user_id"], acme_id, globex_id)
+
+
+@dataclass
+class Crowded:
+    """dave: owner of 51 organizations (one past the claim's bound), a billing viewer in the
+    newest, `org-50`, which a token's `orgs` claim therefore leaves out."""
+
+    dave: Person
+    newest: str
+
+
+@pytest.fixture(scope="session")
+def crowded(authserver: Authserver, web_app: ClientCredentials, billing_manifest: Path) -> Crowded:
+    dave = new_person(authserver, web_app, "dave")
+    for_api = dave.access_token("orgs orgs:write", resource="auth")
+    api = httpx.Client(
+        base_url=f"{authserver.issuer}/api/v1", headers={"Authorization": f"Bearer {for_api}"}
+    )
+    for n in range(51):
+        created = api.post("/orgs", json={"name": f"Org {n}", "slug": f"org-{n}"})
+        assert created.status_code == 201, created.text
+    newest = created.json()["id"]
+    (owner,) = api.get(f"/orgs/{newest}/members").json()
+    changed = api.put(
+        f"/orgs/{newest}/members/{owner['id']}/roles",
+        json={"roles": ["auth:owner", "billing:viewer"]},
+    )
+    assert changed.status_code == 200, changed.text
+    return Crowded(dave, "org-50")

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from authserver_rs import AccessToken, ClientCredentials, Verifier
 from authserver_rs.fastapi import RequireToken
 
-from conftest import REPO, Acme, Authserver
+from conftest import REPO, Acme, Authserver, Crowded
 
 pytestmark = pytest.mark.server
 
@@ -172,3 +172,19 @@ def test_the_example_refuses_an_amount_that_is_not_whole_cents(
     token = acme.alice.access_token(resource="billing", organization="acme")
     response = call("POST", "/orgs/acme/invoices", token, json={"amount_cents": amount})
     assert response.status == 422
+
+
+def test_an_org_cut_from_the_orgs_claim_is_refused_with_a_way_forward(
+    call: Call, crowded: Crowded
+) -> None:
+    token = crowded.dave.access_token("openid orgs", resource="billing")
+
+    refused = call("GET", f"/orgs/{crowded.newest}/invoices", token)
+
+    assert refused.status == 403
+    assert f"ask for a token with organization={crowded.newest}" in refused.challenge
+
+
+def test_an_org_scoped_token_decides_beyond_the_claims_bound(call: Call, crowded: Crowded) -> None:
+    token = crowded.dave.access_token(resource="billing", organization=crowded.newest)
+    assert call("GET", f"/orgs/{crowded.newest}/invoices", token).status == 200

@@ -21,7 +21,7 @@ from authserver_rs import (
     Verifier,
 )
 
-from conftest import Acme, Authserver, CountingHttp
+from conftest import Acme, Authserver, CountingHttp, Crowded
 
 pytestmark = pytest.mark.server
 
@@ -71,12 +71,6 @@ def test_without_the_manifest_the_orgs_claim_answers_roles_only(
     )
     assert token.has_role("clerk", org="acme")
     assert not token.has_permission("invoice:read", org="acme")
-
-
-def test_memberships_come_from_userinfo(verifier: Verifier, acme: Acme) -> None:
-    raw = acme.bob.access_token("openid orgs", resource="billing")
-    (membership,) = verifier.memberships(raw)
-    assert membership.slug == "acme" and membership.roles == {"billing:viewer"}
 
 
 @pytest.mark.parametrize(
@@ -236,3 +230,11 @@ def test_an_unreachable_issuer_is_asked_once_per_pause_not_per_request(acme: Acm
         with pytest.raises(IssuerUnavailable):
             verifier.verify(raw)
     assert len(http.paths) == 1
+
+
+def test_the_orgs_claim_is_cut_at_50_and_says_so(verifier: Verifier, crowded: Crowded) -> None:
+    token = verifier.verify(crowded.dave.access_token("openid orgs", resource="billing"))
+
+    assert token.orgs_truncated and len(token.orgs or ()) == 50
+    assert token.lacks_orgs(crowded.newest) and not token.lacks_orgs("org-0")
+    assert not token.has_permission("invoice:read", org=crowded.newest)

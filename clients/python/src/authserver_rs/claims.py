@@ -97,8 +97,9 @@ class AccessToken:
         return self._held(org) is not None
 
     def lacks_orgs(self, org: str) -> bool:
-        """True when the `orgs` claim was cut at its size bound and `org` may be among the
-        memberships left out: ask `Verifier.memberships()` (or for an org-scoped token)."""
+        """True when the `orgs` claim was cut at its size bound (authserver lists the 50
+        oldest memberships) and `org` may be among those left out. Only an org-scoped token
+        (`organization=<org>` at /authorize) can then say what the person holds there."""
         return self.orgs_truncated and self._held(org) is None
 
     def _held(self, org: str | None) -> tuple[frozenset[str], frozenset[str]] | None:

@@ -32,9 +32,20 @@ class Requirement:
             raise InsufficientScope(f"This route is for a {self.subject_kind}'s token.")
         where = f" in {org}" if org else ""
         if self.role is not None and not token.has_role(self.role, org=org):
-            raise InsufficientScope(f"The token does not hold the role {self.role}{where}.")
+            raise InsufficientScope(
+                f"The token does not hold the role {self.role}{where}.{_hint(token, org)}"
+            )
         if self.permission is not None and not token.has_permission(self.permission, org=org):
-            raise InsufficientScope(f"The token lacks the permission {self.permission}{where}.")
+            raise InsufficientScope(
+                f"The token lacks the permission {self.permission}{where}.{_hint(token, org)}"
+            )
+
+
+def _hint(token: AccessToken, org: str | None) -> str:
+    """What the client can do when the `orgs` claim was cut before `org`."""
+    if org is None or not token.lacks_orgs(org):
+        return ""
+    return f" Its orgs claim is cut at its size bound: ask for a token with organization={org}."
 
 
 def bearer_token(authorization: str | None) -> str:

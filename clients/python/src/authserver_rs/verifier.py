@@ -17,9 +17,7 @@ from joserfc.errors import JoseError
 from authserver_rs.claims import (
     AccessToken,
     MalformedClaims,
-    Membership,
     parse_claims,
-    parse_memberships,
     role_permissions_of,
 )
 from authserver_rs.errors import InvalidToken, IssuerUnavailable
@@ -146,24 +144,6 @@ class Verifier:
         ):
             raise InvalidToken("The token has been revoked.")
         return access
-
-    def memberships(self, token: str) -> tuple[Membership, ...]:
-        """Every membership of the token's person, from /userinfo: for a token whose `orgs`
-        claim was cut at its size bound (`orgs_truncated`). Needs the `openid` scope."""
-        try:
-            response = self._http.get(
-                self._endpoint("userinfo_endpoint"), headers={"Authorization": f"Bearer {token}"}
-            )
-        except httpx.HTTPError as error:
-            raise IssuerUnavailable(f"cannot reach {self.issuer}: {error}") from error
-        if response.status_code in (401, 403):
-            raise InvalidToken("The issuer refused the token at /userinfo.")
-        if response.status_code != 200:
-            raise IssuerUnavailable(f"/userinfo answered {response.status_code}")
-        try:
-            return parse_memberships(response.json().get("orgs", []))
-        except (ValueError, MalformedClaims) as error:
-            raise IssuerUnavailable(f"/userinfo answered a malformed body: {error}") from error
 
     def _header_of(self, token: str) -> dict[str, Any]:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
