@@ -1,0 +1,159 @@
+"""Who may enter /admin, and who may do the root-only things: rules that fail if broken."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.models import AuditEvent, User
+from tests.admin.conftest import post
+
+CONSOLE_PAGES = [
+    "/admin",
+    "/admin/",
+    "/admin/people",
+    "/admin/clients",
+    "/admin/clients/new",
+    "/admin/services",
+    "/admin/orgs",
+    "/admin/keys",
+    "/admin/audit",
+    "/admin/audit/export",
+]
+
+
+@pytest.mark.parametrize("path", CONSOLE_PAGES)
+def test_an_operator_sees_every_console_page(
+    console: Callable[[User], FlaskClient], admin_operator: User, path: str
+) -> None:
+    response = console(admin_operator).get(path)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", [*CONSOLE_PAGES, "/admin/people/x", "/admin/no-such-page"])
+def test_a_person_without_a_platform_role_gets_the_plain_404_everywhere(
+    console: Callable[[User], FlaskClient], http: FlaskClient, person: User, path: str
+) -> None:
+    unknown = http.get("/no-such-page")
+    response = console(person).get(path)
+    assert response.status_code == 404
+    assert response.data == unknown.data  # not a word that a console is here
+
+
+def test_a_post_by_a_person_without_a_role_is_404_even_without_a_csrf_token(
+    console: Callable[[User], FlaskClient], person: User, root: User
+) -> None:
+    http = console(person)
+    response = http.post(f"/admin/people/{root.id}/disable")
+    assert response.status_code == 404
+    assert db.session.get(User, root.id).is_active
+
+
+def test_nobody_signed_in_is_sent_to_the_sign_in_page_that_returns_here(
+    http: FlaskClient,
+) -> None:
+    response = http.get("/admin/people")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/sign-in?return_to=admin")
+
+
+def test_a_stale_sign_in_must_sign_in_again(
+    console: Callable[[User], FlaskClient], admin_operator: User, move_clock
+) -> None:
+    http = console(admin_operator)
+    assert http.get("/admin/").status_code == 200
+    move_clock(seconds=15 * 60 + 1)  # AUTHSERVER_ADMIN_MAX_AGE, default 15 minutes
+    response = http.get("/admin/")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/sign-in?return_to=admin")
+
+
+def test_a_disabled_operator_cannot_enter(
+    console: Callable[[User], FlaskClient], admin_operator: User
+) -> None:
+    http = console(admin_operator)
+    admin_operator.is_active = False
+    db.session.commit()
+    assert http.get("/admin/").status_code == 303
+
+
+def test_a_console_form_without_its_csrf_token_changes_nothing(
+    console: Callable[[User], FlaskClient], admin_operator: User, person: User
+) -> None:
+    http = console(admin_operator)
+    response = http.post(f"/admin/people/{person.id}/disable", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert b"CSRF" in response.data
+    assert db.session.get(User, person.id).is_active
+
+
+def test_an_admin_cannot_grant_a_platform_role(
+    console: Callable[[User], FlaskClient], admin_operator: User, person: User
+) -> None:
+    http = console(admin_operator)
+    response = post(http, f"/admin/people/{person.id}/platform-role", {"role": "root"})
+    assert response.status_code == 403
+    assert db.session.get(User, person.id).platform_role is None
+    assert b'name="role"' not in http.get(f"/admin/people/{person.id}").data
+
+
+def test_root_grants_and_removes_a_platform_role_and_the_log_names_root(
+    console: Callable[[User], FlaskClient], root: User, person: User
+) -> None:
+    http = console(root)
+    assert post(http, f"/admin/people/{person.id}/platform-role", {"role": "admin"}).status_code == 303
+    assert db.session.get(User, person.id).platform_role.role == "admin"
+    assert post(http, f"/admin/people/{person.id}/platform-role", {"role": "none"}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(User, person.id).platform_role is None
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event_type == "user.platform_role_changed")
+    ).all()
+    assert sorted((e.actor_user_id, e.details["role"] or "none") for e in events) == [
+        (root.id, "admin"),
+        (root.id, "none"),
+    ]
+
+
+def test_the_last_root_cannot_be_demoted(
+    console: Callable[[User], FlaskClient], root: User
+) -> None:
+    http = console(root)
+    response = post(http, f"/admin/people/{root.id}/platform-role", {"role": "admin"})
+    assert response.status_code == 409
+    assert db.session.get(User, root.id).platform_role.role == "root"
+
+
+def test_the_console_may_run_only_its_own_script_and_cannot_be_framed(
+    console: Callable[[User], FlaskClient], admin_operator: User
+) -> None:
+    policy = console(admin_operator).get("/admin/keys").headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
+def test_the_sign_in_page_returns_an_operator_to_the_console(app: Flask, http: FlaskClient) -> None:
+    from authserver.identity.passwords import hash_password
+    from tests.admin.conftest import make_operator
+    from tests.oauth_helpers import csrf_token_in
+
+    make_operator("admin", email="op@example.com", password_hash=hash_password("a long password"))
+    page = http.get("/sign-in?return_to=admin")
+    response = http.post(
+        "/sign-in",
+        data={
+            "csrf_token": csrf_token_in(page.data),
+            "email": "op@example.com",
+            "password": "a long password",
+            "return_to": "admin",
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"].endswith("/admin/")
+    assert http.get("/admin/").status_code == 200
