@@ -49,7 +49,9 @@ def console(app: Flask, http: FlaskClient) -> Callable[[User], FlaskClient]:
     return open_as
 
 
-def post(http: FlaskClient, path: str, data: dict[str, Any] | None = None, *, page: str = "/admin/keys"):
+def post(
+    http: FlaskClient, path: str, data: dict[str, Any] | None = None, *, page: str = "/admin/keys"
+):
     """POST a console form as a browser would: with the CSRF token of a console page."""
     token = csrf_token_in(http.get(page).data)
     return http.post(path, data={"csrf_token": token, **(data or {})})

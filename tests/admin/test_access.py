@@ -108,9 +108,13 @@ def test_root_grants_and_removes_a_platform_role_and_the_log_names_root(
     console: Callable[[User], FlaskClient], root: User, person: User
 ) -> None:
     http = console(root)
-    assert post(http, f"/admin/people/{person.id}/platform-role", {"role": "admin"}).status_code == 303
+    assert (
+        post(http, f"/admin/people/{person.id}/platform-role", {"role": "admin"}).status_code == 303
+    )
     assert db.session.get(User, person.id).platform_role.role == "admin"
-    assert post(http, f"/admin/people/{person.id}/platform-role", {"role": "none"}).status_code == 303
+    assert (
+        post(http, f"/admin/people/{person.id}/platform-role", {"role": "none"}).status_code == 303
+    )
     db.session.expire_all()
     assert db.session.get(User, person.id).platform_role is None
     events = db.session.scalars(
