@@ -16,26 +16,19 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
-        # LIKE 'prefix%' on PostgreSQL needs the pattern operator class (any collation).
+        # People search: LIKE 'prefix%' and ORDER BY ... USING ~<~ on PostgreSQL need the
+        # pattern operator class (whatever the database collation).
         batch_op.create_index(
-            'ix_users_email_pattern',
-            ['email'],
-            unique=False,
-            postgresql_ops={'email': 'varchar_pattern_ops'},
+            'ix_users_email_prefix', ['email'], postgresql_ops={'email': 'varchar_pattern_ops'}
         )
     if op.get_bind().dialect.name == 'postgresql':
         # Names match case-insensitively; SQLite cannot reflect an expression index.
         op.create_index(
-            'ix_users_display_name_pattern',
-            'users',
-            [sa.text('lower(display_name) varchar_pattern_ops')],
-            unique=False,
+            'ix_users_name_prefix', 'users', [sa.text('lower(display_name) varchar_pattern_ops')]
         )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index(
-            'ix_audit_events_target_time',
-            ['target_type', 'target_id', 'occurred_at'],
-            unique=False,
+            'ix_audit_events_target_time', ['target_type', 'target_id', 'occurred_at']
         )
 
 
@@ -43,6 +36,6 @@ def downgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_target_time')
     if op.get_bind().dialect.name == 'postgresql':
-        op.drop_index('ix_users_display_name_pattern', table_name='users')
+        op.drop_index('ix_users_name_prefix', table_name='users')
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_index('ix_users_email_pattern')
+        batch_op.drop_index('ix_users_email_prefix')
