@@ -1,4 +1,5 @@
-"""`authserver users`: create people with local passwords; disable, enable, sign out."""
+"""`authserver users`: create people with local passwords; disable, enable, sign out;
+platform roles."""
 
 from __future__ import annotations
 
@@ -109,6 +110,20 @@ def users_sign_out(email: str) -> None:
     signed_out = accounts.sign_out_everywhere(user)
     db.session.commit()
     click.echo(f"signed out <{user.email}>: {_ended(signed_out)}")
+
+
+@users_cli.command("platform-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([*PLATFORM_ROLES, "none"]))
+def users_platform_role(email: str, role: str) -> None:
+    """Make a person an operator (root or admin: the /admin console), or none."""
+    user = _find_user(email)
+    try:
+        changed = accounts.set_platform_role(user, None if role == "none" else role)
+    except accounts.LastRoot as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"<{user.email}>: platform role {role}" + ("" if changed else " (unchanged)"))
 
 
 def _find_user(email: str) -> User:
