@@ -26,8 +26,8 @@ from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, curren
 from authserver.models import OAuthClient
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.services.auth_manifest import AUTH_MANIFEST
-from authserver.services.manifest import ManifestInvalid, parse
-from authserver.services.sync import RolesInUse, SyncResult, manifest_digest, sync
+from authserver.services.manifest import ManifestInvalid
+from authserver.services.sync import RolesInUse, SyncResult, apply_document
 from authserver.users_cli import users_cli
 
 keys_cli = AppGroup("keys", help="Signing keys in AUTHSERVER_KEYS_DIR.")
@@ -480,12 +480,8 @@ def services_sync(manifest_file: click.utils.LazyFile, prune_assignments: bool) 
 
 
 def _apply_manifest(document: object, *, prune: bool, actor: str) -> SyncResult:
-    service = document.get("service") if isinstance(document, dict) else None
-    if not isinstance(service, str):
-        raise click.BadParameter("the manifest must name its service", param_hint="service")
     try:
-        manifest = parse(service, document)
-        result = sync(manifest, manifest_digest(document), prune_assignments=prune)
+        result = apply_document(document, prune=prune, via=actor)
     except ManifestInvalid as invalid:
         db.session.rollback()
         raise click.BadParameter(str(invalid), param_hint="MANIFEST_FILE") from None
@@ -495,13 +491,5 @@ def _apply_manifest(document: object, *, prune: bool, actor: str) -> SyncResult:
             f"{in_use.count} member role assignment(s) would be removed; "
             "run again with --prune-assignments to remove them"
         ) from None
-    if result.has_changes:
-        audit.record(
-            "manifest.synced",
-            target_type="service",
-            target_id=service,
-            via=actor,
-            **result.as_dict(),
-        )
     db.session.commit()
     return result

@@ -67,3 +67,11 @@ def retire_key() -> Response:
         abort(409, str(error).removeprefix("KID: "))
     _record("key.retired", key.kid, immediate=immediately)
     return done("admin.keys")
+
+
+@admin.post("/keys/prune")
+def prune_keys() -> Response:
+    """Delete the files of keys no longer published (`authserver keys prune`)."""
+    for kid in current_key_store().prune():
+        _record("key.pruned", kid)
+    return done("admin.keys")

@@ -59,6 +59,38 @@ def people() -> Response:
     )
 
 
+@admin.get("/people/new")
+def new_person() -> Response:
+    return page("person_new.html", values={}, error=None, platform_roles=PLATFORM_ROLES)
+
+
+@admin.post("/people/new")
+def create_person() -> Response:
+    form = request.form
+    role = form.get("platform_role") or None
+    if role is not None:
+        require_root()
+        if role not in PLATFORM_ROLES:
+            abort(400, "Choose root, admin or none.")
+    try:
+        user = accounts.create_local(
+            text_arg("email", form),
+            text_arg("name", form, limit=100),
+            form.get("password", "")[: accounts.MAX_PASSWORD_INPUT],
+            email_verified=form.get("email_verified") == "on",
+            platform_role=role,
+            method="admin",
+            actor_user_id=operator().user.id,
+        )
+    except accounts.AccountInvalid as error:
+        db.session.rollback()
+        values = {"email": form.get("email", ""), "name": form.get("name", "")}
+        message = f"{error.field}: {error}"
+        return page("person_new.html", 400, values=values, error=message,
+                    platform_roles=PLATFORM_ROLES)  # fmt: skip
+    return done("admin.person", user_id=str(user.id))
+
+
 @admin.get("/people/<user_id>")
 def person(user_id: str) -> Response:
     user = _person(user_id)

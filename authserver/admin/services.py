@@ -3,14 +3,21 @@ what its last sync changed (the manifest.synced audit event carries the diff).""
 
 from __future__ import annotations
 
-from flask import Response, abort
+import json
+
+from flask import Response, abort, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from authserver.admin.console import admin, page
+from authserver.admin.console import admin, done, operator, page
 from authserver.extensions import db
 from authserver.models import AuditEvent, OAuthClient, Permission, Role, Service
 from authserver.models.orgs import member_roles
+from authserver.services.auth_manifest import AUTH_SERVICE
+from authserver.services.manifest import ManifestInvalid
+from authserver.services.sync import RolesInUse, apply_document
+
+MAX_MANIFEST = 256 * 1024
 
 
 @admin.get("/services")
@@ -69,3 +76,35 @@ def service(name: str) -> Response:
         ),
         last_sync=last_sync[0] if last_sync else None,
     )
+
+
+@admin.post("/services/sync")
+def sync_manifest() -> Response:
+    """What `authserver services sync FILE` does, with the manifest pasted in a form."""
+    raw = request.form.get("manifest", "")
+    if len(raw) > MAX_MANIFEST:
+        abort(413, f"The manifest is longer than {MAX_MANIFEST // 1024} kB.")
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as error:
+        abort(400, f"The manifest is not JSON ({error.msg}, line {error.lineno}).")
+    except RecursionError:
+        abort(400, "The manifest is nested too deeply.")
+    if isinstance(document, dict) and document.get("service") == AUTH_SERVICE:
+        abort(403, "The server owns the auth manifest; `authserver init` keeps it current.")
+    try:
+        result = apply_document(
+            document,
+            prune=request.form.get("prune") == "on",
+            via="admin",
+            actor_user_id=operator().user.id,
+        )
+    except ManifestInvalid as invalid:
+        abort(400, f"The manifest is invalid: {invalid}")
+    except RolesInUse as in_use:
+        abort(
+            409,
+            f"{in_use.count} member role assignment(s) would be removed; tick "
+            "'also take removed roles away' to remove them.",
+        )
+    return done("admin.service", name=result.service)

@@ -1,4 +1,5 @@
-"""What an operator does to a person's account: disable, enable, sign out everywhere."""
+"""What an operator does to a person's account: create one with a local password, disable,
+enable, sign out everywhere, platform roles."""
 
 from __future__ import annotations
 
@@ -6,17 +7,93 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from authserver import audit
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.identity import sessions
+from authserver.identity.passwords import PasswordPolicyError, hash_password
 from authserver.models import GrantFamily, PlatformRole, Session, User
-from authserver.models.users import PLATFORM_ROLES
+from authserver.models.users import PLATFORM_ROLES, normalize_email
 from authserver.oauth import families
 
 # The reason stored on every grant family and session an operator ends (audit "admin").
 ADMIN_REASON = "admin"
+
+
+# Longer than any password the policy accepts, so a form may cut its input here and still
+# have the policy refuse it.
+MAX_PASSWORD_INPUT = 1025
+
+
+class AccountInvalid(ValueError):
+    """A field of a new account is refused; `field` names it, the message says why."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field_name
+
+
+def checked_email(raw: str) -> str:
+    email = normalize_email(raw)
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 255 or any(c.isspace() for c in email):
+        raise AccountInvalid("email", f"{raw!r} is not an email address")
+    return email
+
+
+def checked_display_name(raw: str) -> str:
+    name = raw.strip()
+    if not name or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise AccountInvalid("name", "must be 1 to 100 printable characters")
+    return name
+
+
+def create_local(
+    email: str,
+    display_name: str,
+    password: str,
+    *,
+    email_verified: bool = False,
+    platform_role: str | None = None,
+    method: str = "cli",
+    actor_user_id: uuid.UUID | None = None,
+) -> User:
+    """A person with a local argon2id password; the caller commits. Raises AccountInvalid
+    for a bad field or an email that already has an account (also when another request
+    takes it first: the unique index decides)."""
+    email = checked_email(email)
+    display_name = checked_display_name(display_name)
+    if User.find_by_email(email) is not None:
+        raise AccountInvalid("email", f"{email} already has an account")
+    try:
+        password_hash = hash_password(password)
+    except PasswordPolicyError as error:
+        raise AccountInvalid("password", str(error)) from None
+    user = User(
+        email=email,
+        email_verified=email_verified,
+        display_name=display_name,
+        password_hash=password_hash,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError:
+        raise AccountInvalid("email", f"{email} already has an account") from None
+    if platform_role:
+        db.session.add(PlatformRole(user_id=user.id, role=platform_role))
+    audit.record(
+        "user.created",
+        actor_user_id=actor_user_id,
+        target_type="user",
+        target_id=str(user.id),
+        method=method,
+    )
+    db.session.flush()
+    return user
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,11 +14,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from authserver import audit
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.models import Organization, OrganizationMember, Permission, Role, Service, User
 from authserver.models.orgs import member_roles
-from authserver.services.manifest import Manifest
+from authserver.services.manifest import FieldError, Manifest, ManifestInvalid, parse
 
 MAX_HOLDERS_LISTED = 50
 
@@ -66,6 +68,28 @@ class RolesInUse(Exception):
 
 def manifest_digest(document: Any) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def apply_document(
+    document: Any, *, prune: bool, via: str, actor_user_id: uuid.UUID | None = None
+) -> SyncResult:
+    """Parse a manifest document that names its service and apply it, with a
+    manifest.synced audit event when anything changed (the CLI and the console). Raises
+    ManifestInvalid or RolesInUse; the caller commits, or rolls back on an error."""
+    service = document.get("service") if isinstance(document, dict) else None
+    if not isinstance(service, str):
+        raise ManifestInvalid([FieldError("/service", "the manifest must name its service")])
+    result = sync(parse(service, document), manifest_digest(document), prune_assignments=prune)
+    if result.has_changes:
+        audit.record(
+            "manifest.synced",
+            actor_user_id=actor_user_id,
+            target_type="service",
+            target_id=service,
+            via=via,
+            **result.as_dict(),
+        )
+    return result
 
 
 def lock_service(name: str) -> Service:

@@ -119,3 +119,72 @@ def test_an_organization_page_shows_members_invitations_and_its_log(
     for expected in (b"grace@example.com", b"billing:admin", b"new@example.com", b"member.added"):
         assert expected in page
     assert http.get("/admin/orgs/not-an-id").status_code == 404
+
+
+def sync_form(document: object, **over: str) -> dict[str, str]:
+    import json
+
+    return {"manifest": json.dumps(document), **over}
+
+
+def test_a_manifest_synced_from_the_console_shows_its_diff(
+    console: Callable[[User], FlaskClient], admin_operator: User
+) -> None:
+    http = console(admin_operator)
+    response = post(http, "/admin/services/sync", sync_form(MANIFEST), page="/admin/services")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/billing")
+    assert Role.find("billing", "viewer") is not None
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event_type == "manifest.synced"))
+    assert event.actor_user_id == admin_operator.id and event.details["via"] == "admin"
+    assert b"billing:viewer" in http.get("/admin/services/billing").data
+
+
+def test_removing_a_held_role_needs_the_prune_box(
+    console: Callable[[User], FlaskClient], admin_operator: User, person: User
+) -> None:
+    sync(parse("billing", MANIFEST), manifest_digest(MANIFEST))
+    make_member(make_org(), person, [Role.find("billing", "viewer")])
+    db.session.commit()
+    http = console(admin_operator)
+    without = {**MANIFEST, "roles": []}
+    refused = post(http, "/admin/services/sync", sync_form(without), page="/admin/services")
+    assert refused.status_code == 409 and Role.find("billing", "viewer") is not None
+    pruned = post(http, "/admin/services/sync", sync_form(without, prune="on"),
+                  page="/admin/services")  # fmt: skip
+    assert pruned.status_code == 303
+    db.session.expire_all()
+    assert Role.find("billing", "viewer") is None
+
+
+@pytest.mark.parametrize(
+    ("manifest", "status"),
+    [
+        ("{not json", 400),
+        ("[" * 100_000 + "]" * 100_000, 400),
+        ('{"permissions": [], "roles": []}', 400),
+        ('{"service": "auth", "permissions": [], "roles": []}', 403),
+        ('{"service": "Bad Name!", "permissions": [], "roles": []}', 400),
+        ("x" * 300_000, 413),
+    ],
+    ids=["not-json", "deep", "unnamed", "auth", "bad-name", "huge"],
+)
+def test_a_bad_manifest_gets_a_friendly_page(
+    console: Callable[[User], FlaskClient], admin_operator: User, manifest: str, status: int
+) -> None:
+    http = console(admin_operator)
+    response = post(http, "/admin/services/sync", {"manifest": manifest}, page="/admin/services")
+    assert response.status_code == status and response.mimetype == "text/html"
+
+
+def test_pruning_deletes_unpublished_key_files(
+    console: Callable[[User], FlaskClient], root: User, own_keys: KeyStore, move_clock
+) -> None:
+    http = console(root)
+    old = own_keys.signing_key().kid
+    own_keys.rotate(immediately=True)
+    move_clock(days=1)
+    http = console(root)  # a fresh sign-in after the clock moved
+    assert post(http, "/admin/keys/prune").status_code == 303
+    assert old not in {key.kid for key in own_keys.keys()}
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event_type == "key.pruned"))
+    assert event.target_id == old and event.actor_user_id == root.id

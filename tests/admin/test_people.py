@@ -218,3 +218,51 @@ def test_an_unknown_person_is_a_404_page(
 ) -> None:
     response = console(admin_operator).get(f"/admin/people/{user_id}")
     assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_an_operator_creates_a_person_with_a_local_password(
+    console: Callable[[User], FlaskClient], admin_operator: User
+) -> None:
+    from authserver.identity.passwords import verify_password
+
+    http = console(admin_operator)
+    form = {"email": "New@Example.com", "name": "New Person", "password": "a long password"}
+    response = post(http, "/admin/people/new", form, page="/admin/people/new")
+    assert response.status_code == 303
+    user = User.find_by_email("new@example.com")
+    assert verify_password(user.password_hash, "a long password") and user.platform_role is None
+    [event] = events_of("user.created")
+    assert event.actor_user_id == admin_operator.id and event.details["method"] == "admin"
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"email": "not-an-email"}, b"not an email address"),
+        ({"email": "admin@example.com"}, b"already has an account"),
+        ({"password": "short"}, b"at least 10"),
+        ({"password": "x" * 5000}, b"at most 1024"),
+        ({"name": "\x07bell"}, b"printable"),
+    ],
+)
+def test_a_bad_new_person_gets_the_form_again(
+    console: Callable[[User], FlaskClient],
+    admin_operator: User,
+    over: dict[str, str],
+    message: bytes,
+) -> None:
+    http = console(admin_operator)
+    form = {"email": "new@example.com", "name": "New", "password": "a long password", **over}
+    response = post(http, "/admin/people/new", form, page="/admin/people/new")
+    assert response.status_code == 400 and message in response.data
+    assert User.find_by_email("new@example.com") is None
+
+
+def test_only_root_creates_an_operator(
+    console: Callable[[User], FlaskClient], admin_operator: User
+) -> None:
+    http = console(admin_operator)
+    form = {"email": "op@example.com", "name": "Op", "password": "a long password",
+            "platform_role": "root"}  # fmt: skip
+    assert post(http, "/admin/people/new", form, page="/admin/people/new").status_code == 403
+    assert User.find_by_email("op@example.com") is None
