@@ -54,6 +54,21 @@ NOT_FOUND = (
 )
 
 
+@admin.record_once
+def _hide_methods(state: Any) -> None:
+    """A wrong method is refused while routing, before the gate: under /admin it gets the
+    same 404 as an unknown address, or a 405 would tell a stranger that a form is here."""
+    # The app-wide rendering (private to errors.py; imported here to keep that file as is).
+    from authserver.errors import _handle_http_exception as handle_http_exception
+
+    def refuse(error: HTTPException) -> Any:
+        if request.path == "/admin" or request.path.startswith("/admin/"):
+            return render_error_page("Not Found", NOT_FOUND, status=404)
+        return handle_http_exception(error)
+
+    state.app.register_error_handler(405, refuse)
+
+
 @admin.after_request
 def _headers(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"

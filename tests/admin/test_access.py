@@ -56,6 +56,21 @@ def test_a_post_by_a_person_without_a_role_is_404_even_without_a_csrf_token(
     assert db.session.get(User, root.id).is_active
 
 
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/admin/keys/rotate"), ("DELETE", "/admin/people")]
+)
+def test_a_wrong_method_is_the_plain_404_too(
+    console: Callable[[User], FlaskClient], http: FlaskClient, person: User, method: str, path: str
+) -> None:
+    unknown = http.get("/no-such-page")
+    response = console(person).open(path, method=method)
+    assert response.status_code == 404 and response.data == unknown.data
+
+
+def test_a_wrong_method_elsewhere_is_still_405(http: FlaskClient) -> None:
+    assert http.get("/token").status_code == 405
+
+
 def test_nobody_signed_in_is_sent_to_the_sign_in_page_that_returns_here(
     http: FlaskClient,
 ) -> None:
