@@ -35,6 +35,15 @@ def _person(user_id: str) -> User:
     return user
 
 
+def _changeable(user_id: str) -> User:
+    """A person an operator may change: only root may act on a root's account (an admin
+    disabling every root would take the console from them)."""
+    user = _person(user_id)
+    if user.platform_role is not None and user.platform_role.role == "root":
+        require_root()
+    return user
+
+
 def _record(event_type: str, user: User, **details: object) -> None:
     audit.record(
         event_type,
@@ -107,7 +116,7 @@ def person(user_id: str) -> Response:
 
 @admin.post("/people/<user_id>/disable")
 def disable(user_id: str) -> Response:
-    user = _person(user_id)
+    user = _changeable(user_id)
     if user.id == operator().user.id:
         abort(409, "You cannot disable your own account from the console.")
     accounts.disable(user, actor_user_id=operator().user.id)
@@ -116,13 +125,13 @@ def disable(user_id: str) -> Response:
 
 @admin.post("/people/<user_id>/enable")
 def enable(user_id: str) -> Response:
-    accounts.enable(_person(user_id), actor_user_id=operator().user.id)
+    accounts.enable(_changeable(user_id), actor_user_id=operator().user.id)
     return done("admin.person", user_id=user_id)
 
 
 @admin.post("/people/<user_id>/sign-out")
 def sign_out_everywhere(user_id: str) -> Response:
-    user = _person(user_id)
+    user = _changeable(user_id)
     if user.id == operator().user.id:
         abort(409, "Sign yourself out from your account page.")
     ended = accounts.sign_out_everywhere(user)
@@ -132,7 +141,7 @@ def sign_out_everywhere(user_id: str) -> Response:
 
 @admin.post("/people/<user_id>/sessions/<session_id>/end")
 def end_session(user_id: str, session_id: str) -> Response:
-    user = _person(user_id)
+    user = _changeable(user_id)
     found = db.session.get(Session, uuid_or_404(session_id))
     if found is None or found.user_id != user.id:
         abort(404, "The session has ended already.")
@@ -145,7 +154,7 @@ def end_session(user_id: str, session_id: str) -> Response:
 
 @admin.post("/people/<user_id>/grants/<client_id>/revoke")
 def revoke_grants(user_id: str, client_id: str) -> Response:
-    user = _person(user_id)
+    user = _changeable(user_id)
     client = account_queries.disconnect_app(user, client_id, reason=accounts.ADMIN_REASON)
     if client is None:
         abort(404, "The person holds no grant for this client.")

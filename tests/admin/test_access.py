@@ -176,3 +176,23 @@ def test_the_sign_in_page_returns_an_operator_to_the_console(app: Flask, http: F
     )
     assert response.status_code == 303 and response.headers["Location"].endswith("/admin/")
     assert http.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize("action", ["disable", "sign-out"])
+def test_an_admin_cannot_act_on_a_roots_account(
+    console: Callable[[User], FlaskClient], admin_operator: User, root: User, action: str
+) -> None:
+    http = console(admin_operator)
+    assert post(http, f"/admin/people/{root.id}/{action}").status_code == 403
+    assert db.session.get(User, root.id).is_active
+
+
+def test_a_root_may_disable_another_root(
+    console: Callable[[User], FlaskClient], root: User
+) -> None:
+    from tests.admin.conftest import make_operator
+
+    other = make_operator("root", email="second-root@example.com")
+    assert post(console(root), f"/admin/people/{other.id}/disable").status_code == 303
+    db.session.expire_all()
+    assert not db.session.get(User, other.id).is_active
