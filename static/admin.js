@@ -23,3 +23,25 @@ if (document.querySelector("[data-countdown]")) {
   tick();
   window.setInterval(tick, 1000);
 }
+
+// <form data-live>: search as you type. Fetch the same GET page the form would open and put
+// its results in place; the form still submits as usual without this script.
+for (const form of document.querySelectorAll("form[data-live]")) {
+  let timer;
+  form.addEventListener("input", () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(async () => {
+      const url = new URL(form.action);
+      url.search = new URLSearchParams(new FormData(form)).toString();
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const fetched = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const selector of ["table", "nav.pager"]) {
+        const now = document.querySelector(selector);
+        const next = fetched.querySelector(selector);
+        if (now && next) now.replaceWith(next);
+      }
+      window.history.replaceState(null, "", url);
+    }, 250);
+  });
+}

@@ -21,7 +21,8 @@ csrf.exempt(admin)  # checked in _gate, after the operator is known
 # The console's pages may run our one script (progressive enhancement: countdowns,
 # confirmations); nothing else changes from the hosted pages' policy.
 ADMIN_CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 MAX_TEXT = 255

@@ -3,7 +3,7 @@ the audit log (no second store)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response
@@ -15,6 +15,7 @@ from authserver.extensions import db
 from authserver.models import AuditEvent, GrantFamily, RefreshToken, Session, User
 
 WINDOWS = {"last hour": timedelta(hours=1), "last day": timedelta(days=1)}
+HOURS = 24  # the charts: one bar per hour
 
 
 def _count(model: Any, *where: Any) -> int:
@@ -25,6 +26,21 @@ def _events(event_type: str, since: Any, *where: Any) -> int:
     return _count(
         AuditEvent, AuditEvent.event_type == event_type, AuditEvent.occurred_at >= since, *where
     )
+
+
+def _hourly(now: datetime, outcome: str) -> list[int]:
+    """Sign-ins with this outcome in each of the last HOURS hours, oldest first: one
+    index range count each (ix_audit_events_type_time)."""
+    starts = [now - timedelta(hours=HOURS - hour) for hour in range(HOURS)]
+    return [
+        _events(
+            "sign_in",
+            start,
+            AuditEvent.occurred_at < start + timedelta(hours=1),
+            AuditEvent.outcome == outcome,
+        )
+        for start in starts
+    ]
 
 
 def _window(since: Any) -> dict[str, int]:
@@ -53,4 +69,5 @@ def dashboard() -> Response:
         active_sessions=_count(Session, Session.expires_at > now, Session.idle_expires_at > now),
         windows=windows,
         rows=list(next(iter(windows.values()))),
+        charts={"sign-ins": _hourly(now, "success"), "failed sign-ins": _hourly(now, "failure")},
     )

@@ -188,3 +188,17 @@ def test_pruning_deletes_unpublished_key_files(
     assert old not in {key.kid for key in own_keys.keys()}
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.event_type == "key.pruned"))
     assert event.target_id == old and event.actor_user_id == root.id
+
+
+def test_the_dashboard_counts_from_the_tables_and_the_audit_log(
+    app: Flask, console: Callable[[User], FlaskClient], admin_operator: User, move_clock
+) -> None:
+    audit.record("sign_in", outcome="failure", method="pwd")
+    audit.record("token.family_revoked", reason="refresh_reuse")
+    db.session.commit()
+    page = console(admin_operator).get("/admin/").data.decode()
+    assert "People</span><strong>1</strong>" in page  # the operator
+    assert "failed sign-ins per hour" in page and "1 in all" in page
+    assert "<td>refresh reuse detected</td>" in page
+    reuse_row = page.split("<td>refresh reuse detected</td>")[1].split("</tr>")[0]
+    assert reuse_row.count("<td>1</td>") == 2  # in the last hour and the last day
