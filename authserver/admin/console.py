@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from authserver.admin.access import Operator, Refusal, check_operator
 from authserver.config import current_settings
@@ -38,8 +38,7 @@ def _gate() -> Response | tuple[str, int] | None:
     decision = check_operator(sessions.current(), current_settings().admin_max_age)
     if decision is Refusal.NOT_OPERATOR:
         db.session.commit()  # the session's last use may have moved
-        # The same page as any unknown address: nothing says that a console is here.
-        return render_error_page("Not Found", NOT_FOUND, status=404)
+        return not_found_page()
     if isinstance(decision, Refusal):
         db.session.commit()
         return redirect(url_for("identity.sign_in", return_to="admin"), code=303)
@@ -47,12 +46,6 @@ def _gate() -> Response | tuple[str, int] | None:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     return None
-
-
-NOT_FOUND = (
-    "The requested URL was not found on the server. If you entered the URL manually "
-    "please check your spelling and try again."
-)
 
 
 @admin.record_once
@@ -64,14 +57,22 @@ def _hide_methods(state: Any) -> None:
 
     def refuse(error: HTTPException) -> Any:
         if request.path == "/admin" or request.path.startswith("/admin/"):
-            return render_error_page("Not Found", NOT_FOUND, status=404)
+            return not_found_page()
         return handle_http_exception(error)
 
     state.app.register_error_handler(405, refuse)
 
 
+def not_found_page() -> tuple[str, int]:
+    """The page of any unknown address, word for word: nothing says a console is here."""
+    error = NotFound()
+    return render_error_page(error.name, error.description or "", status=404)
+
+
 @admin.after_request
 def _headers(response: Response) -> Response:
+    if "operator" not in g:
+        return response  # a refusal looks like any other page of its kind
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     if response.mimetype == "text/html":

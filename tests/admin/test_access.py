@@ -45,6 +45,8 @@ def test_a_person_without_a_platform_role_gets_the_plain_404_everywhere(
     response = console(person).get(path)
     assert response.status_code == 404
     assert response.data == unknown.data  # not a word that a console is here
+    for header in ("Cache-Control", "Content-Security-Policy", "X-Frame-Options"):
+        assert response.headers.get(header) == unknown.headers.get(header)
 
 
 def test_a_post_by_a_person_without_a_role_is_404_even_without_a_csrf_token(
