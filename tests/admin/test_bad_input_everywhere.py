@@ -58,7 +58,6 @@ def test_no_console_form_answers_bad_input_with_a_500(
         response = http.post(
             path, data=body.encode(), content_type="application/x-www-form-urlencoded"
         )
-        print(bad, rule, response.status_code, re.findall(rb"<p>([^<]*)</p>", response.data)[:1])
         assert response.status_code < 500, (rule, response.status_code)
         assert response.status_code in (303, 200) or response.mimetype == "text/html", rule
         sign_in(app, http, root)  # a rule may have ended the console's session
