@@ -38,6 +38,16 @@ def screenshot(deployment: Deployment, page, name: str) -> None:  # noqa: ANN001
         shutil.copy(path, Path(SCREENSHOTS_DIR) / f"{name}.png")
 
 
+def is_complaint(message) -> bool:  # noqa: ANN001
+    # A failed load is reported with its URL by is_missing.
+    return message.type == "error" and not message.text.startswith("Failed to load resource")
+
+
+def is_missing(response) -> bool:  # noqa: ANN001
+    # The browser asks for /favicon.ico on its own; we serve none.
+    return response.status == 404 and not response.url.endswith("/favicon.ico")
+
+
 def introspect(app: App, token: str) -> dict:
     response = app.session.introspect_token(app.issuer["introspection_endpoint"], token=token)
     assert response.status_code == 200
@@ -51,6 +61,10 @@ def test_an_operator_runs_the_server_from_the_console(
     base = production.instances[0].base
     operator = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     operator.on("dialog", lambda dialog: dialog.accept())  # admin.js asks before changes
+    problems: list[str] = []  # CSP violations, script errors, missing files show up here
+    operator.on("pageerror", lambda error: problems.append(str(error)))
+    operator.on("console", lambda m: problems.append(m.text) if is_complaint(m) else None)
+    operator.on("response", lambda r: problems.append(r.url) if is_missing(r) else None)
 
     # Enter: the console sends an operator to the sign-in page and back.
     operator.goto(base + "/admin/people")
@@ -116,3 +130,15 @@ def test_an_operator_runs_the_server_from_the_console(
     operator.locator("summary:has-text('user.disabled')").click()
     assert '"actor_user_id": null' not in operator.locator("details[open] pre").inner_text()
     screenshot(production, operator, "admin-audit")
+
+    # Every other page renders, with its script, and without a single browser complaint.
+    for link, heading in (("Dashboard", "Dashboard"), ("Services", "Services"),
+                          ("Organizations", "Organizations"), ("Clients", "Clients")):  # fmt: skip
+        operator.get_by_role("link", name=link, exact=True).click()
+        operator.wait_for_selector(f"h1:has-text('{heading}')")
+    operator.get_by_role("link", name="Console Notes").click()
+    operator.get_by_role("link", name="Delete this client…").click()
+    operator.wait_for_selector("h1:has-text('Delete Console Notes?')")
+    operator.goto(base + "/admin/services/auth")
+    operator.wait_for_selector("text=auth:owner")
+    assert problems == []
