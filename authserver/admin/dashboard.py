@@ -9,8 +9,10 @@ from typing import Any
 from flask import Response
 from sqlalchemy import func, select
 
+from authserver import metrics
 from authserver.admin.console import admin, page
 from authserver.clock import utcnow
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import AuditEvent, GrantFamily, RefreshToken, Session, User
 
@@ -70,4 +72,8 @@ def dashboard() -> Response:
         windows=windows,
         rows=list(next(iter(windows.values()))),
         charts={"sign-ins": _hourly(now, "success"), "failed sign-ins": _hourly(now, "failure")},
+        # Tokens are counted by the metrics (client_credentials tokens are stored nowhere).
+        tokens=metrics.totals("authserver_tokens_issued_total")
+        if current_settings().metrics
+        else None,
     )

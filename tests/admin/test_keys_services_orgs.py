@@ -202,3 +202,22 @@ def test_the_dashboard_counts_from_the_tables_and_the_audit_log(
     assert "<td>refresh reuse detected</td>" in page
     reuse_row = page.split("<td>refresh reuse detected</td>")[1].split("</tr>")[0]
     assert reuse_row.count("<td>1</td>") == 2  # in the last hour and the last day
+
+
+def test_the_dashboard_shows_tokens_by_grant_type_from_the_metrics(
+    app: Flask, console: Callable[[User], FlaskClient], admin_operator: User
+) -> None:
+    import dataclasses
+
+    from authserver.metrics import count_token_issued
+
+    http = console(admin_operator)
+    assert b"Turn on <code>AUTHSERVER_METRICS</code>" in http.get("/admin/").data
+    settings = app.extensions["authserver.settings"]
+    app.extensions["authserver.settings"] = dataclasses.replace(settings, metrics=True)
+    try:
+        count_token_issued("client_credentials")
+        page = http.get("/admin/").data.decode()
+    finally:
+        app.extensions["authserver.settings"] = settings
+    assert "<td>client_credentials</td>" in page
