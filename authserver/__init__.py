@@ -155,6 +155,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from authserver.account.routes import account
+    from authserver.admin.routes import admin
     from authserver.api.openapi import openapi_api
     from authserver.api.orgs import invitations_api, orgs_api
     from authserver.api.services import services_api
@@ -180,6 +181,7 @@ def _register_blueprints(app: Flask) -> None:
     init_cors(app)
     init_metrics(app, app.extensions["authserver.settings"].metrics)
     app.register_blueprint(account)
+    app.register_blueprint(admin)
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)
     app.register_blueprint(invitations_api)

@@ -60,6 +60,8 @@ DURATIONS: dict[str, Duration] = {
     "JWKS_MAX_AGE": Duration(300, 0, 86400),
     "KEY_RELOAD_INTERVAL": Duration(1, 0, 300),
     "CLIENT_CACHE_TTL": Duration(5, 0, 60),
+    # How recent an operator's sign-in must be to use /admin (re-authentication after).
+    "ADMIN_MAX_AGE": Duration(900, 60, 86400),
 }
 
 
@@ -111,6 +113,7 @@ class Settings:
     jwks_max_age: int = DURATIONS["JWKS_MAX_AGE"].default
     key_reload_interval: int = DURATIONS["KEY_RELOAD_INTERVAL"].default
     client_cache_ttl: int = DURATIONS["CLIENT_CACHE_TTL"].default
+    admin_max_age: int = DURATIONS["ADMIN_MAX_AGE"].default
 
     @property
     def is_production(self) -> bool:
