@@ -94,9 +94,7 @@ def apply_document(
     return result
 
 
-def record_synced(
-    result: SyncResult, *, via: str, actor_user_id: uuid.UUID | None = None
-) -> None:
+def record_synced(result: SyncResult, *, via: str, actor_user_id: uuid.UUID | None = None) -> None:
     """A manifest.synced audit event, when the sync changed anything."""
     if result.has_changes:
         audit.record(
