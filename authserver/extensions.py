@@ -39,6 +39,11 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # (tests/api/test_rate_limits.py checks that the two agree).
 RATE_LIMITED_ENDPOINTS = frozenset(
     {
+        "credentials.change_email",
+        "credentials.send_verification",
+        "flows.forgot_password",
+        "flows.reset_password",
+        "flows.sign_up",
         "identity.sign_in_with_password",
         "oauth.issue_token",
         "orgs_api.create_invitation",

@@ -35,7 +35,7 @@ FAILED = "That email and password do not match an account."
 ACCOUNT_LIMIT = "5 per minute;20 per hour"
 IP_LIMIT = "20 per minute;200 per hour"
 # Where a sign-in without a parked request may return: names, never URLs (no open redirect).
-RETURN_TO = {"account": "account.overview"}
+RETURN_TO = {"account": "account.overview", "invitation": "invitation_link.resume"}
 
 
 @identity.get("/sign-in")

@@ -4,10 +4,12 @@ from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
+from authserver.models.outbox import OutboxMessage
 from authserver.models.pending import PendingAuthorization
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
+from authserver.models.verification import VerificationToken
 
 __all__ = [
     "AuditEvent",
@@ -19,6 +21,7 @@ __all__ = [
     "OAuthClient",
     "Organization",
     "OrganizationMember",
+    "OutboxMessage",
     "PendingAuthorization",
     "Permission",
     "PlatformRole",
@@ -27,4 +30,5 @@ __all__ = [
     "Service",
     "Session",
     "User",
+    "VerificationToken",
 ]

@@ -7,13 +7,16 @@ import re
 import uuid
 from datetime import timedelta
 
+from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from authserver.clock import utcnow
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
+from authserver.mail import messages
 from authserver.models import Invitation, OrganizationMember, User
 from authserver.models.users import normalize_email
 from authserver.orgs.service import (
@@ -62,7 +65,30 @@ def create(
     except IntegrityError:
         # One pending invitation per (org, email): the partial unique index decides races.
         raise Conflict("A pending invitation for that address exists.", field="email") from None
+    _mail(invitation, raw, by)
     return invitation, raw
+
+
+def _mail(invitation: Invitation, raw: str, by: Caller) -> None:
+    """The invitee's mail, in the same transaction: no invitation, no mail (outbox)."""
+    messages.queue(
+        "invitation",
+        invitation.email,
+        email=invitation.email,
+        inviter=by.user.display_name,
+        organization=by.organization.name,
+        roles=sorted(role.qualified_name for role in invitation.roles),
+        link=current_settings().issuer + url_for("invitation_link.show", token=raw),
+        expires=invitation.expires_at.strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def find_by_token(raw: str) -> Invitation | None:
+    """The invitation behind a mailed link, in whatever state it is."""
+    if not 0 < len(raw) <= 100 or not raw.isascii():
+        return None
+    stmt = select(Invitation).where(Invitation.token_hash == sha256_hex(raw))
+    return db.session.scalar(stmt.options(selectinload(Invitation.organization)))
 
 
 def _expire_stale(organization_id: uuid.UUID, email: str) -> None:
