@@ -11,7 +11,7 @@ from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.models import OutboxMessage
 
-# After this many failed attempts a message is given up (about a day with BACKOFF).
+# After this many failed attempts (about half a day with BACKOFF) a message is given up.
 MAX_ATTEMPTS = 12
 BACKOFF_START = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=4)

@@ -23,7 +23,7 @@ from authserver.outbox import store
 
 log = logging.getLogger("authserver.outbox")
 BATCH = 20
-POLL_SECONDS = 5.0
+POLL_SECONDS = 2.0
 
 
 class PermanentFailure(Exception):
@@ -138,6 +138,11 @@ def _forget_on_rollback(session: Session) -> None:
     session.info.pop("authserver.outbox_new", None)
 
 
+def wake() -> None:
+    """End the worker's wait at once (a new message, or a stop)."""
+    _wake.set()
+
+
 def start_thread(app: Flask) -> Callable[[], None]:
     """The development server's in-process worker; returns a function that stops it."""
     stop = threading.Event()
@@ -148,7 +153,7 @@ def start_thread(app: Flask) -> Callable[[], None]:
 
     def halt() -> None:
         stop.set()
-        _wake.set()
+        wake()
         thread.join(timeout=10)
 
     return halt
