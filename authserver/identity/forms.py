@@ -22,7 +22,9 @@ def form_password(name: str) -> str:
 
 
 def is_email(value: str) -> bool:
-    return bool(EMAIL.match(value.lower()))
+    """ASCII only: an internationalized address needs SMTPUTF8 (RFC 6531) end to end, which
+    a relay may lack; a mangled form value (U+FFFD) is refused with them."""
+    return value.isascii() and bool(EMAIL.match(value.lower()))
 
 
 def is_display_name(value: str) -> bool:
