@@ -12,8 +12,9 @@ MAX_PASSWORD = 1024
 
 
 def form_text(name: str, limit: int) -> str:
-    """A form field, trimmed and cut to its limit: a huge value is cut, never a 500."""
-    return request.form.get(name, "").strip()[:limit]
+    """A form field, trimmed, and cut one past its limit: a huge value fails the length
+    check (never a 500, and never silently shortened)."""
+    return request.form.get(name, "").strip()[: limit + 1]
 
 
 def form_password(name: str) -> str:
@@ -24,7 +25,7 @@ def form_password(name: str) -> str:
 def is_email(value: str) -> bool:
     """ASCII only: an internationalized address needs SMTPUTF8 (RFC 6531) end to end, which
     a relay may lack; a mangled form value (U+FFFD) is refused with them."""
-    return value.isascii() and bool(EMAIL.match(value.lower()))
+    return len(value) <= MAX_EMAIL and value.isascii() and bool(EMAIL.match(value.lower()))
 
 
 def is_display_name(value: str) -> bool:
