@@ -18,6 +18,7 @@ from flask_migrate import upgrade
 from authserver import create_app
 from authserver.extensions import db
 from authserver.outbox import worker
+from tests.api.conftest import api, org, owner  # noqa: F401 - an org and its owner, by API
 from tests.conftest import PostgresDatabases, make_settings
 from tests.e2e.processes import free_port
 
