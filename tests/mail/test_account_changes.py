@@ -13,9 +13,9 @@ from authserver.extensions import db
 from authserver.identity.passwords import verify_password
 from authserver.models import OutboxMessage, Session, User
 from tests.factories import make_user
-from tests.mail.conftest import Mailbox, link_in
 from tests.mail.helpers import PASSWORD, make_local_person, submit
 from tests.oauth_helpers import sign_in
+from tests.smtp import Mailbox, link_in
 
 NEW = "a brand new passphrase"
 

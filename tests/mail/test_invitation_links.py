@@ -14,14 +14,14 @@ from authserver.extensions import db
 from authserver.models import OrganizationMember, OutboxMessage, User
 from tests.api.conftest import Person
 from tests.api.test_invitations_api import invite
-from tests.mail.conftest import Mailbox, link_in
 from tests.mail.helpers import PASSWORD, make_local_person, submit
 from tests.oauth_helpers import csrf_token_in, sign_in
+from tests.smtp import Mailbox, link_in
 
 
 def member_ids(org: dict) -> set:
-    rows = db.session.query(OrganizationMember).filter_by(organization_id=uuid.UUID(org["id"])).all()
-    return {row.user_id for row in rows}
+    rows = db.session.query(OrganizationMember).filter_by(organization_id=uuid.UUID(org["id"]))
+    return {row.user_id for row in rows.all()}
 
 
 @pytest.fixture

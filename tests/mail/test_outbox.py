@@ -19,7 +19,7 @@ from authserver.mail.transport import LogTransport, MailHandler, SmtpTransport
 from authserver.models import OutboxMessage
 from authserver.outbox import store, worker
 from tests.e2e.processes import free_port
-from tests.mail.conftest import Mailbox, link_in
+from tests.smtp import Mailbox, link_in
 
 
 def queue_reset_mail(to: str = "ada@example.com") -> OutboxMessage:

@@ -14,9 +14,9 @@ from authserver.extensions import db
 from authserver.identity.passwords import verify_password
 from authserver.models import AuditEvent, GrantFamily, OutboxMessage, Session, User
 from tests.factories import make_family, make_user
-from tests.mail.conftest import Mailbox, link_in
 from tests.mail.helpers import make_local_person, sign_in_with_password, submit
 from tests.oauth_helpers import register_client, sign_in
+from tests.smtp import Mailbox, link_in
 
 NEW_PASSWORD = "a brand new passphrase"
 

@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from authserver.extensions import db
 from authserver.models import OutboxMessage, User
 from tests.factories import make_user
-from tests.mail.conftest import Mailbox, link_in
 from tests.mail.helpers import PASSWORD, make_local_person, sign_in_with_password, submit
 from tests.oauth_helpers import csrf_token_in, sign_in
+from tests.smtp import Mailbox, link_in
 
 GRACE = {"email": "grace@example.com", "name": "Grace Hopper", "password": PASSWORD}
 
