@@ -16,9 +16,11 @@ from authserver.extensions import db
 from authserver.models import (
     AuthorizationCode,
     GrantFamily,
+    OutboxMessage,
     PendingAuthorization,
     RefreshToken,
     Session,
+    VerificationToken,
 )
 
 KEPT_AFTER_EXPIRY = timedelta(days=1)
@@ -40,6 +42,12 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
             or_(GrantFamily.expires_at < cutoff, GrantFamily.revoked_at < cutoff),
         ),
         "refresh_tokens": (RefreshToken, RefreshToken.expires_at < cutoff),
+        "verification_tokens": (
+            VerificationToken,
+            or_(VerificationToken.expires_at < cutoff, VerificationToken.used_at < cutoff),
+        ),
+        # Only delivered messages: one waiting or given up is kept until it is sent.
+        "outbox": (OutboxMessage, OutboxMessage.delivered_at < cutoff),
     }
 
 

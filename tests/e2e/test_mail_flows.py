@@ -160,3 +160,23 @@ def owner_token(deployment: Deployment, page) -> str:  # noqa: ANN001
     return app.exchange(browse_to_client(page, page.get_by_role("button", name="Allow").click))[
         "access_token"
     ]
+
+
+def test_the_development_server_writes_mail_to_its_log_without_smtp(
+    deploy: Callable[..., Deployment],
+    page,  # noqa: ANN001
+) -> None:
+    laptop = deploy("sqlite", demo="on")  # as `make demo` runs: no SMTP, no mail worker
+    laptop.cli("users", "create", "--email", "ada@example.com", "--name", "Ada",
+               "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+    server = laptop.start(gunicorn=False)
+    page.goto(server.base + "/forgot-password")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_role("button", name="Send the link").click()
+    page.wait_for_selector("text=Check your mail")
+
+    deadline = time.monotonic() + 30
+    while "/reset-password/" not in server.log.read_text():
+        assert time.monotonic() < deadline, "the reset mail never reached the log"
+        time.sleep(0.05)
+    assert "mail (no SMTP configured) to ada@example.com" in server.log.read_text()
