@@ -6,11 +6,12 @@ the invited address, then accepts; a person signed in with another address is re
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, url_for
+from flask import Blueprint, Response, redirect, url_for
 from flask import session as flask_session
 
 from authserver import audit
 from authserver.clock import utcnow
+from authserver.config import current_settings
 from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions
@@ -66,13 +67,14 @@ def show(token: str) -> Response | tuple[str, int]:
         return page(
             "account/invitation_refused.html", invitation=invitation, person=person, status=403
         )
-    upstreams = current_app.extensions["authserver.settings"].upstreams
+    settings = current_settings()
     return page(
         "account/invitation.html",
         invitation=invitation,
         person=person,
         token=token,
-        upstreams=upstreams,
+        upstreams=settings.upstreams,
+        password_login=settings.password_login,
     )
 
 

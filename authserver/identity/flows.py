@@ -49,8 +49,8 @@ def _mail_flags() -> dict[str, bool]:
 
 @flows.get("/sign-up")
 def sign_up_form() -> Response | tuple[str, int]:
-    invitation = invitation_link.in_session()
-    if invitation is None and not signup.is_open(current_settings()):
+    invitation, settings = invitation_link.in_session(), current_settings()
+    if not settings.password_login or (invitation is None and not signup.is_open(settings)):
         return _signup_closed()
     return page("identity/sign_up.html", invitation=invitation, email="", name="")
 
@@ -70,7 +70,7 @@ def sign_up() -> Response | tuple[str, int]:
     email = invitation.email if invitation else form_text("email", MAX_EMAIL).lower()
     name, password = form_text("name", MAX_NAME), form_password("password")
     settings = current_settings()
-    if invitation is None and not signup.is_open(settings):
+    if not settings.password_login or (invitation is None and not signup.is_open(settings)):
         return _signup_closed()
     error = _signup_error(email, name, password)
     if error is None and invitation is None and not signup.is_open(settings, email):
@@ -100,6 +100,9 @@ def _signup_error(email: str, name: str, password: str) -> str | None:
 def _signed_in_to_invitation(user: User) -> Response:
     """A new person who signed up from an invitation link is signed in and sent back to it."""
     settings = current_settings()
+    previous = sessions.current()
+    if previous is not None:
+        sessions.end(previous, reason="new_sign_in")
     _, raw = sessions.start(user, ["pwd"], settings)
     audit.record(
         "sign_in", actor_user_id=user.id, target_type="user", target_id=str(user.id), method="pwd"

@@ -113,10 +113,23 @@ def test_forgot_password_resets_by_mail_and_ends_the_old_sessions(
     phone.context.close()
 
 
-def test_an_invited_new_person_signs_up_from_the_mail_and_becomes_a_member(
+def sign_up_from_the_invitation(newcomer) -> None:  # noqa: ANN001
+    newcomer.get_by_role("link", name="Create an account").click()
+    newcomer.get_by_label("Your name").fill("Grace Hopper")
+    newcomer.get_by_label("Password").fill(PASSWORD)
+    newcomer.get_by_role("button", name="Create the account").click()
+
+
+def continue_with_google(newcomer) -> None:  # noqa: ANN001
+    newcomer.get_by_role("link", name="Continue with Google").click()  # the fake Google's Grace
+
+
+@pytest.mark.parametrize("join", [sign_up_from_the_invitation, continue_with_google])
+def test_an_invited_new_person_joins_from_the_mail_and_becomes_a_member(
     mailing: Deployment,
     mailbox: Mailbox,
-    browser,  # noqa: ANN001
+    browser,
+    join: Callable,  # noqa: ANN001
 ) -> None:
     base = mailing.instances[0].base
     owner = browser.new_context().new_page()
@@ -124,22 +137,19 @@ def test_an_invited_new_person_signs_up_from_the_mail_and_becomes_a_member(
     org = requests.post(base + "/api/v1/orgs", json={"name": "Acme", "slug": "acme"},
                         headers=bearer, timeout=30).json()  # fmt: skip
     invitations = base + f"/api/v1/orgs/{org['id']}/invitations"
-    invited = requests.post(invitations, json={"email": "new@example.com"}, headers=bearer,
+    invited = requests.post(invitations, json={"email": "grace@example.com"}, headers=bearer,
                             timeout=30)  # fmt: skip
     assert invited.status_code == 201, invited.text
 
     newcomer = browser.new_context().new_page()
-    newcomer.goto(base + link_in(mail_to(mailbox, "new@example.com")))
-    newcomer.get_by_role("link", name="Create an account").click()
-    newcomer.get_by_label("Your name").fill("Newcomer")
-    newcomer.get_by_label("Password").fill(PASSWORD)
-    newcomer.get_by_role("button", name="Create the account").click()
+    newcomer.goto(base + link_in(mail_to(mailbox, "grace@example.com")))
+    join(newcomer)
     newcomer.get_by_role("button", name="Accept").click()
 
     newcomer.wait_for_selector("text=Organizations")
     assert newcomer.get_by_text("Acme").is_visible()
     members = requests.get(base + f"/api/v1/orgs/{org['id']}/members", headers=bearer, timeout=30)
-    assert "new@example.com" in members.text
+    assert "grace@example.com" in members.text
     owner.context.close()
     newcomer.context.close()
 
