@@ -84,7 +84,7 @@ def test_of_two_uses_at_once_exactly_one_wins(app: Flask, person: User) -> None:
 
 def _wait_for_a_blocked_backend() -> None:
     """Until the other request waits on our row lock (so it checks during our write)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE wait_event_type = 'Lock' AND datname = current_database()"
