@@ -35,12 +35,22 @@ def link_invalid(again: str, again_label: str) -> Response:
     return page("identity/link_invalid.html", again=again, again_label=again_label, status=400)
 
 
+def is_reset_open() -> bool:
+    settings = current_settings()
+    return settings.password_login and settings.mail_enabled
+
+
+def is_signup_allowed(invitation: object) -> bool:
+    """Open to all (or some domains), or opened by the invitation whose link was followed."""
+    settings = current_settings()
+    return settings.password_login and (invitation is not None or signup.is_open(settings))
+
+
 @flows.app_context_processor
 def _mail_flags() -> dict[str, bool]:
-    settings = current_settings()
     return {
-        "signup_open": signup.is_open(settings),
-        "password_reset_open": settings.password_login and settings.mail_enabled,
+        "signup_open": signup.is_open(current_settings()),
+        "password_reset_open": is_reset_open(),
     }
 
 
@@ -49,8 +59,8 @@ def _mail_flags() -> dict[str, bool]:
 
 @flows.get("/sign-up")
 def sign_up_form() -> Response | tuple[str, int]:
-    invitation, settings = invitation_link.in_session(), current_settings()
-    if not settings.password_login or (invitation is None and not signup.is_open(settings)):
+    invitation = invitation_link.in_session()
+    if not is_signup_allowed(invitation):
         return _signup_closed()
     return page("identity/sign_up.html", invitation=invitation, email="", name="")
 
@@ -69,11 +79,10 @@ def sign_up() -> Response | tuple[str, int]:
     invitation = invitation_link.in_session()
     email = invitation.email if invitation else form_text("email", MAX_EMAIL).lower()
     name, password = form_text("name", MAX_NAME), form_password("password")
-    settings = current_settings()
-    if not settings.password_login or (invitation is None and not signup.is_open(settings)):
+    if not is_signup_allowed(invitation):
         return _signup_closed()
     error = _signup_error(email, name, password)
-    if error is None and invitation is None and not signup.is_open(settings, email):
+    if error is None and invitation is None and not signup.is_open(current_settings(), email):
         error = "Sign-up is open only to some email domains, and this address is not in one."
     if error is not None:
         context = {"invitation": invitation, "email": email, "name": name, "error": error}
@@ -118,7 +127,7 @@ def _signed_in_to_invitation(user: User) -> Response:
 
 @flows.get("/forgot-password")
 def forgot_password_form() -> Response | tuple[str, int]:
-    if not current_settings().password_login or not current_settings().mail_enabled:
+    if not is_reset_open():
         return _reset_unavailable()
     return page("identity/forgot_password.html", email=request.args.get("email", "")[:MAX_EMAIL])
 
@@ -132,7 +141,7 @@ def _reset_unavailable() -> tuple[str, int]:
 @flows.post("/forgot-password")
 @limiter.limit(PER_IP, key_func=get_remote_address)
 def forgot_password() -> Response | tuple[str, int]:
-    if not current_settings().password_login or not current_settings().mail_enabled:
+    if not is_reset_open():
         return _reset_unavailable()
     email = form_text("email", MAX_EMAIL).lower()
     if not is_email(email):

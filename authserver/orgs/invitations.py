@@ -16,7 +16,7 @@ from authserver.clock import utcnow
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
-from authserver.mail import messages
+from authserver.mail import limits, messages
 from authserver.models import Invitation, OrganizationMember, User
 from authserver.models.users import normalize_email
 from authserver.orgs.service import (
@@ -128,6 +128,24 @@ def revoke(by: Caller, invitation_id: str) -> Invitation:
     invitation.responded_at = utcnow()
     db.session.flush()
     return invitation
+
+
+def resend(by: Caller, invitation_id: str) -> tuple[Invitation, str]:
+    """Mail a pending invitation again with a new link (the old link stops working). The
+    invitee's address is limited like every requested mail (mail/limits.py)."""
+    by.require("member:invite")
+    invitation = _find(invitation_id, for_update=True)
+    if invitation is None or invitation.organization_id != by.organization.id:
+        raise NotFound("No such invitation.")
+    if invitation.state != "pending" or invitation.expires_at <= utcnow():
+        raise Conflict("Only a pending invitation can be sent again.")
+    if not limits.may_mail(invitation.email):
+        raise Conflict("The invitee was mailed several times this hour; try again later.")
+    raw = new_secret()
+    invitation.token_hash = sha256_hex(raw)
+    db.session.flush()
+    _mail(invitation, raw, by)
+    return invitation, raw
 
 
 def mine(user: User) -> list[Invitation]:

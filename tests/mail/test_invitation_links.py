@@ -128,3 +128,29 @@ def test_declining_from_the_link_makes_no_member(
     page = http.get(invited_link)
     http.post(f"{invited_link}/decline", data={"csrf_token": csrf_token_in(page.data)})
     assert person.id not in member_ids(org)
+
+
+def test_production_without_smtp_still_creates_the_invitation(
+    owner: Person, org: dict, settings_with: Callable
+) -> None:
+    settings_with(env="production", smtp=None)
+    assert invite(owner, org, "new@example.com").status_code == 201
+    assert db.session.query(OutboxMessage).count() == 0
+
+
+def test_sending_again_mails_a_new_link_and_the_old_one_stops(
+    app: Flask, owner: Person, org: dict, invited_link: str, mailbox: Mailbox, deliver: Callable
+) -> None:
+    from authserver.orgs import invitations, service
+
+    invitation_id = owner.call("GET", f"/{org['id']}/invitations").json[0]["id"]
+    with app.test_request_context():
+        by = service.caller(owner.user, org["id"])
+        invitations.resend(by, invitation_id)
+        db.session.commit()
+    deliver()
+
+    new_link = link_in(mailbox.to("new@example.com")[-1])
+    assert new_link != invited_link
+    assert app.test_client().get(invited_link).status_code == 404
+    assert app.test_client().get(new_link).status_code == 200

@@ -171,3 +171,11 @@ def test_the_form_needs_its_csrf_token(http: FlaskClient, ada: User) -> None:
 
 def test_the_sign_in_page_links_to_the_reset(http: FlaskClient) -> None:
     assert b'href="/forgot-password"' in http.get("/sign-in").data
+
+
+def test_production_without_smtp_offers_no_reset(
+    http: FlaskClient, settings_with: Callable
+) -> None:
+    settings_with(env="production", smtp=None)
+    assert b"/forgot-password" not in http.get("/sign-in").data
+    assert http.get("/forgot-password").status_code == 404
