@@ -37,6 +37,8 @@ class SmtpTransport:
                 if self.smtp.user and self.smtp.password:
                     connection.login(self.smtp.user, self.smtp.password)
                 connection.send_message(message)
+        except smtplib.SMTPAuthenticationError:
+            raise  # our credentials, not the message: retried until the operator fixes them
         except smtplib.SMTPRecipientsRefused as error:
             raise PermanentFailure(f"recipient refused: {_codes(error.recipients)}") from None
         except smtplib.SMTPResponseException as error:
