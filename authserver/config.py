@@ -92,6 +92,8 @@ class Smtp:
     security: str
     user: str | None = None
     password: str | None = None
+    # Trust this CA bundle instead of the system's (a relay with a private CA).
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -451,7 +453,24 @@ def _read_smtp(environ: Mapping[str, str]) -> Smtp | None:
     if password is not None and security == "none":
         # RFC 8314 §5: credentials never cross the network in the clear.
         raise ConfigError("SMTP_SECURITY", "must be starttls or tls when a password is set")
-    return Smtp(host=host, port=int(port), security=security, user=user, password=password)
+    return Smtp(
+        host=host,
+        port=int(port),
+        security=security,
+        user=user,
+        password=password,
+        ca_file=_read_ca_file(environ),
+    )
+
+
+def _read_ca_file(environ: Mapping[str, str]) -> Path | None:
+    value = _read(environ, "SMTP_CA_FILE")
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError("SMTP_CA_FILE", f"is not a readable file ({value!r})")
+    return path
 
 
 def _read_mail_from(environ: Mapping[str, str], issuer: str) -> str:

@@ -75,6 +75,8 @@ BAD = [
      "AUTHSERVER_SMTP_SECURITY", "starttls or tls"),
     ({"AUTHSERVER_MAIL_FROM": "Auth <auth@example.com>"}, "AUTHSERVER_MAIL_FROM", "bare address"),
     ({"AUTHSERVER_MAIL_FROM": "auth@exa\nmple.com"}, "AUTHSERVER_MAIL_FROM", "bare address"),
+    ({"AUTHSERVER_SMTP_HOST": "h", "AUTHSERVER_SMTP_CA_FILE": "/nonexistent/ca.pem"},
+     "AUTHSERVER_SMTP_CA_FILE", "readable file"),
     ({"AUTHSERVER_SIGNUP": "maybe"}, "AUTHSERVER_SIGNUP", "not a domain"),
     ({"AUTHSERVER_PASSWORD_RESET_TTL": "2d"}, "AUTHSERVER_PASSWORD_RESET_TTL", "between"),
 ]  # fmt: skip
