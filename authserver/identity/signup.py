@@ -35,13 +35,15 @@ def sign_up(
     """
     address = normalize_email(email)
     invited = invitation is not None and invitation.email == address
+    # Hashed either way: a taken address must not answer faster than a free one.
+    password_hash = hash_password(password)
     existing = User.find_by_email(address)
     if existing is None:
         user = User(
             email=address,
             email_verified=invited,
             display_name=display_name,
-            password_hash=hash_password(password),
+            password_hash=password_hash,
         )
         try:
             with db.session.begin_nested():
