@@ -47,6 +47,7 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "identity.sign_in_with_password",
         "oauth.issue_token",
         "orgs_api.create_invitation",
+        "orgs_api.resend_invitation",
         "services_api.put_manifest",
     }
 )

@@ -141,16 +141,30 @@ def test_production_without_smtp_still_creates_the_invitation(
 def test_sending_again_mails_a_new_link_and_the_old_one_stops(
     app: Flask, owner: Person, org: dict, invited_link: str, mailbox: Mailbox, deliver: Callable
 ) -> None:
-    from authserver.orgs import invitations, service
-
     invitation_id = owner.call("GET", f"/{org['id']}/invitations").json[0]["id"]
-    with app.test_request_context():
-        by = service.caller(owner.user, org["id"])
-        invitations.resend(by, invitation_id)
-        db.session.commit()
-    deliver()
 
+    resent = owner.call("POST", f"/{org['id']}/invitations/{invitation_id}/resend")
+
+    assert resent.status_code == 200 and resent.json["state"] == "pending"
+    deliver()
     new_link = link_in(mailbox.to("new@example.com")[-1])
-    assert new_link != invited_link
+    assert new_link == f"/invitations/{resent.json['token']}" != invited_link
     assert app.test_client().get(invited_link).status_code == 404
     assert app.test_client().get(new_link).status_code == 200
+
+
+def test_a_revoked_invitation_is_not_sent_again(
+    owner: Person, org: dict, invited_link: str
+) -> None:
+    invitation_id = owner.call("GET", f"/{org['id']}/invitations").json[0]["id"]
+    owner.call("DELETE", f"/{org['id']}/invitations/{invitation_id}")
+    assert owner.call("POST", f"/{org['id']}/invitations/{invitation_id}/resend").status_code == 409
+
+
+def test_sending_again_is_limited_per_address(owner: Person, org: dict, invited_link: str) -> None:
+    invitation_id = owner.call("GET", f"/{org['id']}/invitations").json[0]["id"]
+    statuses = [
+        owner.call("POST", f"/{org['id']}/invitations/{invitation_id}/resend").status_code
+        for _ in range(6)
+    ]
+    assert statuses == [200] * 5 + [409]
