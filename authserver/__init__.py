@@ -154,6 +154,8 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from authserver.account.credentials import credentials
+    from authserver.account.invitation_link import invitation_link
     from authserver.account.routes import account
     from authserver.admin.routes import admin
     from authserver.api.openapi import openapi_api
@@ -162,9 +164,11 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.demo.routes import init_demo
     from authserver.errors import register_error_handlers
     from authserver.health import health
+    from authserver.identity.flows import flows
     from authserver.identity.routes import identity
     from authserver.identity.sessions import init_sessions
     from authserver.identity.upstream import init_upstreams
+    from authserver.mail.transport import init_mail
     from authserver.metrics import init_metrics
     from authserver.mfa.api import mfa_policy_api
     from authserver.mfa.routes import mfa
@@ -180,8 +184,12 @@ def _register_blueprints(app: Flask) -> None:
     init_server(app)
     init_cors(app)
     init_metrics(app, app.extensions["authserver.settings"].metrics)
+    init_mail(app, app.extensions["authserver.settings"])
     app.register_blueprint(account)
     app.register_blueprint(admin)
+    app.register_blueprint(credentials)
+    app.register_blueprint(invitation_link)
+    app.register_blueprint(flows)
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)
     app.register_blueprint(invitations_api)

@@ -29,6 +29,8 @@ from authserver.models import OAuthClient
 from authserver.numbers import AsciiIntRange
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.orgs_cli import orgs_cli
+from authserver.outbox import worker as outbox_worker
+from authserver.outbox.cli import mail_cli
 from authserver.services.manifest import ManifestInvalid
 from authserver.services.sync import (
     ReservedService,
@@ -60,6 +62,7 @@ def register_commands(app: Flask) -> None:
         services_cli,
         audit_cli,
         orgs_cli,
+        mail_cli,
     )
     for command in commands:
         app.cli.add_command(command)
@@ -97,8 +100,14 @@ def serve_command(host: str, port: int) -> None:
     """Run the development server (production runs `gunicorn wsgi:app`)."""
     if current_settings().is_production:
         raise click.UsageError("serve is the development server; run `gunicorn wsgi:app`")
-    # Flask refuses app.run() inside its own CLI; werkzeug's server is what it would run.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    app = current_app._get_current_object()
+    # The outbox is delivered in this process: `make demo` needs no `authserver mail deliver`.
+    stop_delivering = outbox_worker.start_thread(app)
+    try:
+        # Flask refuses app.run() inside its own CLI; werkzeug's server is what it would run.
+        run_simple(host, port, app, threaded=True)
+    finally:
+        stop_delivering()
 
 
 @click.command("cleanup")

@@ -285,6 +285,17 @@ def _paths() -> dict[str, Any]:
                 ),
             ),
         },
+        "/api/v1/orgs/{org_id}/invitations/{invitation_id}/resend": {
+            "parameters": [ORG_ID, INVITATION_ID],
+            "post": _op(
+                "Mail the invitation again with a new link",
+                {
+                    "200": _json(INVITATION),
+                    "404": _problem("No such invitation"),
+                    "409": _problem("Not pending, or mailed too often"),
+                },
+            ),
+        },
         "/api/v1/orgs/{org_id}/audit-events": {
             "parameters": [ORG_ID],
             "get": _op(

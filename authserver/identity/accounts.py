@@ -102,19 +102,20 @@ class SignedOut:
     grants: int
 
 
-def sign_out_everywhere(user: User) -> SignedOut:
+def sign_out_everywhere(user: User, *, reason: str = ADMIN_REASON) -> SignedOut:
     """End every session of the person and revoke every grant family they hold, offline
     ones included: their refresh tokens stop at once, and their access tokens are inactive
-    at introspection and /userinfo. The caller commits."""
+    at introspection and /userinfo. The reason goes on each revocation and audit event.
+    The caller commits."""
     # Grants first: ending a session revokes the grants it started, and they would then be
     # missing from the count.
     revoked = GrantFamily.active_of(user.id)
     now = utcnow()
     for family in revoked:
-        families.revoke_family(family, ADMIN_REASON, now)
+        families.revoke_family(family, reason, now)
     ended = Session.all_of(user.id)
     for session in ended:
-        sessions.end(session, reason=ADMIN_REASON)
+        sessions.end(session, reason=reason)
     return SignedOut(sessions=len(ended), grants=len(revoked))
 
 

@@ -39,6 +39,7 @@ RETURN_TO = {
     "account": "account.overview",
     "security": "security.overview",
     "admin": "admin.dashboard",
+    "invitation": "invitation_link.resume",
 }
 
 

@@ -12,10 +12,12 @@ from authserver.models.mfa import (
     WebAuthnCredential,
 )
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
+from authserver.models.outbox import OutboxMessage
 from authserver.models.pending import PendingAuthorization
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
+from authserver.models.verification import VerificationToken
 
 __all__ = [
     "AuditEvent",
@@ -28,6 +30,7 @@ __all__ = [
     "Organization",
     "OrganizationFactorPolicy",
     "OrganizationMember",
+    "OutboxMessage",
     "PendingAuthorization",
     "PendingSignIn",
     "Permission",
@@ -39,6 +42,7 @@ __all__ = [
     "Session",
     "TotpSecret",
     "User",
+    "VerificationToken",
     "WebAuthnChallenge",
     "WebAuthnCredential",
 ]
