@@ -29,6 +29,7 @@ SUBJECTS = {
     "password_changed": "Your password for {site} was changed",
     "signup_exists": "Someone tried to sign up for {site} with your address",
     "invitation": "{inviter} invited you to join {organization} on {site}",
+    "recovery_code_used": "A recovery code was used to sign in to {site}",
 }
 
 

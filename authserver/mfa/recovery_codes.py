@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 
 from authserver import audit
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.hashing import sha256_hex
+from authserver.mail import messages
 from authserver.models import RecoveryCode, User
-
-log = logging.getLogger(__name__)
 
 COUNT = 10
 # Ten characters of an alphabet without look-alikes (no 0/O, 1/l/I): 50 bits each, so a
@@ -63,10 +61,12 @@ def use(user: User, code: str) -> bool:
 
 def notify_recovery_code_used(user: User) -> None:
     """Tell the person that one of their recovery codes was just used to sign in, so that
-    a stranger's use does not go unnoticed (the audit event is recorded by `use`).
-
-    TODO(issue 14): queue the mail through the outbox in this same transaction
-    (`mail.messages.queue(...)` once the mail package lands), so the message is sent only
-    if the sign-in commits. Until then the log line is the only notice.
-    """
-    log.warning("recovery code used by user %s; mail notification not wired yet", user.id)
+    a stranger's use does not go unnoticed (the audit event is recorded by `use`). The mail
+    goes to the outbox in this transaction: it is sent only if the sign-in commits."""
+    messages.queue(
+        "recovery_code_used",
+        user.email,
+        name=user.display_name,
+        email=user.email,
+        left=RecoveryCode.unused_count(user.id),
+    )
