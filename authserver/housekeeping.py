@@ -17,9 +17,13 @@ from authserver.models import (
     AuthorizationCode,
     DPoPProofUse,
     GrantFamily,
+    OutboxMessage,
     PendingAuthorization,
+    PendingSignIn,
     RefreshToken,
     Session,
+    VerificationToken,
+    WebAuthnChallenge,
 )
 
 KEPT_AFTER_EXPIRY = timedelta(days=1)
@@ -42,6 +46,14 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
         ),
         "refresh_tokens": (RefreshToken, RefreshToken.expires_at < cutoff),
         "dpop_proof_uses": (DPoPProofUse, DPoPProofUse.expires_at < cutoff),
+        "mfa_pending_sign_ins": (PendingSignIn, PendingSignIn.expires_at < cutoff),
+        "mfa_webauthn_challenges": (WebAuthnChallenge, WebAuthnChallenge.expires_at < cutoff),
+        "verification_tokens": (
+            VerificationToken,
+            or_(VerificationToken.expires_at < cutoff, VerificationToken.used_at < cutoff),
+        ),
+        # Only delivered messages: one waiting or given up is kept until it is sent.
+        "outbox": (OutboxMessage, OutboxMessage.delivered_at < cutoff),
     }
 
 

@@ -225,6 +225,18 @@ def revoke_invitation(org_id: str, invitation_id: str) -> tuple[str, int]:
     return "", 204
 
 
+@orgs_api.post("/<org_id>/invitations/<invitation_id>/resend")
+@problems
+def resend_invitation(org_id: str, invitation_id: str) -> Response:
+    """Mail the invitee again with a new link; the old link stops working."""
+    user = person()
+    ratelimits.spend(INVITATION_LIMIT, "invite", str(user.id))  # shared with creating one
+    by = orgs.caller(user, org_id)
+    invitation, raw = invitations.resend(by, invitation_id)
+    changed("invitation.resent", user, by.organization.id, invitation_id=invitation_id)
+    return jsonify({**invitation_view(invitation), "token": raw})
+
+
 invitations_api = Blueprint("invitations_api", __name__, url_prefix="/api/v1/invitations")
 csrf.exempt(invitations_api)
 

@@ -53,6 +53,8 @@ class Identity:
     name: str
     picture: str | None
     auth_time: datetime | None = None  # the upstream's own, when its ID token says
+    # The upstream ID token's `amr` (RFC 8176), which says what the upstream itself checked.
+    amr: tuple[str, ...] = ()
 
 
 def init_upstreams(app: Flask, settings: Settings) -> OAuth:
@@ -150,6 +152,7 @@ def _identity(upstream: Upstream, claims: dict[str, Any]) -> Identity:
         name=_display_name(claims, email),
         picture=_picture(claims.get("picture")),
         auth_time=_auth_time(claims.get("auth_time")),
+        amr=_amr(claims.get("amr")),
     )
 
 
@@ -187,6 +190,13 @@ def check_reauthenticated(upstream: Upstream, identity: Identity, asked: Freshne
         return
     if identity.auth_time < asked.not_before() - AUTH_TIME_LEEWAY:
         raise not_fresh
+
+
+def _amr(value: Any) -> tuple[str, ...]:
+    """OIDC Core §2: `amr` is a JSON array of strings; anything else says nothing."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item[:32] for item in value[:16] if isinstance(item, str))
 
 
 def _display_name(claims: dict[str, Any], email: str) -> str:

@@ -3,12 +3,22 @@
 from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
+from authserver.models.mfa import (
+    OrganizationFactorPolicy,
+    PendingSignIn,
+    RecoveryCode,
+    TotpSecret,
+    WebAuthnChallenge,
+    WebAuthnCredential,
+)
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
+from authserver.models.outbox import OutboxMessage
 from authserver.models.pending import PendingAuthorization
 from authserver.models.proofs import DPoPProofUse
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
+from authserver.models.verification import VerificationToken
 
 __all__ = [
     "AuditEvent",
@@ -20,13 +30,21 @@ __all__ = [
     "OAuthAccount",
     "OAuthClient",
     "Organization",
+    "OrganizationFactorPolicy",
     "OrganizationMember",
+    "OutboxMessage",
     "PendingAuthorization",
+    "PendingSignIn",
     "Permission",
     "PlatformRole",
+    "RecoveryCode",
     "RefreshToken",
     "Role",
     "Service",
     "Session",
+    "TotpSecret",
     "User",
+    "VerificationToken",
+    "WebAuthnChallenge",
+    "WebAuthnCredential",
 ]

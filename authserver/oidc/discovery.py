@@ -8,6 +8,7 @@ from flask import Flask
 
 from authserver.config import Settings
 from authserver.keys import ALGORITHMS
+from authserver.mfa.amr import ACR_VALUES_SUPPORTED
 from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
 from authserver.oauth import dpop
 from authserver.oauth.scopes import SCOPES
@@ -24,6 +25,7 @@ CLAIMS = (
     "nonce",
     "sid",
     "amr",
+    "acr",
     "at_hash",
     "email",
     "email_verified",
@@ -61,6 +63,7 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
         code_challenge_methods_supported=["S256"],
         token_endpoint_auth_methods_supported=list(AUTH_METHODS),
         prompt_values_supported=["none", "login", "consent"],
+        acr_values_supported=list(ACR_VALUES_SUPPORTED),  # step-up to a second factor
         authorization_response_iss_parameter_supported=True,  # RFC 9207
         dpop_signing_alg_values_supported=list(dpop.ALGORITHMS),  # RFC 9449 §5.1
     )

@@ -15,8 +15,10 @@ from authserver.models import (
     DPoPProofUse,
     GrantFamily,
     PendingAuthorization,
+    PendingSignIn,
     RefreshToken,
     Session,
+    WebAuthnChallenge,
 )
 from tests.factories import (
     make_client,
@@ -52,6 +54,13 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
     db.session.add(PendingAuthorization(client_id="x", params={}, expires_at=now - LONG_AGO))
     db.session.add(DPoPProofUse(proof_hash="a" * 64, expires_at=now - LONG_AGO))
     db.session.add(DPoPProofUse(proof_hash="b" * 64, expires_at=now))  # its window is open
+    for expires_at, token in ((now - LONG_AGO, "a" * 64), (now, "b" * 64)):
+        db.session.add(
+            PendingSignIn(token_hash=token, user_id=user.id, method="pwd", expires_at=expires_at)
+        )
+        db.session.add(
+            WebAuthnChallenge(challenge_hash=token, purpose="passkey", expires_at=expires_at)
+        )
     db.session.commit()
 
     assert clean(now, dry_run=True) == {
@@ -61,6 +70,10 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
         "grant_families": 2,
         "refresh_tokens": 1,  # plus the dead family's token, which goes by cascade
         "dpop_proof_uses": 1,
+        "mfa_pending_sign_ins": 1,
+        "mfa_webauthn_challenges": 1,
+        "verification_tokens": 0,  # tests/mail/test_housekeeping.py
+        "outbox": 0,
     }
     assert count(AuthorizationCode) == 2  # a dry run deletes nothing
 
@@ -71,3 +84,4 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
     assert [s.id for s in db.session.scalars(select(Session))] == [live_session.id]
     assert {f.id for f in db.session.scalars(select(GrantFamily))} == {live.id, recently_revoked.id}
     assert [t.id for t in db.session.scalars(select(RefreshToken))] == [kept_token.id]
+    assert count(PendingSignIn) == 1 and count(WebAuthnChallenge) == 1

@@ -1,7 +1,7 @@
 """DPoP (client setting, family key binding, proofs seen) and back-channel logout settings
 
 Revision ID: 0004_dpop_bcl
-Revises: 0003_protocol
+Revises: 0003_mail
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0004_dpop_bcl'
-down_revision = '0003_protocol'
+down_revision = '0003_mail'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,60 @@
+"""/api/v1/orgs/{org}/second-factor-policy: members read it, owners and admins change it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from flask import Flask
+
+from authserver.extensions import db
+from authserver.models import AuditEvent, OrganizationFactorPolicy
+from tests.api.conftest import Person, assert_problem, join
+
+
+def path(org: dict) -> str:
+    return f"/{org['id']}/second-factor-policy"
+
+
+def test_a_new_org_requires_no_second_factor(owner: Person, org: dict) -> None:
+    response = owner.call("GET", path(org))
+    assert response.status_code == 200
+    assert response.json == {"require_second_factor": False, "updated_at": None}
+
+
+def test_the_owner_requires_a_second_factor_and_it_is_audited(owner: Person, org: dict) -> None:
+    response = owner.call("PUT", path(org), {"require_second_factor": True})
+    assert response.status_code == 200 and response.json["require_second_factor"] is True
+    assert db.session.get(OrganizationFactorPolicy, uuid.UUID(org["id"])) is not None
+    event = db.session.query(AuditEvent).filter_by(event_type="org.second_factor_policy").one()
+    assert event.details == {"require_second_factor": True}
+    assert owner.call("GET", path(org)).json["require_second_factor"] is True
+
+
+def test_a_plain_member_reads_the_policy_but_cannot_change_it(
+    app: Flask, owner: Person, org: dict
+) -> None:
+    member = Person(app, "member@example.com")
+    join(owner, org, member, ["auth:member"])
+    assert member.call("GET", path(org)).status_code == 200
+    assert_problem(member.call("PUT", path(org), {"require_second_factor": True}), 403)
+
+
+def test_a_non_member_sees_no_such_organization(app: Flask, owner: Person, org: dict) -> None:
+    stranger = Person(app, "stranger@example.com")
+    assert_problem(stranger.call("GET", path(org)), 404)
+    assert_problem(stranger.call("PUT", path(org), {"require_second_factor": True}), 404)
+
+
+@pytest.mark.parametrize("value", ["true", 1, None, [True]])
+def test_anything_but_a_boolean_is_refused(owner: Person, org: dict, value: object) -> None:
+    assert_problem(owner.call("PUT", path(org), {"require_second_factor": value}), 422)
+
+
+def test_a_body_that_is_not_json_is_refused(owner: Person, org: dict) -> None:
+    response = owner.http.put(
+        f"/api/v1/orgs{path(org)}",
+        data="require=1",
+        headers={"Authorization": f"Bearer {owner.token}"},
+    )
+    assert_problem(response, 415)
