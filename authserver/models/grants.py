@@ -117,6 +117,19 @@ class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
         return db.session.scalar(_family_lookup(), {"family_id": family_id})
 
     @classmethod
+    def backchannel_clients_of_session(cls, session_id: uuid.UUID) -> list[str]:
+        """The client ids of the clients that hold a grant (revoked or not) from the session
+        and registered a back-channel logout URI (OIDC Back-Channel Logout 1.0 §2.7)."""
+        stmt = (
+            select(OAuthClient.client_id)
+            .join(cls, cls.client_id == OAuthClient.id)
+            .where(cls.session_id == session_id, OAuthClient.backchannel_logout_uri.is_not(None))
+            .distinct()
+            .order_by(OAuthClient.client_id)
+        )
+        return list(db.session.scalars(stmt))
+
+    @classmethod
     def active_of(cls, user_id: uuid.UUID, client_id: uuid.UUID | None = None) -> list[GrantFamily]:
         """The person's families not yet revoked, for one client or for all."""
         stmt = select(cls).where(cls.user_id == user_id, cls.revoked_at.is_(None))

@@ -66,6 +66,9 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
         acr_values_supported=list(ACR_VALUES_SUPPORTED),  # step-up to a second factor
         authorization_response_iss_parameter_supported=True,  # RFC 9207
         dpop_signing_alg_values_supported=list(dpop.ALGORITHMS),  # RFC 9449 §5.1
+        # OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry sid (and sub) always.
+        backchannel_logout_supported=True,
+        backchannel_logout_session_supported=True,
     )
     if "revocation_endpoint" in metadata:
         metadata["revocation_endpoint_auth_methods_supported"] = list(AUTH_METHODS)
