@@ -22,14 +22,15 @@ class DPoPProofUse(db.Model):
 
     @classmethod
     def record_first_use(cls, proof_hash: str, expires_at: datetime, now: datetime) -> bool:
-        """Insert on a connection of its own, committed at once: the record holds whatever
-        the request does next, and every instance sharing the database sees it. False when
-        the proof was seen before (the primary key refuses the second insert)."""
+        """Insert the record in a savepoint of the caller's transaction; False when the proof
+        was seen before (the primary key refuses the second insert; on PostgreSQL a
+        concurrent insert of the same key waits for the first to commit, then fails).
+        The caller commits at once, before it locks or writes anything else."""
         try:
-            with db.engine.begin() as connection:
+            with db.session.begin_nested():
                 stale = delete(cls).where(cls.proof_hash == proof_hash, cls.expires_at < now)
-                connection.execute(stale)
-                connection.execute(
+                db.session.execute(stale)
+                db.session.execute(
                     insert(cls), {"proof_hash": proof_hash, "expires_at": expires_at}
                 )
         except IntegrityError:

@@ -224,13 +224,21 @@ def request_uri() -> str:
     return current_settings().issuer.rstrip("/") + request.path
 
 
-def token_request_proof() -> Proof | None:
-    """The checked proof of this /token request, None when it sends no DPoP header; a
-    refusal raises ProofRefused. Called once per request: checking records the jti."""
+ENVIRON_KEY = "authserver.dpop_proof"
+
+
+def check_token_request() -> None:
+    """Check this /token request's proof, if it sends one, before Authlib runs the grant
+    (so before any row is locked: the jti record commits), and keep it for the grant."""
     headers = request.headers.getlist("DPoP")
-    if not headers:
-        return None
-    return check_proof(headers, request.method, request_uri(), current_settings())
+    if headers:
+        proof = check_proof(headers, request.method, request_uri(), current_settings())
+        request.environ[ENVIRON_KEY] = proof
+
+
+def token_request_proof() -> Proof | None:
+    """The proof check_token_request() accepted, None when the request sent none."""
+    return request.environ.get(ENVIRON_KEY)
 
 
 def check_presentation(scheme: str, raw_token: str, claims: Mapping[str, Any]) -> None:

@@ -2,8 +2,10 @@
 
 With AUTHSERVER_REDIS_URL the record is a Redis key that expires with the proof's `iat`
 window (SET NX EX: one round trip, atomic). Without Redis, or while it is unreachable, it
-is a row of dpop_proof_uses, committed at once on its own connection, so instances that share
-the database share it too.
+is a row of dpop_proof_uses, committed at once, so instances that share the database share
+it too. The request's own session commits it, not a second connection: under gunicorn each
+thread has exactly one pooled connection, and a thread waiting for a second could starve.
+So a proof is checked first thing in a request, before anything is locked or written.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from flask import current_app
 
 from authserver.clock import utcnow
 from authserver.config import current_settings
+from authserver.extensions import db
 from authserver.hashing import sha256_hex
 from authserver.models import DPoPProofUse
 
@@ -34,7 +37,9 @@ def first_use(key: str, ttl: int) -> bool:
         except redis.RedisError as error:
             log.warning("DPoP replay cache: Redis unreachable, using the database: %s", error)
     now = utcnow()
-    return DPoPProofUse.record_first_use(digest, now + timedelta(seconds=ttl), now)
+    first = DPoPProofUse.record_first_use(digest, now + timedelta(seconds=ttl), now)
+    db.session.commit()  # the record holds whatever the request does next
+    return first
 
 
 def _redis(url: str) -> redis.Redis:

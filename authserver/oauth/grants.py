@@ -94,12 +94,9 @@ def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
 
 
 def dpop_key(client: OAuthClient) -> str | None:
-    """The thumbprint of the DPoP key this token request proves (RFC 9449 §5), None without
-    a proof; checked before anything is written, so a refusal spends no code or token."""
-    try:
-        proof = dpop.token_request_proof()
-    except dpop.ProofRefused as refused:
-        raise dpop.TokenEndpointError(refused) from None
+    """The thumbprint of the DPoP key this token request proved (RFC 9449 §5; the proof was
+    checked by the server before the grant ran), None without a proof."""
+    proof = dpop.token_request_proof()
     if proof is None and client.dpop_bound_access_tokens:
         # RFC 9449 §5.2: the client registered dpop_bound_access_tokens.
         raise InvalidRequestError("This client must send a DPoP proof.")

@@ -11,7 +11,7 @@ from flask import request as flask_request
 
 from authserver.config import current_settings
 from authserver.models import OAuthClient
-from authserver.oauth import client_auth
+from authserver.oauth import client_auth, dpop
 from authserver.oauth.checks import AuthorizeChecks
 from authserver.oauth.client_cache import current_client_cache
 from authserver.oauth.endpoints import IntrospectionEndpoint, RevocationEndpoint
@@ -67,6 +67,9 @@ class AuthorizationServer(FlaskAuthorizationServer):
         try:
             check_request(flask_request.form, flask_request.headers)
             check_grant_type_present(flask_request.form)
+            dpop.check_token_request()
+        except dpop.ProofRefused as refused:
+            return self.handle_error_response(request, dpop.TokenEndpointError(refused))
         except OAuth2Error as error:
             return self.handle_error_response(request, error)
         return super().create_token_response(request)
