@@ -72,7 +72,11 @@ class AuthorizationServer(FlaskAuthorizationServer):
             return self.handle_error_response(request, dpop.TokenEndpointError(refused))
         except OAuth2Error as error:
             return self.handle_error_response(request, error)
-        return super().create_token_response(request)
+        response = super().create_token_response(request)
+        if current_settings().dpop_nonce and dpop.token_request_proof() is not None:
+            # RFC 9449 §8.2: the nonce for the client's next proof, before this one expires.
+            response.headers["DPoP-Nonce"] = dpop.new_nonce(current_settings())
+        return response
 
     def create_endpoint_response(self, name: str, request: object = None) -> Response:
         try:

@@ -290,6 +290,7 @@ def test_with_nonces_on_a_proof_without_the_nonce_gets_use_dpop_nonce_and_one_to
     assert wrong.json["error"] == "use_dpop_nonce"
     retried = post_token_with(http, public_client, form, key.proof(nonce=nonce))
     assert retried.status_code == 200, retried.json
+    assert retried.headers["DPoP-Nonce"]  # §8.2: the nonce for the next proof
 
 
 def test_a_nonce_expires_after_two_windows(
