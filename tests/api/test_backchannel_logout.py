@@ -284,3 +284,25 @@ def test_discovery_advertises_back_channel_logout(http: FlaskClient) -> None:
     metadata = http.get("/.well-known/openid-configuration").json
     assert metadata["backchannel_logout_supported"] is True
     assert metadata["backchannel_logout_session_supported"] is True
+
+
+def test_a_different_person_signing_in_in_that_browser_tells_the_clients(
+    app: Flask, http: FlaskClient, person: User, receiver: Receiver, deliver: Callable
+) -> None:
+    from authserver.identity import sessions
+
+    registered = register_client(backchannel_logout_uri=receiver.url)
+    session_id = sign_in(app, http, person)
+    grant_in_session(http, registered, person, session_id)
+    settings = app.extensions["authserver.settings"]
+    cookie = http.get_cookie(settings.session_cookie_name).value
+    someone_else = make_user()
+    db.session.commit()
+
+    with app.test_request_context(headers={"Cookie": f"{settings.session_cookie_name}={cookie}"}):
+        sessions.sign_in(someone_else, ["pwd"], settings)
+        db.session.commit()
+
+    assert deliver().delivered == 1
+    ((_, claims),) = receiver.received
+    assert claims["sid"] == str(session_id) and claims["sub"] == str(person.id)
