@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -176,9 +178,6 @@ def test_a_proof_with_a_symmetric_or_unknown_alg_is_refused(
     http: FlaskClient, public_client: RegisteredClient, person: User, key: DPoPKey, alg: str
 ) -> None:
     # Built by hand: joserfc rightly refuses to sign these. The header names the alg.
-    import base64
-    import json
-
     def part(value: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
