@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc.jwk import ECKey
 
+from authserver.config import Settings
 from authserver.oauth import dpop
+
+SETTINGS = Settings(secret_key="s" * 40)
 
 
 @pytest.mark.parametrize(
@@ -60,3 +65,11 @@ def test_the_thumbprint_is_rfc_9449s_example() -> None:
         }
     )
     assert key.thumbprint() == "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+
+
+@given(st.one_of(st.text(max_size=300), st.lists(st.text(max_size=50), max_size=4).map(".".join)))
+@settings(max_examples=300)
+def test_any_header_value_is_a_refusal_never_a_crash(value: str) -> None:
+    with pytest.raises(dpop.ProofRefused) as refused:
+        dpop.check_proof([value], "POST", "https://server.example.com/token", SETTINGS)
+    assert refused.value.error == "invalid_dpop_proof"
