@@ -140,7 +140,6 @@ def document(issuer: str) -> dict[str, Any]:
                         "roles": ROLES,
                         "state": {"type": "string"},
                         "expires_at": {"type": "string"},
-                        "token": {"type": "string"},
                     },
                 },
                 "Manifest": MANIFEST_SCHEMA,
