@@ -14,6 +14,9 @@ from authserver.models import PlatformRole, User
 from tests.factories import make_user
 from tests.oauth_helpers import csrf_token_in, sign_in
 
+# An operator's sign-in: a password and an authenticator app's code (RFC 8176).
+OPERATOR_METHODS = ("pwd", "otp", "mfa")
+
 
 def make_operator(role: str | None, **over: Any) -> User:
     user = make_user(**over)
@@ -43,7 +46,7 @@ def console(app: Flask, http: FlaskClient) -> Callable[[User], FlaskClient]:
     """console(user): the test client signed in as `user`, fresh, with a second factor."""
 
     def open_as(user: User) -> FlaskClient:
-        sign_in(app, http, user, methods=("pwd", "otp", "mfa"))
+        sign_in(app, http, user, methods=OPERATOR_METHODS)
         return http
 
     return open_as
