@@ -252,6 +252,13 @@ def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
 @click.option("--first-party", is_flag=True, help="Our own app: people are not asked to consent.")
 @click.option("--service", "service_name", help="Bind the client to a service (its manifest).")
 @click.option("--client-id", help="Choose the client id (default: random).")
+@click.option(
+    "--dpop-bound", is_flag=True, help="Every token request must carry a DPoP proof (RFC 9449)."
+)
+@click.option("--backchannel-logout-uri", help="Where logout tokens are POSTed (https).")
+@click.option(
+    "--backchannel-logout-session-required", is_flag=True, help="Logout tokens carry sid."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def clients_create(
     name: str,
@@ -264,6 +271,9 @@ def clients_create(
     first_party: bool,
     service_name: str | None,
     client_id: str | None,
+    dpop_bound: bool,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
     as_json: bool,
 ) -> None:
     """Register a client. A confidential client's secret is printed once, never again."""
@@ -285,6 +295,9 @@ def clients_create(
         is_first_party=first_party,
         service_name=service_name,
         client_id=client_id,
+        dpop_bound_access_tokens=dpop_bound,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
     )
     try:
         client, secret = register(spec)
@@ -349,6 +362,13 @@ def clients_show(client_id: str) -> None:
 @click.option("--scope", "scopes", multiple=True, help="Replaces the allowed scopes.")
 @click.option("--first-party/--third-party", "first_party", default=None)
 @click.option("--rotate-secret", is_flag=True, help="Print a new secret; the old one stops.")
+@click.option("--dpop-bound/--no-dpop-bound", "dpop_bound", default=None)
+@click.option("--backchannel-logout-uri", help='Where logout tokens are POSTed; "" removes it.')
+@click.option(
+    "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+    "backchannel_session_required",
+    default=None,
+)
 def clients_update(
     client_id: str,
     name: str | None,
@@ -357,6 +377,9 @@ def clients_update(
     scopes: tuple[str, ...],
     first_party: bool | None,
     rotate_secret: bool,
+    dpop_bound: bool | None,
+    backchannel_logout_uri: str | None,
+    backchannel_session_required: bool | None,
 ) -> None:
     """Change a client. Running workers see the change within AUTHSERVER_CLIENT_CACHE_TTL."""
     client = _find_client(client_id)
@@ -366,13 +389,15 @@ def clients_update(
         "post_logout_redirect_uris": post_logout_uris or None,
         "scopes": scopes or None,
         "is_first_party": first_party,
+        "dpop_bound_access_tokens": dpop_bound,
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "backchannel_logout_session_required": backchannel_session_required,
     }
+    changes = {field: value for field, value in requested.items() if value is not None}
+    if backchannel_logout_uri == "":
+        changes["backchannel_logout_uri"] = None
     try:
-        changed, secret = change(
-            client,
-            {field: value for field, value in requested.items() if value is not None},
-            rotate_secret=rotate_secret,
-        )
+        changed, secret = change(client, changes, rotate_secret=rotate_secret)
     except RegistrationError as error:
         raise _bad_parameter(error) from None
     if changed:
@@ -423,6 +448,9 @@ def _client_view(client: OAuthClient) -> dict[str, object]:
         "scopes": client.scopes,
         "first_party": client.is_first_party,
         "service": client.service_name,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "created_at": client.created_at.isoformat(),
     }
 

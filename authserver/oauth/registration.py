@@ -49,6 +49,9 @@ class ClientSpec:
     service_name: str | None = None
     client_id: str | None = None
     description: str | None = None
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2
+    backchannel_logout_uri: str | None = None  # OIDC Back-Channel Logout 1.0 §2.2
+    backchannel_logout_session_required: bool = False
 
 
 def validate(spec: ClientSpec) -> None:
@@ -64,6 +67,8 @@ def validate(spec: ClientSpec) -> None:
         check_redirect_uri(uri, "redirect_uri")
     for uri in spec.post_logout_redirect_uris:
         check_redirect_uri(uri, "post_logout_redirect_uri")
+    if spec.backchannel_logout_uri is not None:
+        check_backchannel_logout_uri(spec.backchannel_logout_uri)
     if spec.service_name is not None and not SERVICE_NAME_PATTERN.match(spec.service_name):
         raise RegistrationError("service", "use 1 to 50 of a-z 0-9 _ . -")
     if spec.service_name == AUTH_SERVICE:
@@ -156,6 +161,26 @@ def check_redirect_uri(uri: str, field_name: str) -> None:
     )
 
 
+def check_backchannel_logout_uri(uri: str) -> None:
+    """Back-Channel Logout 1.0 §2.2: an absolute URI without a fragment; ours are https, or
+    http on a loopback address, since the server itself POSTs a logout token there."""
+    field_name = "backchannel_logout_uri"
+    if len(uri) > MAX_URI_LENGTH:
+        raise RegistrationError(field_name, f"must be at most {MAX_URI_LENGTH} characters")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in uri) or "#" in uri:
+        raise RegistrationError(field_name, f"{uri!r} has spaces, controls or a fragment")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise RegistrationError(field_name, f"{uri!r} is not a URI") from None
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return
+    raise RegistrationError(field_name, f"{uri!r} must be https or http on a loopback address")
+
+
 def new_client_id() -> str:
     return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(CLIENT_ID_LENGTH))
 
@@ -184,6 +209,9 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         token_endpoint_auth_method=spec.auth_method,
         is_first_party=spec.is_first_party,
         service_name=spec.service_name,
+        dpop_bound_access_tokens=spec.dpop_bound_access_tokens,
+        backchannel_logout_uri=spec.backchannel_logout_uri,
+        backchannel_logout_session_required=spec.backchannel_logout_session_required,
     )
     db.session.add(client)
     db.session.flush()
@@ -192,7 +220,16 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
 
 # What `authserver clients update` may change; the grant types, authentication method and
 # service define what a client is, so they stay (register a new client instead).
-CHANGEABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "is_first_party")
+CHANGEABLE = (
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "scopes",
+    "is_first_party",
+    "dpop_bound_access_tokens",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+)
 
 
 def change(
@@ -212,6 +249,9 @@ def change(
             auth_method=client.token_endpoint_auth_method,
             is_first_party=future["is_first_party"],
             service_name=client.service_name,
+            dpop_bound_access_tokens=future["dpop_bound_access_tokens"],
+            backchannel_logout_uri=future["backchannel_logout_uri"],
+            backchannel_logout_session_required=future["backchannel_logout_session_required"],
         )
     )
     if rotate_secret and client.is_public:
