@@ -1,10 +1,13 @@
 """The data model, one module per aggregate. Importing this package registers every table."""
 
+from authserver.models.assertions import UsedClientAssertion
 from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
+from authserver.models.device import DeviceAuthorization
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
 from authserver.models.pending import PendingAuthorization
+from authserver.models.pushed import PushedAuthorizationRequest
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
@@ -13,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Consent",
+    "DeviceAuthorization",
     "GrantFamily",
     "Invitation",
     "OAuthAccount",
@@ -22,9 +26,11 @@ __all__ = [
     "PendingAuthorization",
     "Permission",
     "PlatformRole",
+    "PushedAuthorizationRequest",
     "RefreshToken",
     "Role",
     "Service",
     "Session",
+    "UsedClientAssertion",
     "User",
 ]
