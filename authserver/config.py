@@ -60,6 +60,12 @@ DURATIONS: dict[str, Duration] = {
     "JWKS_MAX_AGE": Duration(300, 0, 86400),
     "KEY_RELOAD_INTERVAL": Duration(1, 0, 300),
     "CLIENT_CACHE_TTL": Duration(5, 0, 60),
+    # RFC 8628 §3.2: how long a device and user code live; RFC 9126 §2.2: a request_uri
+    # lives a short time (the RFC's example is 60 s).
+    "DEVICE_CODE_TTL": Duration(600, 60, 1800),
+    "PAR_TTL": Duration(60, 10, 600),
+    # How long a fetched jwks_uri is reused before it is fetched again (private_key_jwt).
+    "CLIENT_JWKS_CACHE_TTL": Duration(300, 0, 86400),
 }
 
 
@@ -110,6 +116,10 @@ class Settings:
     jwks_max_age: int = DURATIONS["JWKS_MAX_AGE"].default
     key_reload_interval: int = DURATIONS["KEY_RELOAD_INTERVAL"].default
     client_cache_ttl: int = DURATIONS["CLIENT_CACHE_TTL"].default
+    device_code_ttl: int = DURATIONS["DEVICE_CODE_TTL"].default
+    par_ttl: int = DURATIONS["PAR_TTL"].default
+    client_jwks_cache_ttl: int = DURATIONS["CLIENT_JWKS_CACHE_TTL"].default
+    require_pushed_authorization_requests: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -146,6 +156,7 @@ class Settings:
             "token_rate_limit": _read_rate_limit(environ, "TOKEN_RATE_LIMIT", "6000/minute"),
             "trusted_proxies": _read_count(environ, "TRUSTED_PROXIES", maximum=5),
             "metrics": _read_bool(environ, "METRICS", False),
+            "require_pushed_authorization_requests": _read_bool(environ, "REQUIRE_PAR", False),
         }
         values["upstreams"] = _read_upstreams(environ, production)
         for name, bounds in DURATIONS.items():

@@ -34,7 +34,7 @@ MAX_EMAIL = 255
 MAX_PASSWORD = 1024
 FAILED = "That email and password do not match an account."
 # Where a sign-in without a parked request may return: names, never URLs (no open redirect).
-RETURN_TO = {"account": "account.overview"}
+RETURN_TO = {"account": "account.overview", "device": "device.enter"}
 
 
 @identity.get("/sign-in")

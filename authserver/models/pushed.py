@@ -30,9 +30,7 @@ class PushedAuthorizationRequest(UUIDPrimaryKey, db.Model):
     @classmethod
     def find(cls, request_uri: str) -> PushedAuthorizationRequest | None:
         """Row-locked: two /authorize requests with one request_uri, exactly one uses it."""
-        stmt = (
-            select(cls).where(cls.request_uri_hash == sha256_hex(request_uri)).with_for_update()
-        )
+        stmt = select(cls).where(cls.request_uri_hash == sha256_hex(request_uri)).with_for_update()
         return db.session.scalar(stmt)
 
     def is_usable(self) -> bool:

@@ -27,7 +27,7 @@ from authserver.hashing import sha256_hex
 from authserver.identity import sessions
 from authserver.keys import current_key_store
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
-from authserver.models.clients import AUTH_METHODS
+from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth import claims, families
 from authserver.oauth.parameters import normalize_scope
 from authserver.oauth.resources import token_resource
@@ -41,8 +41,6 @@ from authserver.oauth.tokens import (
 )
 
 log = logging.getLogger(__name__)
-
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -277,7 +275,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """For service clients only (DESIGN); no refresh token, no family, nothing written."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     @hooked
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:

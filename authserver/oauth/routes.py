@@ -79,6 +79,13 @@ def introspect_token() -> Response:
     return _committed(current_server().create_endpoint_response("introspection"))
 
 
+@oauth.post("/device_authorization")
+@csrf.exempt
+def device_authorization() -> Response:
+    """RFC 8628 §3.1: a device code for the client, a user code for the person."""
+    return _committed(current_server().create_endpoint_response("device_authorization"))
+
+
 @oauth.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt  # OIDC Core §3.1.2.1: clients may POST the request; it carries no session change
 def authorize() -> Response:
