@@ -15,10 +15,13 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from authserver.extensions import db
 from authserver.models import (
     AuthorizationCode,
+    DeviceAuthorization,
     GrantFamily,
     PendingAuthorization,
+    PushedAuthorizationRequest,
     RefreshToken,
     Session,
+    UsedClientAssertion,
 )
 
 KEPT_AFTER_EXPIRY = timedelta(days=1)
@@ -40,6 +43,13 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
             or_(GrantFamily.expires_at < cutoff, GrantFamily.revoked_at < cutoff),
         ),
         "refresh_tokens": (RefreshToken, RefreshToken.expires_at < cutoff),
+        "device_authorizations": (DeviceAuthorization, DeviceAuthorization.expires_at < cutoff),
+        "pushed_authorization_requests": (
+            PushedAuthorizationRequest,
+            PushedAuthorizationRequest.expires_at < cutoff,
+        ),
+        # A jti is only needed while its assertion could still be presented.
+        "used_client_assertions": (UsedClientAssertion, UsedClientAssertion.expires_at < now),
     }
 
 

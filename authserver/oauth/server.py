@@ -22,6 +22,7 @@ from authserver.oauth.grants import (
     RefreshTokenGrant,
     S256CodeChallenge,
 )
+from authserver.oauth.par import PushedAuthorizationEndpoint
 from authserver.oauth.pending import ParkedRequest
 from authserver.oauth.preflight import check_grant_type_present, check_request
 from authserver.oauth.private_key_jwt import METHOD as PRIVATE_KEY_JWT
@@ -99,6 +100,7 @@ def init_server(app: Flask) -> AuthorizationServer:
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(DeviceCodeGrant)
     server.register_endpoint(DeviceAuthorizationEndpoint)
+    server.register_endpoint(PushedAuthorizationEndpoint)
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(EndSessionEndpoint)
