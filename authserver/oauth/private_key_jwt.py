@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 METHOD = "private_key_jwt"
 # Advertised as token_endpoint_auth_signing_alg_values_supported: asymmetric only.
-SIGNING_ALGORITHMS = ("RS256", "PS256", "ES256")
+SIGNING_ALGORITHMS = ("RS256", "ES256")  # what joserfc verifies by default
 # An assertion is for one request: one that claims a longer life is refused, so that the
 # replay store never has to remember a jti for long (RFC 7523 §3 item 4 lets us bound exp).
 MAX_LIFETIME = 300
