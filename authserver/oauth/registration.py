@@ -264,7 +264,8 @@ def change(
         )
     )
     if rotate_secret and client.client_secret_hash is None:
-        raise RegistrationError("rotate_secret", "this client has no secret")
+        kind = "public" if client.is_public else "private_key_jwt"
+        raise RegistrationError("rotate_secret", f"a {kind} client has no secret")
     changed = []
     for field, value in future.items():
         value = _stored_form(field, value)

@@ -12,10 +12,13 @@ from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.models import (
     AuthorizationCode,
+    DeviceAuthorization,
     GrantFamily,
     PendingAuthorization,
+    PushedAuthorizationRequest,
     RefreshToken,
     Session,
+    UsedClientAssertion,
 )
 from tests.factories import (
     make_client,
@@ -49,6 +52,24 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
     make_refresh_token(live, expires_at=now - LONG_AGO)  # idle-expired, family alive
     kept_token = make_refresh_token(live)
     db.session.add(PendingAuthorization(client_id="x", params={}, expires_at=now - LONG_AGO))
+    for expires_at, suffix in ((now - LONG_AGO, "dead"), (now, "live")):
+        db.session.add(
+            DeviceAuthorization(
+                device_code_hash="d" + suffix,
+                user_code_hash="u" + suffix,
+                client_id=client.id,
+                expires_at=expires_at,
+                interval=5,
+            )
+        )
+        db.session.add(
+            PushedAuthorizationRequest(
+                request_uri_hash=suffix, client_id="x", params={}, expires_at=expires_at
+            )
+        )
+    # A used assertion id is needed only until its assertion expires.
+    db.session.add(UsedClientAssertion(client_id="x", jti="a", expires_at=now - timedelta(1)))
+    db.session.add(UsedClientAssertion(client_id="x", jti="b", expires_at=now + timedelta(1)))
     db.session.commit()
 
     assert clean(now, dry_run=True) == {
@@ -57,6 +78,9 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
         "sessions": 2,
         "grant_families": 2,
         "refresh_tokens": 1,  # plus the dead family's token, which goes by cascade
+        "device_authorizations": 1,
+        "pushed_authorization_requests": 1,
+        "used_client_assertions": 1,
     }
     assert count(AuthorizationCode) == 2  # a dry run deletes nothing
 
