@@ -4,6 +4,7 @@ would: /device_authorization, the /device page, and polling /token."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -261,3 +262,38 @@ def test_only_the_request_this_browser_typed_the_code_of_can_be_decided(
     refused = decide(other_browser, page.data, "approve")
     assert refused.status_code == 400
     assert db.session.scalar(select(DeviceAuthorization)).approved is None
+
+
+# ---- concurrency (PostgreSQL: row locks) ----------------------------------------------------
+
+
+@pytest.fixture
+def postgres_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has no row locks; concurrent polling is a PostgreSQL guarantee")
+
+
+def test_concurrent_polls_of_an_approved_code_issue_tokens_exactly_once(
+    app: Flask, cli_app: RegisteredClient, person: User, postgres_only: None
+) -> None:
+    http = app.test_client()
+    body = start(http, cli_app).json
+    approve(app, person, body["user_code"])
+    client_id, callers = cli_app.client_id, 5
+    barrier = threading.Barrier(callers)
+    statuses: list[int] = []
+
+    def call() -> None:
+        caller = app.test_client()
+        barrier.wait()
+        data = {"grant_type": DEVICE_CODE_GRANT_TYPE, "device_code": body["device_code"]}
+        statuses.append(caller.post("/token", data={**data, "client_id": client_id}).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [200] + [400] * (callers - 1)
+    db.session.expire_all()
+    assert len(db.session.scalars(select(GrantFamily)).all()) == 1

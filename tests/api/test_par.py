@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -246,3 +247,32 @@ def test_discovery_advertises_par(http: FlaskClient) -> None:
     metadata = http.get("/.well-known/oauth-authorization-server").json
     assert metadata["pushed_authorization_request_endpoint"] == ISSUER + "/par"
     assert metadata["require_pushed_authorization_requests"] is False
+
+
+@pytest.fixture
+def postgres_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has no row locks; a concurrent use is a PostgreSQL guarantee")
+
+
+def test_concurrent_uses_of_one_request_uri_let_exactly_one_through(
+    app: Flask, web_app: RegisteredClient, person: User, postgres_only: None
+) -> None:
+    http = app.test_client()
+    _, challenge = pkce_pair()
+    request_uri = push(http, web_app, pushed_params(web_app, challenge)).json["request_uri"]
+    client_id, callers = web_app.client_id, 5
+    barrier = threading.Barrier(callers)
+    statuses: list[int] = []
+
+    def call() -> None:
+        caller = app.test_client()
+        barrier.wait()
+        statuses.append(authorize_with(caller, client_id, request_uri).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [302] + [400] * (callers - 1)
