@@ -24,7 +24,8 @@ METHOD = "private_key_jwt"
 SIGNING_ALGORITHMS = ("RS256", "ES256")  # what joserfc verifies by default
 # An assertion is for one request: one that claims a longer life is refused, so that the
 # replay store never has to remember a jti for long (RFC 7523 §3 item 4 lets us bound exp).
-MAX_LIFETIME = 300
+# An hour, as Okta allows: Authlib's own client signs assertions that live that long.
+MAX_LIFETIME = 3600
 MAX_JTI_LENGTH = 255
 # Where an assertion may be addressed besides the issuer (RFC 7523 §3 item 3; RFC 9126 §2).
 AUDIENCE_PATHS = ("/token", "/par", "/revoke", "/introspect", "/device_authorization")
