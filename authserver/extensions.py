@@ -40,6 +40,8 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 RATE_LIMITED_ENDPOINTS = frozenset(
     {
         "oauth.issue_token",
+        "oauth.device_authorization",
+        "oauth.push_authorization_request",
     }
 )
 

@@ -80,8 +80,14 @@ def introspect_token() -> Response:
     return _committed(current_server().create_endpoint_response("introspection"))
 
 
+# Each request stores a row, and a public client can be named by anyone: a bound per
+# address, so that a flood from one place cannot fill the tables (housekeeping empties them).
+STORED_REQUEST_LIMIT = "120/minute"
+
+
 @oauth.post("/device_authorization")
 @csrf.exempt
+@limiter.limit(STORED_REQUEST_LIMIT)
 def device_authorization() -> Response:
     """RFC 8628 §3.1: a device code for the client, a user code for the person."""
     return _committed(current_server().create_endpoint_response("device_authorization"))
@@ -89,6 +95,7 @@ def device_authorization() -> Response:
 
 @oauth.post("/par")
 @csrf.exempt
+@limiter.limit(STORED_REQUEST_LIMIT)
 def push_authorization_request() -> Response:
     """RFC 9126 §2: the client pushes its authorization request and gets a request_uri."""
     return _committed(current_server().create_endpoint_response("pushed_authorization"))

@@ -297,3 +297,42 @@ def test_concurrent_polls_of_an_approved_code_issue_tokens_exactly_once(
     assert sorted(statuses) == [200] + [400] * (callers - 1)
     db.session.expire_all()
     assert len(db.session.scalars(select(GrantFamily)).all()) == 1
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("client_id=a&client_id=b", "application/x-www-form-urlencoded"),
+        ('{"client_id": "x"}', "application/json"),
+        ("client_id=x&scope=" + "openid%20" * 1000, "application/x-www-form-urlencoded"),
+        ("client_id=x&scope=openid%00", "application/x-www-form-urlencoded"),
+        ("client_id=x&scope=a%ED%A0%80b", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_bad_device_authorization_request_is_a_json_error_never_a_500(
+    http: FlaskClient, cli_app: RegisteredClient, body: str, content_type: str
+) -> None:
+    body = body.replace("client_id=x", f"client_id={cli_app.client_id}")
+    response = http.post("/device_authorization", data=body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json["error"] in ("invalid_request", "invalid_scope")
+    assert db.session.scalar(select(DeviceAuthorization)) is None
+
+
+@pytest.mark.parametrize("device_code", ["", "x" * 5000, "unknown"])
+def test_a_bad_device_code_is_a_json_error(
+    http: FlaskClient, cli_app: RegisteredClient, device_code: str
+) -> None:
+    response = poll(http, cli_app, device_code)
+    assert response.status_code == 400
+    assert response.json["error"] in ("invalid_request", "invalid_grant")
+
+
+def test_the_code_form_needs_its_csrf_token(
+    app: Flask, cli_app: RegisteredClient, person: User
+) -> None:
+    response = browser(app, person).post("/device", data={"user_code": "BCDF-GHJK"})
+    assert response.status_code == 400
