@@ -123,6 +123,19 @@ def test_the_whole_flow_issues_tokens_of_a_family_that_rotates(
     )
 
 
+def test_revoking_the_device_grants_refresh_token_revokes_its_family(
+    app: Flask, http: FlaskClient, cli_app: RegisteredClient, person: User
+) -> None:
+    body = start(http, cli_app).json
+    approve(app, person, body["user_code"])
+    tokens = poll(http, cli_app, body["device_code"]).json
+    form = {"token": tokens["refresh_token"], "client_id": cli_app.client_id}
+    assert http.post("/revoke", data=form).status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(GrantFamily)).revoked_at is not None
+    assert refresh(http, cli_app, tokens["refresh_token"]).json["error"] == "invalid_grant"
+
+
 def _wait_interval(app: Flask, device_code: str) -> None:
     """Pretend the device waited its interval since the last poll."""
     found = DeviceAuthorization.find_by_device_code(device_code)
