@@ -25,6 +25,7 @@ from authserver.hashing import new_secret, sha256_hex
 from authserver.models import OAuthClient, PendingAuthorization, PushedAuthorizationRequest
 from authserver.models.clients import AUTH_METHODS
 from authserver.oauth import pending
+from authserver.oauth.checks import InvalidTargetError
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"  # RFC 9126 §2.2
 # Client authentication is not an authorization parameter: it is not stored or re-validated.
@@ -73,6 +74,8 @@ class PushedAuthorizationEndpoint:
             raise InvalidRequestError("Request objects are not supported; push the parameters.")
         if form.get("client_id", client.client_id) != client.client_id:
             raise InvalidRequestError("The client_id does not match the authenticated client.")
+        if len(form.getlist("resource")) > 1:  # stored one value per name, as /authorize parks
+            raise InvalidTargetError("Ask for one resource at a time.")
         params = {name: form[name] for name in form if name not in CLIENT_AUTHENTICATION}
         params["client_id"] = client.client_id
         return params

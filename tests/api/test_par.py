@@ -171,6 +171,18 @@ def test_a_push_that_authorize_would_refuse_is_refused_as_json(
     assert db.session.scalar(select(PushedAuthorizationRequest)) is None
 
 
+def test_a_push_with_two_resources_is_invalid_target(
+    http: FlaskClient, web_app: RegisteredClient
+) -> None:
+    _, challenge = pkce_pair()
+    params = pushed_params(web_app, challenge)
+    body = "&".join(f"{k}={v}" for k, v in params.items()) + "&resource=a&resource=b"
+    response = http.post(
+        "/par", data=body, headers=basic(web_app), content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400 and response.json["error"] == "invalid_target"
+
+
 def test_a_push_without_client_authentication_is_invalid_client(
     http: FlaskClient, web_app: RegisteredClient
 ) -> None:
