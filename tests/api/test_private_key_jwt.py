@@ -5,6 +5,7 @@ server on loopback."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -249,3 +250,30 @@ def test_discovery_advertises_private_key_jwt_and_its_algorithms(http: FlaskClie
     assert "private_key_jwt" in metadata["token_endpoint_auth_methods_supported"]
     assert "private_key_jwt" in metadata["introspection_endpoint_auth_methods_supported"]
     assert metadata["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256"]
+
+
+@pytest.fixture
+def postgres_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serializes writers; concurrent replays are a PostgreSQL question")
+
+
+def test_one_assertion_sent_by_several_callers_at_once_is_accepted_once(
+    app: Flask, inline: RegisteredClient, postgres_only: None
+) -> None:
+    signed, callers = assertion(inline.client_id, aud=ISSUER), 5
+    barrier = threading.Barrier(callers)
+    statuses: list[int] = []
+
+    def call() -> None:
+        caller = app.test_client()
+        barrier.wait()
+        form = with_assertion(signed, token="unknown-token")
+        statuses.append(caller.post("/revoke", data=form).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [200] + [401] * (callers - 1)
