@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo billing test test-kit bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: $(STAMP)
 	$(BIN)/authserver init
 	$(BIN)/authserver demo setup
 	$(BIN)/authserver serve --host 127.0.0.1 --port 8000
+
+## billing: the example billing service on http://127.0.0.1:8001, next to a running `make demo`
+billing: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e "clients/python[flask]"
+	$(BIN)/python examples/billing/run.py
 
 # Browser tests use Debian's Chromium (never a downloaded browser build).
 $(CHROMIUM):
@@ -41,6 +46,18 @@ bench: $(STAMP) /usr/bin/wrk
 ## test: lint, then the whole suite on SQLite and PostgreSQL, browser tests included
 test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest
+	$(MAKE) test-kit
+
+# The resource server kit as its users get it: a wheel, installed with its test extras into a
+# fresh venv that has nothing else, tested against gunicorn running this repository's server.
+KIT := build/kit
+test-kit: $(STAMP)
+	rm -rf $(KIT)
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(KIT)/dist clients/python
+	$(PYTHON) -m venv $(KIT)/venv
+	$(KIT)/venv/bin/python -m pip install --quiet "$$(ls $(KIT)/dist/authserver_rs-*.whl)[test]"
+	cd clients/python && AUTHSERVER_PYTHON=$(abspath $(BIN))/python KIT_FROM_WHEEL=1 \
+		$(abspath $(KIT))/venv/bin/python -m pytest -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -51,4 +68,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info $(KIT)

@@ -11,21 +11,52 @@ import os
 import shutil
 import tempfile
 
+import gunicorn_worker
+
 # Where to listen. Behind a proxy, keep this on loopback or a private address.
 bind = os.environ.get("AUTHSERVER_BIND", "127.0.0.1:8000")
 
-# Sync workers, one per core plus one: a request that waits on PostgreSQL leaves its core
-# to the spare worker, and no request shares a worker with a slow one. On 2 cores this beat
-# 2 and 4 sync workers and 2 gthread workers of 4 threads on the database-bound token
-# paths (benchmarks/RESULTS.md, "Choosing the gunicorn settings").
+# Threaded workers, one per core plus one. A sync worker serves one connection at a time
+# and waits in recv() for it: four connections that sent nothing stalled three sync workers
+# for their whole 30 s timeout. This worker (gunicorn_worker.py: gunicorn's gthread with
+# the client's waits bounded) waits for a request's header on its main loop, so idle and
+# half-sent requests hold no thread, and gives a thread to a request only once its header
+# is here. Threads share a worker's core, so they help while a request waits on
+# PostgreSQL; the sweep behind the numbers is in benchmarks/RESULTS.md ("Choosing the
+# gunicorn settings").
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
-worker_class = "sync"
+threads = int(os.environ.get("AUTHSERVER_THREADS", 8))
+worker_class = gunicorn_worker.BoundedThreadWorker
 
-# A request that takes 30 s is stuck; gunicorn replaces the worker. Shutdown lets requests
-# in flight finish first.
+# What a client may make us wait for, in seconds:
+# - keepalive: a connection's whole request header, from when it opened or answered its
+#   last request; then it is closed (so also how long an idle connection stays open, and
+#   how long a closing one waits for the client's FIN). At least 1;
+# - AUTHSERVER_CLIENT_TIMEOUT: the rest of the request (its body) once a thread has it,
+#   and each write of the response. A slow body holds its thread this long at most.
+keepalive = 5
+gunicorn_worker.BoundedThreadWorker.client_timeout = float(
+    os.environ.get("AUTHSERVER_CLIENT_TIMEOUT", 10)
+)
+# gunicorn's own limits on the header, kept at their defaults: a 4094-byte request line,
+# 100 header fields of at most 8190 bytes each.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+# A worker whose main loop falls silent for 30 s is stuck; gunicorn replaces it. A slow
+# request holds only its own thread, never the main loop, so it no longer kills the worker
+# and the requests beside it (the sync worker answered those with a 500). Shutdown lets
+# requests in flight finish first.
 timeout = 30
 graceful_timeout = 30
-keepalive = 5
+
+
+def post_fork(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """One database connection per thread, set before the worker loads the app: no thread
+    waits for the pool, and PostgreSQL sees workers x threads connections per instance."""
+    os.environ.setdefault("AUTHSERVER_DATABASE_POOL_SIZE", str(worker.cfg.threads))
+
 
 # Forwarded headers are trusted in one place only: AUTHSERVER_TRUSTED_PROXIES (ProxyFix in
 # the app). gunicorn's own X-Forwarded-* handling is off so it cannot disagree.

@@ -111,6 +111,11 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         # While the database is unreachable, answer 503 in seconds rather than hang a worker.
         engine_options["connect_args"] = {"connect_timeout": 5}
         engine_options["pool_timeout"] = 10
+        if settings.database_pool_size:
+            # One connection per request thread, kept open; no overflow, so the database
+            # sees a known number of connections (workers x threads per instance).
+            engine_options["pool_size"] = settings.database_pool_size
+            engine_options["max_overflow"] = 0
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,
@@ -149,7 +154,10 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from authserver.account.credentials import credentials
+    from authserver.account.invitation_link import invitation_link
     from authserver.account.routes import account
+    from authserver.admin.routes import admin
     from authserver.api.openapi import openapi_api
     from authserver.api.orgs import invitations_api, orgs_api
     from authserver.api.services import services_api
@@ -157,10 +165,15 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.device.routes import device
     from authserver.errors import register_error_handlers
     from authserver.health import health
+    from authserver.identity.flows import flows
     from authserver.identity.routes import identity
     from authserver.identity.sessions import init_sessions
     from authserver.identity.upstream import init_upstreams
+    from authserver.mail.transport import init_mail
     from authserver.metrics import init_metrics
+    from authserver.mfa.api import mfa_policy_api
+    from authserver.mfa.routes import mfa
+    from authserver.mfa.security_routes import security
     from authserver.oauth.cors import init_cors
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
@@ -172,13 +185,21 @@ def _register_blueprints(app: Flask) -> None:
     init_server(app)
     init_cors(app)
     init_metrics(app, app.extensions["authserver.settings"].metrics)
+    init_mail(app, app.extensions["authserver.settings"])
     app.register_blueprint(account)
+    app.register_blueprint(admin)
+    app.register_blueprint(credentials)
+    app.register_blueprint(invitation_link)
+    app.register_blueprint(flows)
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)
     app.register_blueprint(invitations_api)
+    app.register_blueprint(mfa_policy_api)
     app.register_blueprint(openapi_api)
     app.register_blueprint(health)
     app.register_blueprint(identity)
+    app.register_blueprint(mfa)
+    app.register_blueprint(security)
     app.register_blueprint(oauth)
     app.register_blueprint(oidc)
     app.register_blueprint(device)

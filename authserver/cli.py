@@ -31,13 +31,15 @@ from authserver.models.clients import DEVICE_CODE_GRANT_TYPE
 from authserver.numbers import AsciiIntRange
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.orgs_cli import orgs_cli
-from authserver.services.manifest import ManifestInvalid, parse
+from authserver.outbox import worker as outbox_worker
+from authserver.outbox.cli import mail_cli
+from authserver.services.manifest import ManifestInvalid
 from authserver.services.sync import (
     ReservedService,
     RolesInUse,
     SyncResult,
-    manifest_digest,
-    sync,
+    apply_document,
+    record_synced,
     sync_auth_manifest,
 )
 from authserver.users_cli import users_cli
@@ -62,6 +64,7 @@ def register_commands(app: Flask) -> None:
         services_cli,
         audit_cli,
         orgs_cli,
+        mail_cli,
     )
     for command in commands:
         app.cli.add_command(command)
@@ -79,7 +82,9 @@ def init_command(alg: str) -> None:
     """
     upgrade(directory=current_app.extensions["migrate"].directory)
     click.echo("database: at the newest revision")
-    result = _record_sync(sync_auth_manifest(), actor="init")
+    result = sync_auth_manifest()
+    record_synced(result, via="init")
+    db.session.commit()
     click.echo(f"auth manifest: {'updated' if result.has_changes else 'up to date'}")
     created = current_key_store().ensure_key(alg)
     if created is None:
@@ -97,8 +102,14 @@ def serve_command(host: str, port: int) -> None:
     """Run the development server (production runs `gunicorn wsgi:app`)."""
     if current_settings().is_production:
         raise click.UsageError("serve is the development server; run `gunicorn wsgi:app`")
-    # Flask refuses app.run() inside its own CLI; werkzeug's server is what it would run.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    app = current_app._get_current_object()
+    # The outbox is delivered in this process: `make demo` needs no `authserver mail deliver`.
+    stop_delivering = outbox_worker.start_thread(app)
+    try:
+        # Flask refuses app.run() inside its own CLI; werkzeug's server is what it would run.
+        run_simple(host, port, app, threaded=True)
+    finally:
+        stop_delivering()
 
 
 @click.command("cleanup")
@@ -544,12 +555,8 @@ def services_sync(manifest_file: click.utils.LazyFile, prune_assignments: bool) 
 
 
 def _apply_manifest(document: object, *, prune: bool, actor: str) -> SyncResult:
-    service = document.get("service") if isinstance(document, dict) else None
-    if not isinstance(service, str):
-        raise click.BadParameter("the manifest must name its service", param_hint="service")
     try:
-        manifest = parse(service, document)
-        result = sync(manifest, manifest_digest(document), prune_assignments=prune)
+        result = apply_document(document, prune=prune, via=actor)
     except ManifestInvalid as invalid:
         db.session.rollback()
         raise click.BadParameter(str(invalid), param_hint="MANIFEST_FILE") from None
@@ -562,17 +569,5 @@ def _apply_manifest(document: object, *, prune: bool, actor: str) -> SyncResult:
             f"{in_use.count} member role assignment(s) would be removed; "
             "run again with --prune-assignments to remove them"
         ) from None
-    return _record_sync(result, actor=actor)
-
-
-def _record_sync(result: SyncResult, *, actor: str) -> SyncResult:
-    if result.has_changes:
-        audit.record(
-            "manifest.synced",
-            target_type="service",
-            target_id=result.service,
-            via=actor,
-            **result.as_dict(),
-        )
     db.session.commit()
     return result

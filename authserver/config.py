@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,6 +60,10 @@ DURATIONS: dict[str, Duration] = {
     "JWKS_MAX_AGE": Duration(300, 0, 86400),
     "KEY_RELOAD_INTERVAL": Duration(1, 0, 300),
     "CLIENT_CACHE_TTL": Duration(5, 0, 60),
+    # How recent an operator's sign-in must be to use /admin (re-authentication after).
+    "ADMIN_MAX_AGE": Duration(900, 60, 86400),
+    "EMAIL_VERIFICATION_TTL": Duration(2 * 86400, 600, 30 * 86400),
+    "PASSWORD_RESET_TTL": Duration(3600, 300, 86400),
     # RFC 8628 §3.2: how long a device and user code live; RFC 9126 §2.2: a request_uri
     # lives a short time (the RFC's example is 60 s).
     "DEVICE_CODE_TTL": Duration(600, 60, 1800),
@@ -67,6 +71,10 @@ DURATIONS: dict[str, Duration] = {
     # How long a fetched jwks_uri is reused before it is fetched again (private_key_jwt).
     "CLIENT_JWKS_CACHE_TTL": Duration(300, 0, 86400),
 }
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+# The port each security mode usually listens on (RFC 8314 §3.3: 465 is implicit TLS).
+SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
 GOOGLE_ISSUER = "https://accounts.google.com"
@@ -83,6 +91,19 @@ class Upstream:
     client_id: str
     client_secret: str
     hosted_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """Where mail goes: an SMTP relay (transport.py speaks to it)."""
+
+    host: str
+    port: int
+    security: str
+    user: str | None = None
+    password: str | None = None
+    # Trust this CA bundle instead of the system's (a relay with a private CA).
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,7 @@ class Settings:
     token_rate_limit: str | None = "6000/minute"
     trusted_proxies: int = 0
     metrics: bool = False
+    database_pool_size: int = 0
     code_ttl: int = DURATIONS["CODE_TTL"].default
     access_token_ttl: int = DURATIONS["ACCESS_TOKEN_TTL"].default
     id_token_ttl: int = DURATIONS["ID_TOKEN_TTL"].default
@@ -116,6 +138,13 @@ class Settings:
     jwks_max_age: int = DURATIONS["JWKS_MAX_AGE"].default
     key_reload_interval: int = DURATIONS["KEY_RELOAD_INTERVAL"].default
     client_cache_ttl: int = DURATIONS["CLIENT_CACHE_TTL"].default
+    admin_max_age: int = DURATIONS["ADMIN_MAX_AGE"].default
+    email_verification_ttl: int = DURATIONS["EMAIL_VERIFICATION_TTL"].default
+    password_reset_ttl: int = DURATIONS["PASSWORD_RESET_TTL"].default
+    smtp: Smtp | None = None
+    mail_from: str = "authserver@localhost"
+    signup: bool = False
+    signup_domains: tuple[str, ...] = ()
     device_code_ttl: int = DURATIONS["DEVICE_CODE_TTL"].default
     par_ttl: int = DURATIONS["PAR_TTL"].default
     client_jwks_cache_ttl: int = DURATIONS["CLIENT_JWKS_CACHE_TTL"].default
@@ -129,6 +158,12 @@ class Settings:
     def session_cookie_name(self) -> str:
         # The __Host- prefix needs Secure, so it is only used when the cookie is Secure.
         return "__Host-authserver" if self.cookie_secure else "authserver_session"
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Mail can reach people: an SMTP relay, or the development log (docs/mail.md).
+        Production without SMTP sends nothing, so the flows that need mail are hidden."""
+        return self.smtp is not None or not self.is_production
 
     @property
     def max_token_ttl(self) -> int:
@@ -156,9 +191,14 @@ class Settings:
             "token_rate_limit": _read_rate_limit(environ, "TOKEN_RATE_LIMIT", "6000/minute"),
             "trusted_proxies": _read_count(environ, "TRUSTED_PROXIES", maximum=5),
             "metrics": _read_bool(environ, "METRICS", False),
+            # 0: SQLAlchemy's default pool; gunicorn.conf.py sets it to the worker's threads.
+            "database_pool_size": _read_count(environ, "DATABASE_POOL_SIZE", maximum=100),
             "require_pushed_authorization_requests": _read_bool(environ, "REQUIRE_PAR", False),
         }
         values["upstreams"] = _read_upstreams(environ, production)
+        values["smtp"] = _read_smtp(environ)
+        values["mail_from"] = _read_mail_from(environ, values["issuer"])
+        values["signup"], values["signup_domains"] = _read_signup(environ)
         for name, bounds in DURATIONS.items():
             values[name.lower()] = _read_duration(environ, name, bounds)
         settings = cls(**values)
@@ -171,6 +211,11 @@ class Settings:
             f.name: ("***" if f.name == "secret_key" else getattr(self, f.name))
             for f in fields(self)
         }
+        if self.smtp is not None:
+            shown["smtp"] = {
+                **asdict(self.smtp),
+                "password": "***" if self.smtp.password else None,
+            }
         shown["upstreams"] = [
             {"name": u.name, "issuer": u.issuer, "client_id": u.client_id, "client_secret": "***"}
             for u in self.upstreams
@@ -406,7 +451,74 @@ def _read_domains(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return domains
 
 
+_MAILBOX = re.compile(r"^[^@\s\x00-\x1f<>\"]{1,64}@[A-Za-z0-9.-]{1,253}$")
+
+
+def _read_smtp(environ: Mapping[str, str]) -> Smtp | None:
+    host = _read(environ, "SMTP_HOST")
+    security = _read_choice(environ, "SMTP_SECURITY", SMTP_SECURITY, "starttls")
+    user, password = _read(environ, "SMTP_USER"), _read(environ, "SMTP_PASSWORD")
+    if host is None:
+        for name, value in (("SMTP_USER", user), ("SMTP_PASSWORD", password)):
+            if value is not None:
+                raise ConfigError(name, "needs SMTP_HOST")
+        return None
+    if not re.match(r"^[A-Za-z0-9.:-]{1,253}$", host):
+        raise ConfigError("SMTP_HOST", f"must be a host name or address (got {host!r})")
+    port = _read(environ, "SMTP_PORT") or str(SMTP_DEFAULT_PORTS[security])
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ConfigError("SMTP_PORT", f"must be a port from 1 to 65535 (got {port!r})")
+    if (user is None) != (password is None):
+        raise ConfigError(
+            "SMTP_PASSWORD" if user else "SMTP_USER", "SMTP_USER and SMTP_PASSWORD go together"
+        )
+    if password is not None and security == "none":
+        # RFC 8314 §5: credentials never cross the network in the clear.
+        raise ConfigError("SMTP_SECURITY", "must be starttls or tls when a password is set")
+    return Smtp(
+        host=host,
+        port=int(port),
+        security=security,
+        user=user,
+        password=password,
+        ca_file=_read_ca_file(environ),
+    )
+
+
+def _read_ca_file(environ: Mapping[str, str]) -> Path | None:
+    value = _read(environ, "SMTP_CA_FILE")
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError("SMTP_CA_FILE", f"is not a readable file ({value!r})")
+    return path
+
+
+def _read_mail_from(environ: Mapping[str, str], issuer: str) -> str:
+    value = _read(environ, "MAIL_FROM")
+    if value is None:
+        return f"authserver@{urlsplit(issuer).hostname}"
+    if not _MAILBOX.match(value):
+        raise ConfigError(
+            "MAIL_FROM", f"must be a bare address such as auth@example.com (got {value!r})"
+        )
+    return value
+
+
+def _read_signup(environ: Mapping[str, str]) -> tuple[bool, tuple[str, ...]]:
+    """off (the default), on, or a comma-separated list of email domains allowed to sign up."""
+    value = (_read(environ, "SIGNUP") or "off").lower()
+    if value in _FALSE:
+        return False, ()
+    if value in _TRUE:
+        return True, ()
+    return True, _read_domains(environ, "SIGNUP")
+
+
 def _check_consistency(settings: Settings) -> None:
+    if settings.is_production and settings.signup and settings.smtp is None:
+        raise ConfigError("SMTP_HOST", "must be set in production when SIGNUP is on")
     if settings.refresh_token_idle_ttl > settings.refresh_token_absolute_ttl:
         raise ConfigError(
             "REFRESH_TOKEN_IDLE_TTL", "must not be longer than REFRESH_TOKEN_ABSOLUTE_TTL"

@@ -17,11 +17,15 @@ from authserver.models import (
     AuthorizationCode,
     DeviceAuthorization,
     GrantFamily,
+    OutboxMessage,
     PendingAuthorization,
+    PendingSignIn,
     PushedAuthorizationRequest,
     RefreshToken,
     Session,
     UsedClientAssertion,
+    VerificationToken,
+    WebAuthnChallenge,
 )
 
 KEPT_AFTER_EXPIRY = timedelta(days=1)
@@ -43,6 +47,14 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
             or_(GrantFamily.expires_at < cutoff, GrantFamily.revoked_at < cutoff),
         ),
         "refresh_tokens": (RefreshToken, RefreshToken.expires_at < cutoff),
+        "mfa_pending_sign_ins": (PendingSignIn, PendingSignIn.expires_at < cutoff),
+        "mfa_webauthn_challenges": (WebAuthnChallenge, WebAuthnChallenge.expires_at < cutoff),
+        "verification_tokens": (
+            VerificationToken,
+            or_(VerificationToken.expires_at < cutoff, VerificationToken.used_at < cutoff),
+        ),
+        # Only delivered messages: one waiting or given up is kept until it is sent.
+        "outbox": (OutboxMessage, OutboxMessage.delivered_at < cutoff),
         "device_authorizations": (DeviceAuthorization, DeviceAuthorization.expires_at < cutoff),
         "pushed_authorization_requests": (
             PushedAuthorizationRequest,

@@ -97,3 +97,19 @@ def observe_request(endpoint: str, method: str, status: int, started: float | No
     REQUESTS.labels(endpoint, method, str(status)).inc()
     if started is not None:
         LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+
+
+def totals(metric: str) -> dict[str, float]:
+    """The current value of a counter per label value (one label), summed over the workers
+    as /metrics reports it: the admin console's dashboard reads its counts here."""
+    registry: Any = REGISTRY
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    found: dict[str, float] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            if sample.name == metric and len(sample.labels) == 1:
+                label = next(iter(sample.labels.values()))
+                found[label] = found.get(label, 0.0) + sample.value
+    return found

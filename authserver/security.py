@@ -17,11 +17,13 @@ from authserver.errors import (
 )
 from authserver.text import has_unstorable_text
 
-# No inline script or style anywhere: our pages use one local stylesheet and no JavaScript.
+# No inline script or style anywhere: our pages use one local stylesheet, and one local
+# script for WebAuthn (static/webauthn.js), which fetches its options from us.
 # No form-action: browsers apply it to the redirect after the consent form, and a native
 # app's redirect URI has a scheme of its own that no list could name.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "img-src 'self' https: data:; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 

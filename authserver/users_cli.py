@@ -1,4 +1,5 @@
-"""`authserver users`: create people with local passwords; disable, enable, sign out."""
+"""`authserver users`: create people with local passwords; disable, enable, sign out;
+platform roles."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ import sys
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy.exc import IntegrityError
 
-from authserver import audit
 from authserver.extensions import db
 from authserver.identity import accounts
-from authserver.identity.passwords import PasswordPolicyError, hash_password
-from authserver.models import PlatformRole, User
-from authserver.models.users import PLATFORM_ROLES, normalize_email
+from authserver.mfa.reset import reset_factors
+from authserver.models import User
+from authserver.models.users import PLATFORM_ROLES
 
 users_cli = AppGroup("users", help="People: local passwords, disabling, signing out.")
 
@@ -32,47 +31,22 @@ def users_create(
     platform_role: str | None,
 ) -> None:
     """Create a person with a local password (argon2id)."""
-    email = _checked_email(email)
-    display_name = _checked_display_name(display_name)
-    if User.find_by_email(email) is not None:
-        raise click.BadParameter(f"{email} already has an account", param_hint="--email")
-    password = _read_password(password_stdin)
     try:
-        password_hash = hash_password(password)
-    except PasswordPolicyError as error:
-        raise click.BadParameter(str(error), param_hint="password") from None
-    user = User(
-        email=email,
-        email_verified=email_verified,
-        display_name=display_name,
-        password_hash=password_hash,
-    )
-    db.session.add(user)
-    db.session.flush()
-    if platform_role:
-        db.session.add(PlatformRole(user_id=user.id, role=platform_role))
-    audit.record("user.created", target_type="user", target_id=str(user.id), method="cli")
-    try:
-        db.session.commit()
-    except IntegrityError:
+        accounts.checked_email(email)
+        accounts.checked_display_name(display_name)
+        user = accounts.create_local(
+            email,
+            display_name,
+            _read_password(password_stdin),
+            email_verified=email_verified,
+            platform_role=platform_role,
+        )
+    except accounts.AccountInvalid as error:
         db.session.rollback()
-        raise click.BadParameter(f"{email} already has an account", param_hint="--email") from None
-    click.echo(f"created user {user.id} <{email}>")
-
-
-def _checked_email(raw: str) -> str:
-    email = normalize_email(raw)
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 255 or any(c.isspace() for c in email):
-        raise click.BadParameter(f"{raw!r} is not an email address", param_hint="--email")
-    return email
-
-
-def _checked_display_name(raw: str) -> str:
-    name = raw.strip()
-    if not name or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise click.BadParameter("must be 1 to 100 printable characters", param_hint="--name")
-    return name
+        hint = {"email": "--email", "name": "--name"}.get(error.field, error.field)
+        raise click.BadParameter(str(error), param_hint=hint) from None
+    db.session.commit()
+    click.echo(f"created user {user.id} <{user.email}>")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -109,6 +83,34 @@ def users_sign_out(email: str) -> None:
     signed_out = accounts.sign_out_everywhere(user)
     db.session.commit()
     click.echo(f"signed out <{user.email}>: {_ended(signed_out)}")
+
+
+@users_cli.command("reset-mfa")
+@click.argument("email")
+def users_reset_mfa(email: str) -> None:
+    """Remove a person's second factors and recovery codes (a lost phone and lost codes)."""
+    user = _find_user(email)
+    removed = reset_factors(user)
+    db.session.commit()
+    click.echo(
+        f"reset second factors of <{user.email}>: {removed.totp} authenticator app(s), "
+        f"{removed.webauthn} security key(s) or passkey(s), "
+        f"{removed.recovery_codes} recovery code(s)"
+    )
+
+
+@users_cli.command("platform-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([*PLATFORM_ROLES, "none"]))
+def users_platform_role(email: str, role: str) -> None:
+    """Make a person an operator (root or admin: the /admin console), or none."""
+    user = _find_user(email)
+    try:
+        changed = accounts.set_platform_role(user, None if role == "none" else role)
+    except accounts.LastRoot as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"<{user.email}>: platform role {role}" + ("" if changed else " (unchanged)"))
 
 
 def _find_user(email: str) -> User:

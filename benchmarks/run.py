@@ -119,7 +119,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--workers", type=int, default=None, help="default: gunicorn.conf.py")
     parser.add_argument("--worker-class", default=None, help="default: gunicorn.conf.py")
-    parser.add_argument("--threads", type=int, default=None, help="for the gthread class")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="default: gunicorn.conf.py; give 1 with --worker-class sync, or gunicorn runs gthread",
+    )
     parser.add_argument("--only", nargs="*", default=None, help="scenario name prefixes")
     return parser.parse_args()
 

@@ -79,7 +79,7 @@ def find_own_session(user: User, session_id: str) -> Session | None:
     return found if found is not None and found.user_id == user.id else None
 
 
-def disconnect_app(user: User, client_id: str) -> OAuthClient | None:
+def disconnect_app(user: User, client_id: str, reason: str = "user_revoked") -> OAuthClient | None:
     """Forget the consent and revoke every grant the person gave the client."""
     client = OAuthClient.find(client_id)
     if client is None:
@@ -89,7 +89,7 @@ def disconnect_app(user: User, client_id: str) -> OAuthClient | None:
     if consent is None and not granted:
         return None
     for family in granted:
-        families.revoke_family(family, "user_revoked", utcnow())
+        families.revoke_family(family, reason, utcnow())
     if consent is not None:
         db.session.delete(consent)
     db.session.flush()

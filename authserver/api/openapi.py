@@ -49,6 +49,14 @@ INVITATION_ID = {"name": "invitation_id", "in": "path", "required": True, "schem
 ORG = {"$ref": "#/components/schemas/Organization"}
 MEMBER = {"$ref": "#/components/schemas/Member"}
 INVITATION = {"$ref": "#/components/schemas/Invitation"}
+FACTOR_POLICY = {
+    "type": "object",
+    "required": ["require_second_factor", "updated_at"],
+    "properties": {
+        "require_second_factor": {"type": "boolean"},
+        "updated_at": {"type": ["string", "null"]},
+    },
+}
 
 
 def _op(scope: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -132,7 +140,6 @@ def document(issuer: str) -> dict[str, Any]:
                         "roles": ROLES,
                         "state": {"type": "string"},
                         "expires_at": {"type": "string"},
-                        "token": {"type": "string"},
                     },
                 },
                 "Manifest": MANIFEST_SCHEMA,
@@ -257,6 +264,40 @@ def _paths() -> dict[str, Any]:
         "/api/v1/orgs/{org_id}/invitations/{invitation_id}": {
             "parameters": [ORG_ID, INVITATION_ID],
             "delete": _op(WRITE, "Revoke an invitation", {**gone, "409": _problem("Not pending")}),
+        },
+        "/api/v1/orgs/{org_id}/second-factor-policy": {
+            "parameters": [ORG_ID],
+            "get": _op(
+                READ, "The organization's second-factor policy", {"200": _json(FACTOR_POLICY)}
+            ),
+            "put": _op(
+                WRITE,
+                "Require (or stop requiring) a second factor for the organization's tokens",
+                {
+                    "200": _json(FACTOR_POLICY),
+                    "415": _problem("Not JSON"),
+                    "422": _problem("Not a boolean"),
+                },
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "required": ["require_second_factor"],
+                        "properties": {"require_second_factor": {"type": "boolean"}},
+                    }
+                ),
+            ),
+        },
+        "/api/v1/orgs/{org_id}/invitations/{invitation_id}/resend": {
+            "parameters": [ORG_ID, INVITATION_ID],
+            "post": _op(
+                WRITE,
+                "Mail the invitation again with a new link",
+                {
+                    "200": _json(INVITATION),
+                    "404": _problem("No such invitation"),
+                    "409": _problem("Not pending, or mailed too often"),
+                },
+            ),
         },
         "/api/v1/orgs/{org_id}/audit-events": {
             "parameters": [ORG_ID],

@@ -23,6 +23,7 @@ from authserver.extensions import db
 from authserver.identity import sessions, throttle
 from authserver.identity import upstream as upstream_sso
 from authserver.identity.passwords import verify_password
+from authserver.mfa import amr, second_step
 from authserver.models import PendingAuthorization, User
 from authserver.models.users import normalize_email
 from authserver.oauth import freshness, pending
@@ -34,7 +35,13 @@ MAX_EMAIL = 255
 MAX_PASSWORD = 1024
 FAILED = "That email and password do not match an account."
 # Where a sign-in without a parked request may return: names, never URLs (no open redirect).
-RETURN_TO = {"account": "account.overview", "device": "device.enter"}
+RETURN_TO = {
+    "account": "account.overview",
+    "security": "security.overview",
+    "admin": "admin.dashboard",
+    "invitation": "invitation_link.resume",
+    "device": "device.enter",
+}
 
 
 @identity.get("/sign-in")
@@ -78,8 +85,12 @@ def sign_in_with_password() -> Response | tuple[str, int]:
         )
         db.session.commit()
         return _page(parked, email=email, error=FAILED, status=401)
-    return _signed_in(
-        user, ["pwd"], parked, method="pwd", return_to=_return_to(request.form.get("return_to"))
+    return first_factor_done(
+        user,
+        [amr.PASSWORD],
+        parked,
+        method="pwd",
+        return_to=_return_to(request.form.get("return_to")),
     )
 
 
@@ -133,8 +144,9 @@ def upstream_callback(provider: str) -> Response | tuple[str, int]:
             target_id=str(user.id),
             method=provider,
         )
-    return _signed_in(
-        user, [provider], parked, method=provider, return_to=return_to, auth_time=found.auth_time
+    methods = amr.upstream_methods(provider, found.amr)
+    return first_factor_done(
+        user, methods, parked, method=provider, return_to=return_to, auth_time=found.auth_time
     )
 
 
@@ -160,6 +172,27 @@ def _upstream_failed(
         retry=retry,
     )
     return page, 502 if failure.reason == "provider_unreachable" else 400
+
+
+def first_factor_done(
+    user: User,
+    methods: list[str],
+    parked: PendingAuthorization | None,
+    *,
+    method: str,
+    return_to: str | None,
+    auth_time: datetime | None = None,
+) -> Response:
+    """The one place a first factor leads on: to the second step when one is owed, else
+    to a started session (password, upstream and passkey sign-in all come here).
+    `auth_time` is an upstream's own (None: now), kept across the second step."""
+    if second_step.owes_second_factor(user, methods):
+        return second_step.begin(
+            user, methods, parked, method=method, return_to=return_to, auth_time=auth_time
+        )
+    return _signed_in(
+        user, methods, parked, method=method, return_to=return_to, auth_time=auth_time
+    )
 
 
 def _signed_in(
@@ -189,6 +222,10 @@ def _signed_in(
     sessions.set_cookie(response, raw, settings)
     throttle.trust_device(response, user)
     return response
+
+
+# Every factor owed was given: what mfa/second_step.py calls to start the session.
+finish_sign_in = _signed_in
 
 
 @identity.get("/signed-in")

@@ -25,6 +25,7 @@ from joserfc.errors import JoseError
 from authserver.clock import utcnow
 from authserver.config import Settings, Upstream
 from authserver.extensions import db
+from authserver.identity import accounts
 from authserver.models import OAuthAccount, User
 from authserver.models.users import normalize_email
 from authserver.oauth.freshness import Freshness
@@ -53,6 +54,8 @@ class Identity:
     name: str
     picture: str | None
     auth_time: datetime | None = None  # the upstream's own, when its ID token says
+    # The upstream ID token's `amr` (RFC 8176), which says what the upstream itself checked.
+    amr: tuple[str, ...] = ()
 
 
 def init_upstreams(app: Flask, settings: Settings) -> OAuth:
@@ -150,6 +153,7 @@ def _identity(upstream: Upstream, claims: dict[str, Any]) -> Identity:
         name=_display_name(claims, email),
         picture=_picture(claims.get("picture")),
         auth_time=_auth_time(claims.get("auth_time")),
+        amr=_amr(claims.get("amr")),
     )
 
 
@@ -189,6 +193,13 @@ def check_reauthenticated(upstream: Upstream, identity: Identity, asked: Freshne
         raise not_fresh
 
 
+def _amr(value: Any) -> tuple[str, ...]:
+    """OIDC Core §2: `amr` is a JSON array of strings; anything else says nothing."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item[:32] for item in value[:16] if isinstance(item, str))
+
+
 def _display_name(claims: dict[str, Any], email: str) -> str:
     name = str(claims.get("name") or email.split("@")[0])
     cleaned = "".join(char for char in name if char.isprintable()).strip()
@@ -210,6 +221,11 @@ def find_or_create_user(identity: Identity) -> tuple[User, bool]:
         account.email = identity.email
         return account.user, False
     user = User.find_by_email(identity.email)
+    if user is not None and not user.email_verified:
+        # Linking by email trusts that the account's holder proved the address; this one
+        # never did, so it may be anyone's (security review: pre-account hijack).
+        accounts.release_unverified_address(user)
+        user = None
     created = user is None
     if user is None:
         user = User(

@@ -5,12 +5,22 @@ from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
 from authserver.models.device import DeviceAuthorization
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
+from authserver.models.mfa import (
+    OrganizationFactorPolicy,
+    PendingSignIn,
+    RecoveryCode,
+    TotpSecret,
+    WebAuthnChallenge,
+    WebAuthnCredential,
+)
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
+from authserver.models.outbox import OutboxMessage
 from authserver.models.pending import PendingAuthorization
 from authserver.models.pushed import PushedAuthorizationRequest
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
+from authserver.models.verification import VerificationToken
 
 __all__ = [
     "AuditEvent",
@@ -22,15 +32,23 @@ __all__ = [
     "OAuthAccount",
     "OAuthClient",
     "Organization",
+    "OrganizationFactorPolicy",
     "OrganizationMember",
+    "OutboxMessage",
     "PendingAuthorization",
+    "PendingSignIn",
     "Permission",
     "PlatformRole",
+    "RecoveryCode",
     "PushedAuthorizationRequest",
     "RefreshToken",
     "Role",
     "Service",
     "Session",
+    "TotpSecret",
     "UsedClientAssertion",
     "User",
+    "VerificationToken",
+    "WebAuthnChallenge",
+    "WebAuthnCredential",
 ]

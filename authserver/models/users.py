@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authserver.extensions import db
@@ -19,10 +32,29 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching strings that start with `prefix` taken literally."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
 class User(UUIDPrimaryKey, Timestamps, db.Model):
     """A person. Created on first SSO sign-in, or by an operator with a local password."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        # The operators' search (admin console) reads a prefix range in index order, so a
+        # page of 50 reads about 50 index entries. On PostgreSQL, LIKE 'prefix%' and ORDER
+        # BY ... USING ~<~ use a btree only with the pattern operator class (the unique
+        # index follows the database collation and serves neither).
+        Index("ix_users_email_prefix", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+        # PostgreSQL only: SQLite cannot reflect an expression index (and scans its few rows).
+        Index(
+            "ix_users_name_prefix",
+            func.lower(text("display_name")).label("name_lower"),
+            postgresql_ops={"name_lower": "varchar_pattern_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     email: Mapped[str] = mapped_column(String(255), unique=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -47,8 +79,63 @@ class User(UUIDPrimaryKey, Timestamps, db.Model):
         return str(self.id)
 
     @classmethod
+    def lock(cls, user_id: uuid.UUID) -> None:
+        """Row-lock the person until the transaction ends (PostgreSQL), so that changes to
+        their own rows (factors) made by parallel requests run one at a time."""
+        db.session.scalar(select(cls.id).where(cls.id == user_id).with_for_update(key_share=True))
+
+    @classmethod
     def find_by_email(cls, email: str) -> User | None:
         return db.session.scalar(select(cls).where(cls.email == normalize_email(email)))
+
+    @classmethod
+    def search(cls, query: str, *, offset: int = 0, limit: int = 50) -> list[User]:
+        """People whose email starts with `query`, in email order, then those whose name
+        (not email) starts with it, in name order; any case. An empty query lists everyone.
+        Each part is one ordered index range, so no page reads more than it shows (plus
+        a count of the email part when a page lies wholly past it)."""
+        prefix = query.strip().lower()
+        if not prefix:
+            return list(db.session.scalars(cls.search_statement("", "email", offset, limit)))
+        by_email = list(db.session.scalars(cls.search_statement(prefix, "email", offset, limit)))
+        if len(by_email) == limit:
+            return by_email
+        skipped = 0  # name matches on earlier pages
+        if offset and not by_email:
+            count = select(func.count()).select_from(cls).where(cls._email_starts(prefix))
+            skipped = max(offset - (db.session.scalar(count) or 0), 0)
+        by_name = cls.search_statement(prefix, "name", skipped, limit - len(by_email))
+        return by_email + list(db.session.scalars(by_name))
+
+    @classmethod
+    def _email_starts(cls, prefix: str) -> Any:
+        return cls.email.like(like_prefix(prefix), escape="\\")
+
+    @classmethod
+    def search_statement(cls, prefix: str, part: str, offset: int, limit: int | None) -> Select:
+        """One part of `search`: the people whose email (part "email") or only whose name
+        (part "name") starts with `prefix`, in the order of that part's index."""
+        stmt = select(cls).offset(offset).limit(limit)
+        if not prefix:
+            return stmt.order_by(cls.email)  # the unique index, in the database's collation
+        email_matches = cls._email_starts(prefix)
+        name = func.lower(cls.display_name)
+        if part == "email":
+            return stmt.where(email_matches).order_by(*_pattern_order("users.email", cls.email))
+        # The pattern is made here, not in SQL: the planner needs a constant prefix.
+        name_matches = name.like(like_prefix(prefix), escape="\\")
+        return stmt.where(name_matches, ~email_matches).order_by(
+            *_pattern_order("lower(users.display_name)", name),
+            *_pattern_order("users.email", cls.email),
+        )
+
+
+def _pattern_order(sql: str, expression: Any) -> tuple[Any, ...]:
+    """ORDER BY in the pattern operator class's order on PostgreSQL (so the pattern index
+    serves it); elsewhere the plain order, which is the same for SQLite (bytewise)."""
+    if db.engine.dialect.name == "postgresql":
+        return (text(f"{sql} USING ~<~"),)
+    return (expression,)
 
 
 class OAuthAccount(UUIDPrimaryKey, Timestamps, db.Model):

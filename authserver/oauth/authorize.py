@@ -20,6 +20,7 @@ from authserver.consent.decide import decide
 from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions
+from authserver.mfa.policy import second_factor_step
 from authserver.models import Consent, Organization, PendingAuthorization, Session
 from authserver.oauth import claims, freshness, pending
 from authserver.oauth.checks import has_unechoable_values
@@ -178,6 +179,7 @@ def consent_step(flow: Flow) -> Response | None:
 STEPS: tuple[Callable[[Flow], Response | None], ...] = (
     sign_in_step,
     organization_step,
+    second_factor_step,
     consent_step,
 )
 

@@ -18,6 +18,7 @@ from typing import Any
 from authserver.clock import utcnow
 from authserver.config import Settings
 from authserver.keys import KeyStore
+from authserver.mfa.amr import acr_for
 from authserver.models import OAuthClient, User
 from authserver.services.auth_manifest import AUTH_SERVICE
 
@@ -129,5 +130,10 @@ def issue_id_token(grant: Grant, access_token: str, settings: Settings, keys: Ke
         claims["sid"] = str(grant.session_id)
     if grant.auth_methods:
         claims["amr"] = list(grant.auth_methods)
+    # OIDC Core §2: the multi-factor acr when a second factor was used (and so whenever a
+    # client's acr_values asked for it: /authorize does not issue a code until it was).
+    acr = acr_for(grant.auth_methods)
+    if acr is not None:
+        claims["acr"] = acr
     claims.update(grant.id_claims)
     return keys.sign(claims, typ="JWT")

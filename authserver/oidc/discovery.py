@@ -8,6 +8,7 @@ from flask import Flask
 
 from authserver.config import Settings
 from authserver.keys import ALGORITHMS
+from authserver.mfa.amr import ACR_VALUES_SUPPORTED
 from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES
 from authserver.oauth.private_key_jwt import SIGNING_ALGORITHMS
 from authserver.oauth.scopes import SCOPES
@@ -23,6 +24,7 @@ CLAIMS = (
     "nonce",
     "sid",
     "amr",
+    "acr",
     "at_hash",
     "email",
     "email_verified",
@@ -62,6 +64,7 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
         code_challenge_methods_supported=["S256"],
         token_endpoint_auth_methods_supported=list(AUTH_METHODS),
         prompt_values_supported=["none", "login", "consent"],
+        acr_values_supported=list(ACR_VALUES_SUPPORTED),  # step-up to a second factor
         authorization_response_iss_parameter_supported=True,  # RFC 9207
     )
     if "revocation_endpoint" in metadata:

@@ -7,13 +7,16 @@ import re
 import uuid
 from datetime import timedelta
 
+from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from authserver.clock import utcnow
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
+from authserver.mail import limits, messages
 from authserver.models import Invitation, User
 from authserver.models.users import normalize_email
 from authserver.numbers import ascii_uuid
@@ -35,8 +38,8 @@ MIN_TTL, MAX_TTL = 3600, 90 * 86400
 
 def create(
     by: Caller, email: object, role_names: object, expires_in: object, default_ttl: int
-) -> tuple[Invitation, str]:
-    """A pending invitation and its raw token (shown once; only its hash is kept)."""
+) -> Invitation:
+    """A pending invitation; its link (only its hash is kept) goes to the invitee by mail."""
     by.require("member:invite")
     if not isinstance(email, str) or not EMAIL.match(normalize_email(email)):
         raise Invalid("The email address is malformed.", field="email")
@@ -66,7 +69,30 @@ def create(
     except IntegrityError:
         # One pending invitation per (org, email): the partial unique index decides races.
         raise Conflict("A pending invitation for that address exists.", field="email") from None
-    return invitation, raw
+    _mail(invitation, raw, by)
+    return invitation
+
+
+def _mail(invitation: Invitation, raw: str, by: Caller) -> None:
+    """The invitee's mail, in the same transaction: no invitation, no mail (outbox)."""
+    messages.queue(
+        "invitation",
+        invitation.email,
+        email=invitation.email,
+        inviter=by.user.display_name,
+        organization=by.organization.name,
+        roles=sorted(role.qualified_name for role in invitation.roles),
+        link=current_settings().issuer + url_for("invitation_link.show", token=raw),
+        expires=invitation.expires_at.strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def find_by_token(raw: str) -> Invitation | None:
+    """The invitation behind a mailed link, in whatever state it is."""
+    if not 0 < len(raw) <= 100 or not raw.isascii():
+        return None
+    stmt = select(Invitation).where(Invitation.token_hash == sha256_hex(raw))
+    return db.session.scalar(stmt.options(selectinload(Invitation.organization)))
 
 
 def _expire_stale(organization_id: uuid.UUID, email: str) -> None:
@@ -105,6 +131,24 @@ def revoke(by: Caller, invitation_id: str) -> Invitation:
     invitation.state = "revoked"
     invitation.responded_at = utcnow()
     db.session.flush()
+    return invitation
+
+
+def resend(by: Caller, invitation_id: str) -> Invitation:
+    """Mail a pending invitation again with a new link (the old link stops working). The
+    invitee's address is limited like every requested mail (mail/limits.py)."""
+    by.require("member:invite")
+    invitation = _find(invitation_id, for_update=True)
+    if invitation is None or invitation.organization_id != by.organization.id:
+        raise NotFound("No such invitation.")
+    if invitation.state != "pending" or invitation.expires_at <= utcnow():
+        raise Conflict("Only a pending invitation can be sent again.")
+    if not limits.may_mail(invitation.email):
+        raise Conflict("The invitee was mailed several times this hour; try again later.")
+    raw = new_secret()
+    invitation.token_hash = sha256_hex(raw)
+    db.session.flush()
+    _mail(invitation, raw, by)
     return invitation
 
 

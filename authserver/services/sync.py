@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,12 +14,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from authserver import audit
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.models import Organization, OrganizationMember, Permission, Role, Service, User
 from authserver.models.orgs import member_roles
 from authserver.services.auth_manifest import AUTH_MANIFEST, AUTH_SERVICE
-from authserver.services.manifest import Manifest, parse
+from authserver.services.manifest import FieldError, Manifest, ManifestInvalid, parse
 
 MAX_HOLDERS_LISTED = 50
 
@@ -76,6 +78,33 @@ class ReservedService(Exception):
 
 def manifest_digest(document: Any) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def apply_document(
+    document: Any, *, prune: bool, via: str, actor_user_id: uuid.UUID | None = None
+) -> SyncResult:
+    """Parse a manifest document that names its service and apply it, with a
+    manifest.synced audit event when anything changed (the CLI and the console). Raises
+    ManifestInvalid or RolesInUse; the caller commits, or rolls back on an error."""
+    service = document.get("service") if isinstance(document, dict) else None
+    if not isinstance(service, str):
+        raise ManifestInvalid([FieldError("/service", "the manifest must name its service")])
+    result = sync(parse(service, document), manifest_digest(document), prune_assignments=prune)
+    record_synced(result, via=via, actor_user_id=actor_user_id)
+    return result
+
+
+def record_synced(result: SyncResult, *, via: str, actor_user_id: uuid.UUID | None = None) -> None:
+    """A manifest.synced audit event, when the sync changed anything."""
+    if result.has_changes:
+        audit.record(
+            "manifest.synced",
+            actor_user_id=actor_user_id,
+            target_type="service",
+            target_id=result.service,
+            via=via,
+            **result.as_dict(),
+        )
 
 
 def lock_service(name: str) -> Service:

@@ -237,6 +237,20 @@ def test_users_create_stores_an_argon2id_hash(initialized: Operator) -> None:
     assert initialized.query("SELECT role FROM platform_roles") == [("admin",)]
 
 
+def test_users_platform_role_makes_an_existing_person_an_operator(initialized: Operator) -> None:
+    initialized.ok(
+        "users", "create", "--email", "ada@example.com", "--name", "Ada", "--password-stdin",
+        stdin="correct horse battery\n",
+    )  # fmt: skip
+    assert "platform role root" in initialized.ok(
+        "users", "platform-role", "ada@example.com", "root"
+    )
+    assert initialized.query("SELECT role FROM platform_roles") == [("root",)]
+    last_root = initialized.run("users", "platform-role", "ada@example.com", "none")
+    assert last_root.returncode != 0 and "at least one root" in last_root.stderr
+    assert initialized.query("SELECT role FROM platform_roles") == [("root",)]
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "names"),
     [

@@ -15,10 +15,12 @@ from authserver.models import (
     DeviceAuthorization,
     GrantFamily,
     PendingAuthorization,
+    PendingSignIn,
     PushedAuthorizationRequest,
     RefreshToken,
     Session,
     UsedClientAssertion,
+    WebAuthnChallenge,
 )
 from tests.factories import (
     make_client,
@@ -52,6 +54,13 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
     make_refresh_token(live, expires_at=now - LONG_AGO)  # idle-expired, family alive
     kept_token = make_refresh_token(live)
     db.session.add(PendingAuthorization(client_id="x", params={}, expires_at=now - LONG_AGO))
+    for expires_at, token in ((now - LONG_AGO, "a" * 64), (now, "b" * 64)):
+        db.session.add(
+            PendingSignIn(token_hash=token, user_id=user.id, method="pwd", expires_at=expires_at)
+        )
+        db.session.add(
+            WebAuthnChallenge(challenge_hash=token, purpose="passkey", expires_at=expires_at)
+        )
     for expires_at, suffix in ((now - LONG_AGO, "dead"), (now, "live")):
         db.session.add(
             DeviceAuthorization(
@@ -78,6 +87,10 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
         "sessions": 2,
         "grant_families": 2,
         "refresh_tokens": 1,  # plus the dead family's token, which goes by cascade
+        "mfa_pending_sign_ins": 1,
+        "mfa_webauthn_challenges": 1,
+        "verification_tokens": 0,  # tests/mail/test_housekeeping.py
+        "outbox": 0,
         "device_authorizations": 1,
         "pushed_authorization_requests": 1,
         "used_client_assertions": 1,
@@ -91,3 +104,4 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
     assert [s.id for s in db.session.scalars(select(Session))] == [live_session.id]
     assert {f.id for f in db.session.scalars(select(GrantFamily))} == {live.id, recently_revoked.id}
     assert [t.id for t in db.session.scalars(select(RefreshToken))] == [kept_token.id]
+    assert count(PendingSignIn) == 1 and count(WebAuthnChallenge) == 1

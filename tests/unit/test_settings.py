@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from authserver import create_app
 from authserver.config import ConfigError, Settings
+from authserver.extensions import db
 
 PRODUCTION_OK = {
     "AUTHSERVER_ENV": "production",
@@ -56,6 +58,26 @@ def test_postgresql_urls_use_psycopg_3(base_env: dict[str, str], scheme: str) ->
     assert url == "postgresql+psycopg://auth:pw@db.example.com/auth"
 
 
+@pytest.mark.parametrize(
+    ("pool_size", "expected"),
+    [("", (5, 10)), ("0", (5, 10)), ("8", (8, 0)), ("1", (1, 0))],
+)
+def test_the_database_pool_holds_the_configured_connections_without_overflow(
+    base_env: dict[str, str], tmp_path: Path, pool_size: str, expected: tuple[int, int]
+) -> None:
+    """gunicorn.conf.py sets the size to the worker's threads; 0 is SQLAlchemy's default."""
+    settings = Settings.from_env(
+        {
+            **base_env,
+            "AUTHSERVER_DATABASE_URL": "postgresql://auth@127.0.0.1:1/auth",  # never connected
+            "AUTHSERVER_KEYS_DIR": str(tmp_path / "keys"),
+            "AUTHSERVER_DATABASE_POOL_SIZE": pool_size,
+        }
+    )
+    with create_app(settings).app_context():
+        assert (db.engine.pool.size(), db.engine.pool._max_overflow) == expected
+
+
 def test_issuer_loses_its_trailing_slash(base_env: dict[str, str]) -> None:
     env = {**base_env, "AUTHSERVER_ISSUER": "https://auth.example.com/tenant/"}
     assert Settings.from_env(env).issuer == "https://auth.example.com/tenant"
@@ -98,6 +120,9 @@ BAD_VALUES = [
     ({"AUTHSERVER_CODE_TTL": "1h"}, "AUTHSERVER_CODE_TTL", "between 10 and 600"),
     ({"AUTHSERVER_ACCESS_TOKEN_TTL": "-5"}, "AUTHSERVER_ACCESS_TOKEN_TTL", "duration"),
     ({"AUTHSERVER_REFRESH_GRACE_PERIOD": "1d"}, "AUTHSERVER_REFRESH_GRACE_PERIOD", "between"),
+    ({"AUTHSERVER_DATABASE_POOL_SIZE": "-1"}, "AUTHSERVER_DATABASE_POOL_SIZE", "whole number"),
+    ({"AUTHSERVER_DATABASE_POOL_SIZE": "eight"}, "AUTHSERVER_DATABASE_POOL_SIZE", "0 to 100"),
+    ({"AUTHSERVER_DATABASE_POOL_SIZE": "101"}, "AUTHSERVER_DATABASE_POOL_SIZE", "0 to 100"),
     ({"AUTHSERVER_GOOGLE_CLIENT_ID": "abc"}, "AUTHSERVER_GOOGLE_CLIENT_SECRET", "must be set"),
     ({"AUTHSERVER_GOOGLE_CLIENT_SECRET": "abc"}, "AUTHSERVER_GOOGLE_CLIENT_ID", "must be set"),
     (

@@ -1,7 +1,7 @@
 """device authorization grant, pushed authorization requests, private_key_jwt clients
 
 Revision ID: 0004_device_par
-Revises: 0003_protocol
+Revises: 0003_mail
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = "0004_device_par"
-down_revision = "0003_protocol"
+down_revision = "0003_mail"
 branch_labels = None
 depends_on = None
 

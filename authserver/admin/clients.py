@@ -1,0 +1,202 @@
+"""Console pages for OAuth clients: list, register, edit, rotate the secret, delete. The
+rules are registration.py's, the same the `authserver clients` commands apply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, request
+from sqlalchemy import func, or_, select
+
+from authserver import audit
+from authserver.admin.console import (
+    PAGE_SIZE,
+    admin,
+    done,
+    operator,
+    page,
+    page_number,
+    text_arg,
+)
+from authserver.extensions import db
+from authserver.models import AuthorizationCode, Consent, GrantFamily, OAuthClient, RefreshToken
+from authserver.models.clients import GRANT_TYPES
+from authserver.models.users import like_prefix
+from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
+from authserver.oauth.scopes import SCOPES
+
+MAX_URIS = 20_000  # the whole textarea of redirect URIs
+KINDS = ("public", "confidential")
+FORM_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+
+
+def _client(client_id: str) -> OAuthClient:
+    client = OAuthClient.find(client_id)
+    if client is None:
+        abort(404, "There is no such client.")
+    return client
+
+
+def _record(event_type: str, client_id: str, **details: object) -> None:
+    audit.record(
+        event_type,
+        actor_user_id=operator().user.id,
+        target_type="client",
+        target_id=client_id,
+        **details,
+    )
+
+
+@admin.get("/clients")
+def clients() -> Response:
+    query, kind, service = text_arg("q"), text_arg("kind"), text_arg("service")
+    if kind and kind not in KINDS:
+        abort(400, "kind must be public or confidential.")
+    number = page_number()
+    stmt = select(OAuthClient).order_by(OAuthClient.name, OAuthClient.client_id)
+    if query:
+        # Few rows (clients, not people): a substring match is cheap enough.
+        pattern = "%" + like_prefix(query.lower())
+        stmt = stmt.where(
+            or_(
+                func.lower(OAuthClient.name).like(pattern, escape="\\"),
+                func.lower(OAuthClient.client_id).like(pattern, escape="\\"),
+            )
+        )
+    if kind:
+        is_public = OAuthClient.token_endpoint_auth_method == "none"
+        stmt = stmt.where(is_public if kind == "public" else ~is_public)
+    if service:
+        stmt = stmt.where(OAuthClient.service_name == service)
+    found = list(db.session.scalars(stmt.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    return page(
+        "clients.html",
+        clients=found[:PAGE_SIZE],
+        query=query,
+        kind=kind,
+        service=service,
+        number=number,
+        has_next=len(found) > PAGE_SIZE,
+    )
+
+
+def _form_context(**over: Any) -> dict[str, Any]:
+    return {
+        "scopes": SCOPES,
+        "grant_types": GRANT_TYPES,
+        "auth_methods": FORM_AUTH_METHODS,
+        "error": None,
+        **over,
+    }
+
+
+def _lines(name: str) -> tuple[str, ...]:
+    raw = request.form.get(name, "")
+    if len(raw) > MAX_URIS:
+        abort(400, f"{name} is longer than {MAX_URIS} characters.")
+    return tuple(line.strip() for line in raw.splitlines() if line.strip())
+
+
+def _spec_from_form() -> ClientSpec:
+    form = request.form
+    return ClientSpec(
+        name=text_arg("name", form, limit=100),
+        redirect_uris=_lines("redirect_uris"),
+        post_logout_redirect_uris=_lines("post_logout_redirect_uris"),
+        grant_types=tuple(form.getlist("grant_type")),
+        scopes=tuple(form.getlist("scope")),
+        auth_method=form.get("auth_method", "client_secret_basic"),
+        is_first_party=form.get("first_party") == "on",
+        service_name=text_arg("service", form, limit=50) or None,
+        client_id=text_arg("client_id", form, limit=100) or None,
+    )
+
+
+@admin.get("/clients/new")
+def new_client() -> Response:
+    return page("client_new.html", **_form_context(spec=ClientSpec(name="")))
+
+
+@admin.post("/clients/new")
+def create_client() -> Response:
+    spec = _spec_from_form()
+    try:
+        client, secret = register(spec)
+    except RegistrationError as error:
+        db.session.rollback()
+        return page("client_new.html", status=400, **_form_context(spec=spec, error=str(error)))
+    _record("client.created", client.client_id, name=client.name)
+    db.session.commit()
+    return page("client_secret.html", client=client, secret=secret, created=True)
+
+
+@admin.get("/clients/<client_id>")
+def client(client_id: str) -> Response:
+    found = _client(client_id)
+    return page("client.html", client=found, **_form_context(), **_holdings(found))
+
+
+def _holdings(client: OAuthClient) -> dict[str, int]:
+    """What goes with the client when it is deleted."""
+
+    def count(model: Any, *where: Any) -> int:
+        stmt = select(func.count()).select_from(model).where(model.client_id == client.id, *where)
+        return db.session.scalar(stmt) or 0
+
+    return {
+        "active_grants": count(GrantFamily, GrantFamily.revoked_at.is_(None)),
+        "refresh_tokens": count(RefreshToken, RefreshToken.revoked_at.is_(None)),
+        "consents": count(Consent),
+        "codes": count(AuthorizationCode, AuthorizationCode.used_at.is_(None)),
+    }
+
+
+@admin.post("/clients/<client_id>")
+def edit_client(client_id: str) -> Response:
+    found = _client(client_id)
+    spec = _spec_from_form()
+    requested = {
+        "name": spec.name,
+        "redirect_uris": list(spec.redirect_uris),
+        "post_logout_redirect_uris": list(spec.post_logout_redirect_uris),
+        "scopes": list(spec.scopes),
+        "is_first_party": spec.is_first_party,
+    }
+    try:
+        changed, _ = change(found, requested)
+    except RegistrationError as error:
+        db.session.rollback()
+        found = _client(client_id)
+        context = _form_context(error=str(error), **_holdings(found))
+        return page("client.html", status=400, client=found, **context)
+    if changed:
+        _record("client.changed", client_id, fields=changed)
+    return done("admin.client", client_id=client_id)
+
+
+@admin.post("/clients/<client_id>/rotate-secret")
+def rotate_secret(client_id: str) -> Response:
+    found = _client(client_id)
+    try:
+        _, secret = change(found, {}, rotate_secret=True)
+    except RegistrationError:
+        abort(409, "A public client has no secret to rotate.")
+    _record("client.changed", client_id, fields=["client_secret"])
+    db.session.commit()
+    return page("client_secret.html", client=found, secret=secret, created=False)
+
+
+@admin.get("/clients/<client_id>/delete")
+def confirm_delete_client(client_id: str) -> Response:
+    found = _client(client_id)
+    return page("client_delete.html", client=found, **_holdings(found))
+
+
+@admin.post("/clients/<client_id>/delete")
+def delete_client(client_id: str) -> Response:
+    found = _client(client_id)
+    if request.form.get("confirm") != found.client_id:
+        abort(400, "Type the client id to confirm the deletion.")
+    db.session.delete(found)  # codes, tokens and consents go with it (ON DELETE CASCADE)
+    _record("client.deleted", client_id, name=found.name)
+    return done("admin.clients")

@@ -1,0 +1,110 @@
+"""Console pages for services: each one's manifest, who holds its roles, its clients, and
+what its last sync changed (the manifest.synced audit event carries the diff)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, abort, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from authserver.admin.console import admin, done, operator, page
+from authserver.extensions import db
+from authserver.models import AuditEvent, OAuthClient, Permission, Role, Service
+from authserver.models.orgs import member_roles
+from authserver.services.auth_manifest import AUTH_SERVICE
+from authserver.services.manifest import ManifestInvalid
+from authserver.services.sync import RolesInUse, apply_document
+
+MAX_MANIFEST = 256 * 1024
+
+
+@admin.get("/services")
+def services() -> Response:
+    roles = dict(
+        db.session.execute(select(Role.service, func.count()).group_by(Role.service)).all()
+    )
+    return page(
+        "services.html",
+        services=list(db.session.scalars(select(Service).order_by(Service.name))),
+        role_counts=roles,
+    )
+
+
+@admin.get("/services/<name>")
+def service(name: str) -> Response:
+    found = Service.find(name)
+    if found is None:
+        abort(404, "There is no such service.")
+    roles = list(
+        db.session.scalars(
+            select(Role)
+            .where(Role.service == name)
+            .options(selectinload(Role.permissions))
+            .order_by(Role.name)
+        )
+    )
+    holders = dict(
+        db.session.execute(
+            select(member_roles.c.role_id, func.count())
+            .where(member_roles.c.role_id.in_([role.id for role in roles]))
+            .group_by(member_roles.c.role_id)
+        ).all()
+    )
+    last_sync = AuditEvent.page(
+        type_prefix="manifest.synced", target_type="service", target_id=name, limit=1
+    )
+    return page(
+        "service.html",
+        service=found,
+        permissions=list(
+            db.session.scalars(
+                select(Permission)
+                .where(Permission.service == name)
+                .order_by(Permission.resource, Permission.action)
+            )
+        ),
+        roles=roles,
+        holders=holders,
+        clients=list(
+            db.session.scalars(
+                select(OAuthClient)
+                .where(OAuthClient.service_name == name)
+                .order_by(OAuthClient.name)
+            )
+        ),
+        last_sync=last_sync[0] if last_sync else None,
+    )
+
+
+@admin.post("/services/sync")
+def sync_manifest() -> Response:
+    """What `authserver services sync FILE` does, with the manifest pasted in a form."""
+    raw = request.form.get("manifest", "")
+    if len(raw) > MAX_MANIFEST:
+        abort(413, f"The manifest is longer than {MAX_MANIFEST // 1024} kB.")
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as error:
+        abort(400, f"The manifest is not JSON ({error.msg}, line {error.lineno}).")
+    except RecursionError:
+        abort(400, "The manifest is nested too deeply.")
+    if isinstance(document, dict) and document.get("service") == AUTH_SERVICE:
+        abort(403, "The server owns the auth manifest; `authserver init` keeps it current.")
+    try:
+        result = apply_document(
+            document,
+            prune=request.form.get("prune") == "on",
+            via="admin",
+            actor_user_id=operator().user.id,
+        )
+    except ManifestInvalid as invalid:
+        abort(400, f"The manifest is invalid: {invalid}")
+    except RolesInUse as in_use:
+        abort(
+            409,
+            f"{in_use.count} member role assignment(s) would be removed; tick "
+            "'also take removed roles away' to remove them.",
+        )
+    return done("admin.service", name=result.service)

@@ -1,0 +1,1 @@
+"""billing: an example service protected with the authserver_rs kit."""

@@ -1,0 +1,244 @@
+"""The gunicorn worker authserver runs: gunicorn's gthread worker with every wait that a
+client alone decides bounded, so that idle, slow or half-sent requests cannot hold the
+threads that answer everyone else.
+
+gunicorn's gthread worker (27.x) hands a new connection to a thread at once, which waits
+up to 5 s for its first bytes, and then parses the header and reads the body in that thread
+on a blocking socket with no timeout: a header sent one byte at a time, or a body shorter
+than its Content-Length, holds the thread for as long as the client likes. It also closes
+a finished connection on the main loop with a linger of up to 2 s for the client's FIN
+(gunicorn.util.close_graceful), during which that worker accepts nothing. Here instead:
+
+- the main loop accepts and waits for a connection's whole request header, without a
+  thread, for at most `keepalive` seconds after the connection opened or answered its last
+  request (gunicorn's own closing of pending and kept-alive connections);
+- the thread then has `client_timeout` seconds in all to read the rest (the body), and each
+  write of the response is abandoned after as long;
+- closing lingers for the client's FIN on the poller, not blocking the main loop; and
+  read-ahead that holds only part of the next request's header goes back to the main loop.
+
+This is a subclass rather than gunicorn's code copied: it overrides the worker's
+accept, readable and finish callbacks, the connection's init and the thread's handle.
+It lives beside wsgi.py, not in the authserver package, because gunicorn's master imports
+the worker class: importing the package there would keep the application's modules in the
+master, and `kill -HUP` would then start workers on the old code.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import time
+from collections import deque
+from concurrent.futures import Future
+from functools import partial
+from typing import Any
+
+from gunicorn.http.errors import NoMoreData
+from gunicorn.http.unreader import SocketUnreader
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+# RFC 9112 §2.1: the header section ends with an empty line. gunicorn parses the header;
+# this only tells when all of it has arrived (a bare LF too, so that gunicorn, not we,
+# decides what to make of one).
+_HEADER_ENDS = (b"\r\n\r\n", b"\n\n")
+# Past this many bytes without the end of the header, the thread's parser takes over (it
+# enforces limit_request_line and limit_request_fields, under the request deadline): the
+# main loop buffers at most this much per connection.
+_MAX_BUFFERED_HEADER = 64 * 1024
+
+
+class RequestTimeout(NoMoreData):
+    """The client did not send its whole request in time. A NoMoreData (an OSError), so
+    gunicorn closes the connection quietly, and Werkzeug reads a body that stops with it as
+    a client that went away (400 Bad Request, never a 500)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return f"the request did not arrive within {self.timeout:g} s"
+
+
+class DeadlineUnreader(SocketUnreader):
+    """gunicorn's socket reader with a deadline for the whole request: each recv() waits
+    only for what is left of it. A timeout per recv() alone would let a client trickle one
+    byte per timeout for ever."""
+
+    def __init__(self, sock: Any, timeout: float) -> None:
+        super().__init__(sock)
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.timed_out = False
+
+    def chunk(self, size_hint: int | None = None) -> bytes:
+        remaining = self.deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            self.sock.settimeout(remaining)
+            return super().chunk(size_hint)
+        except TimeoutError:
+            self.timed_out = True
+            raise RequestTimeout(self.timeout) from None
+        finally:
+            # A response that the client does not take is abandoned after as long.
+            self.sock.settimeout(self.timeout)
+
+
+class BoundedConn(TConn):
+    """A connection whose next request header the main loop collects in `head`."""
+
+    def __init__(self, cfg: Any, sock: Any, client: Any, server: Any, timeout: float) -> None:
+        super().__init__(cfg, sock, client, server)
+        self.client_timeout = timeout
+        self.head = bytearray()
+
+    @property
+    def has_timed_out(self) -> bool:
+        return self.parser is not None and getattr(self.parser.unreader, "timed_out", False)
+
+    def init(self) -> None:
+        """Runs in the thread before each request: the deadline starts now."""
+        is_new = self.parser is None
+        super().init()
+        self.sock.settimeout(self.client_timeout)  # also bounds a write when nothing is read
+        if is_new:  # before the parser has read anything
+            self.parser.unreader = DeadlineUnreader(self.sock, self.client_timeout)
+        unreader = self.parser.unreader
+        unreader.deadline = time.monotonic() + self.client_timeout
+        if self.head:
+            # The parser's buffer is empty here: read-ahead went with the connection straight
+            # to a thread (ThreadWorker.finish_request), or into head (_hold_partial_header).
+            unreader.unread(bytes(self.head))
+            self.head.clear()
+
+
+class BoundedThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker; set `client_timeout` before gunicorn starts it."""
+
+    client_timeout: float = 10.0
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        super().check_config(cfg, log)
+        # The main loop reads the raw bytes of a header: TLS and HTTP/2 are the proxy's job.
+        if cfg.is_ssl or list(cfg.http_protocols) != ["h1"]:
+            raise RuntimeError(
+                "gunicorn_worker.BoundedThreadWorker serves plain HTTP/1.1: terminate TLS "
+                "and HTTP/2 at the proxy (no certfile, http_protocols = ['h1'])"
+            )
+        if cfg.keepalive < 1:
+            raise RuntimeError(
+                "gunicorn_worker.BoundedThreadWorker: keepalive must be at least 1 s, it is "
+                "also how long a connection may take to send a whole header"
+            )
+
+    def accept(self, listener: Any) -> None:
+        try:
+            sock, addr = listener.accept()
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                return
+            raise
+        self.nr_conns += 1
+        conn = BoundedConn(self.cfg, sock, addr, listener.getsockname(), self.client_timeout)
+        # Not to a thread: it waits on the poller, and murder_pending() closes it when its
+        # header is not complete within keepalive seconds.
+        conn.timeout = time.monotonic() + self.cfg.keepalive
+        self.pending_conns.append(conn)
+        self.poller.register(
+            sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
+        )
+
+    def on_pending_socket_readable(self, conn: BoundedConn, _client: Any) -> None:
+        self._collect_header(conn, self.pending_conns)
+
+    def on_client_socket_readable(self, conn: BoundedConn, _client: Any) -> None:
+        self._collect_header(conn, self.keepalived_conns)
+
+    def _collect_header(self, conn: BoundedConn, waiting: deque[BoundedConn]) -> None:
+        """On the main loop: take what arrived; only a whole header goes to a thread. The
+        connection stays in `waiting` meanwhile, with the deadline it came with."""
+        seen = len(conn.head)
+        try:
+            data = conn.sock.recv(_MAX_BUFFERED_HEADER)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        conn.head += data
+        if data and not _has_whole_header(conn.head, seen):
+            return
+        self.poller.unregister(conn.sock)
+        waiting.remove(conn)
+        if not data:  # the client closed or reset the connection
+            self._close(conn)
+            return
+        conn.data_ready = True  # ThreadWorker.handle() must not wait for data again
+        self.enqueue_req(conn)
+
+    def handle(self, conn: BoundedConn) -> Any:
+        keepalive = super().handle(conn)
+        if keepalive is True:
+            _hold_partial_header(conn)
+        return keepalive
+
+    def finish_request(self, conn: BoundedConn, fs: Future[Any]) -> None:
+        if fs.cancelled() or fs.exception() is not None or fs.result() is not False:
+            super().finish_request(conn, fs)
+        elif conn.has_timed_out:
+            self._close(conn)  # the client stalled: nothing of ours left to deliver
+        else:
+            self._linger(conn)
+
+    def _linger(self, conn: BoundedConn) -> None:
+        """RFC 9112 §9.6: half-close, then read and discard what the client still sends
+        until it closes too, so that closing cannot reset the response it has not yet read.
+        gunicorn's util.close_graceful() does this blocking, for up to 2 s, on the main
+        loop; here the connection waits on the poller (for keepalive seconds at most)."""
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(conn)
+            return
+        conn.sock.setblocking(False)
+        conn.timeout = time.monotonic() + self.cfg.keepalive  # murder_pending() closes it then
+        self.pending_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._discard, conn))
+
+    def _discard(self, conn: BoundedConn, _client: Any) -> None:
+        try:
+            if conn.sock.recv(_MAX_BUFFERED_HEADER):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self.poller.unregister(conn.sock)
+        self.pending_conns.remove(conn)
+        self._close(conn)
+
+    def _close(self, conn: BoundedConn) -> None:
+        self.nr_conns -= 1
+        conn.close()
+
+
+def _hold_partial_header(conn: BoundedConn) -> None:
+    """Read ahead of the next request, when it is only part of its header, waits on the main
+    loop like any other: finish_request() would hand it straight back to a thread."""
+    unreader = conn.parser.unreader
+    ahead = unreader.take_buffered()
+    if ahead and not _has_whole_header(ahead, 0):
+        conn.head += ahead
+    else:  # nothing, or a whole header: a thread can parse it without waiting
+        unreader.unread(ahead)
+
+
+def _has_whole_header(head: bytes | bytearray, seen: int) -> bool:
+    if len(head) >= _MAX_BUFFERED_HEADER:
+        return True
+    start = max(0, seen - 3)  # an end split across two reads
+    return any(head.find(end, start) != -1 for end in _HEADER_ENDS)

@@ -1,0 +1,85 @@
+"""Whatever a browser (or anyone) posts as a WebAuthn credential, a code or a name, the
+answer is a clear refusal in the page's own format, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from authserver.models import User
+from tests.mfa.helpers import add_totp, make_person, post_form, sign_in_with_password
+from tests.oauth_helpers import csrf_token_in, sign_in
+
+JUNK = [
+    "",
+    "not json",
+    "{}",
+    "[]",
+    json.dumps({"id": "AA", "rawId": "AA", "type": "public-key", "response": {}}),
+    json.dumps({"id": "\ud800", "rawId": "\udfff", "response": {"clientDataJSON": "\ud800"}}),
+    json.dumps({"id": "AA", "rawId": "AA", "response": {"clientDataJSON": "e30"}}),  # "{}"
+    "x" * 200_000,
+]
+
+
+@pytest.fixture
+def person(app: Flask) -> User:
+    return make_person()
+
+
+@pytest.mark.parametrize("credential", JUNK)
+def test_junk_at_passkey_sign_in_is_refused(http: FlaskClient, credential: str) -> None:
+    page = http.get("/sign-in")
+    response = http.post(
+        "/sign-in/passkey", data={"csrf_token": csrf_token_in(page.data), "credential": credential}
+    )
+    assert response.status_code == 401 and b"did not work" in response.data
+
+
+@pytest.mark.parametrize("credential", JUNK)
+def test_junk_at_the_second_step_counts_as_a_wrong_answer(
+    http: FlaskClient, person: User, credential: str
+) -> None:
+    add_totp(person)
+    sign_in_with_password(http)
+    page = http.get("/sign-in/second-step")
+    response = http.post(
+        "/sign-in/second-step/webauthn",
+        data={"csrf_token": csrf_token_in(page.data), "credential": credential},
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("credential", JUNK)
+def test_junk_registration_adds_no_key(
+    app: Flask, http: FlaskClient, person: User, credential: str
+) -> None:
+    sign_in(app, http, person)
+    response = post_form(
+        http,
+        "/account/security",
+        "/account/security/webauthn",
+        credential=credential,
+        name="\u202e" * 300,
+    )
+    assert response.status_code == 400 and b"could not be added" in response.data
+
+
+@pytest.mark.parametrize("code", ["\u0663" * 6, "1" * 10_000, "12 34 56 78", "-12345"])
+def test_odd_codes_are_wrong_answers(http: FlaskClient, person: User, code: str) -> None:
+    add_totp(person)
+    sign_in_with_password(http)
+    page = http.get("/sign-in/second-step")
+    for field in ("code", "recovery_code"):
+        response = http.post(
+            "/sign-in/second-step", data={"csrf_token": csrf_token_in(page.data), field: code}
+        )
+        assert response.status_code == 401
+
+
+def test_a_stale_pending_id_at_step_up_is_the_expired_page(http: FlaskClient) -> None:
+    for value in ("", "not-a-uuid", "00000000-0000-0000-0000-000000000000", "%ED%A0%80"):
+        assert http.get(f"/sign-in/step-up?pending={value}").status_code == 400
