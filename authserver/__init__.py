@@ -162,6 +162,7 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.api.orgs import invitations_api, orgs_api
     from authserver.api.services import services_api
     from authserver.demo.routes import init_demo
+    from authserver.device.routes import device
     from authserver.errors import register_error_handlers
     from authserver.health import health
     from authserver.identity.flows import flows
@@ -203,6 +204,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(security)
     app.register_blueprint(oauth)
     app.register_blueprint(oidc)
+    app.register_blueprint(device)
     register_error_handlers(app)
     app.after_request(add_security_headers)
 

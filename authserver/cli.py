@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
+from typing import IO
 
 import click
 from flask import Flask, current_app
@@ -26,6 +27,7 @@ from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
 from authserver.models import OAuthClient
+from authserver.models.clients import DEVICE_CODE_GRANT_TYPE
 from authserver.numbers import AsciiIntRange
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.orgs_cli import orgs_cli
@@ -238,17 +240,24 @@ def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
     "--grant-type",
     "grant_types",
     multiple=True,
-    type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]),
-    help="Default: authorization_code and refresh_token (client_credentials with --service).",
+    type=click.Choice(["authorization_code", "refresh_token", "client_credentials", "device_code"]),
+    help="Default: authorization_code and refresh_token (client_credentials with --service). "
+    "device_code is RFC 8628's grant, for CLIs and TVs.",
 )
 @click.option("--scope", "scopes", multiple=True, help="Allowed scope; repeat for more.")
 @click.option("--public", is_flag=True, help="No secret (SPA, mobile, CLI): PKCE only.")
 @click.option(
     "--auth-method",
-    type=click.Choice(["client_secret_basic", "client_secret_post"]),
+    type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt"]),
     default="client_secret_basic",
     show_default=True,
+    help="private_key_jwt: no secret; the client signs assertions (needs --jwks or --jwks-uri).",
 )
+@click.option(
+    "--jwks", "jwks_file", type=click.File("rb"), help="JSON file of public keys; - reads stdin."
+)
+@click.option("--jwks-uri", help="https URL of the client's public keys (fetched, cached).")
+@click.option("--require-par", is_flag=True, help="Authorization requests must come through /par.")
 @click.option("--first-party", is_flag=True, help="Our own app: people are not asked to consent.")
 @click.option("--service", "service_name", help="Bind the client to a service (its manifest).")
 @click.option("--client-id", help="Choose the client id (default: random).")
@@ -268,6 +277,9 @@ def clients_create(
     scopes: tuple[str, ...],
     public: bool,
     auth_method: str,
+    jwks_file: IO[bytes] | None,
+    jwks_uri: str | None,
+    require_par: bool,
     first_party: bool,
     service_name: str | None,
     client_id: str | None,
@@ -277,6 +289,7 @@ def clients_create(
     as_json: bool,
 ) -> None:
     """Register a client. A confidential client's secret is printed once, never again."""
+    grant_types = tuple(_grant_type_names(grant_types))
     if not grant_types:
         grant_types = (
             ("client_credentials",)
@@ -298,6 +311,9 @@ def clients_create(
         dpop_bound_access_tokens=dpop_bound,
         backchannel_logout_uri=backchannel_logout_uri,
         backchannel_logout_session_required=backchannel_logout_session_required,
+        jwks=_read_jwks(jwks_file),
+        jwks_uri=jwks_uri,
+        require_pushed_authorization_requests=require_par,
     )
     try:
         client, secret = register(spec)
@@ -317,8 +333,24 @@ def clients_create(
     click.echo(f"client_id:     {client.client_id}")
     if secret:
         _show_secret_once(secret)
+    elif client.token_endpoint_auth_method == "private_key_jwt":
+        click.echo("private_key_jwt client: no secret; it signs client assertions")
     else:
         click.echo("public client: no secret; it must use PKCE")
+
+
+def _grant_type_names(names: Iterable[str]) -> Iterable[str]:
+    """The CLI's short "device_code" is RFC 8628's grant type URN."""
+    return (DEVICE_CODE_GRANT_TYPE if name == "device_code" else name for name in names)
+
+
+def _read_jwks(jwks_file: IO[bytes] | None) -> dict | None:
+    if jwks_file is None:
+        return None
+    document = read_json_file(jwks_file, "--jwks")
+    if not isinstance(document, dict):
+        raise click.BadParameter("must be a JSON object with a keys list", param_hint="--jwks")
+    return document
 
 
 def _show_secret_once(secret: str) -> None:
@@ -327,7 +359,7 @@ def _show_secret_once(secret: str) -> None:
 
 
 def _default_scopes(grant_types: Iterable[str]) -> tuple[str, ...]:
-    if "authorization_code" in grant_types:
+    if {"authorization_code", DEVICE_CODE_GRANT_TYPE} & set(grant_types):
         return ("openid", "profile", "email", "offline_access", "orgs")
     return ("services:sync",)
 
@@ -361,6 +393,9 @@ def clients_show(client_id: str) -> None:
 @click.option("--post-logout-redirect-uri", "post_logout_uris", multiple=True)
 @click.option("--scope", "scopes", multiple=True, help="Replaces the allowed scopes.")
 @click.option("--first-party/--third-party", "first_party", default=None)
+@click.option("--jwks", "jwks_file", type=click.File("rb"), help="Replaces the public keys.")
+@click.option("--jwks-uri", help="Replaces the URL of the public keys.")
+@click.option("--require-par/--allow-authorize", "require_par", default=None)
 @click.option("--rotate-secret", is_flag=True, help="Print a new secret; the old one stops.")
 @click.option("--dpop-bound/--no-dpop-bound", "dpop_bound", default=None)
 @click.option("--backchannel-logout-uri", help='Where logout tokens are POSTed; "" removes it.')
@@ -376,6 +411,9 @@ def clients_update(
     post_logout_uris: tuple[str, ...],
     scopes: tuple[str, ...],
     first_party: bool | None,
+    jwks_file: IO[bytes] | None,
+    jwks_uri: str | None,
+    require_par: bool | None,
     rotate_secret: bool,
     dpop_bound: bool | None,
     backchannel_logout_uri: str | None,
@@ -392,10 +430,16 @@ def clients_update(
         "dpop_bound_access_tokens": dpop_bound,
         "backchannel_logout_uri": backchannel_logout_uri,
         "backchannel_logout_session_required": backchannel_session_required,
+        "require_pushed_authorization_requests": require_par,
     }
     changes = {field: value for field, value in requested.items() if value is not None}
     if backchannel_logout_uri == "":
         changes["backchannel_logout_uri"] = None
+    # A client has one source of keys: naming one replaces the other.
+    if jwks_file is not None:
+        changes.update(jwks=_read_jwks(jwks_file), jwks_uri=None)
+    if jwks_uri is not None:
+        changes.update(jwks_uri=jwks_uri, jwks=None)
     try:
         changed, secret = change(client, changes, rotate_secret=rotate_secret)
     except RegistrationError as error:
@@ -451,6 +495,9 @@ def _client_view(client: OAuthClient) -> dict[str, object]:
         "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        "jwks": client.jwks,
+        "jwks_uri": client.jwks_uri,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         "created_at": client.created_at.isoformat(),
     }
 

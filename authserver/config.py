@@ -66,6 +66,12 @@ DURATIONS: dict[str, Duration] = {
     "ADMIN_MAX_AGE": Duration(900, 60, 86400),
     "EMAIL_VERIFICATION_TTL": Duration(2 * 86400, 600, 30 * 86400),
     "PASSWORD_RESET_TTL": Duration(3600, 300, 86400),
+    # RFC 8628 §3.2: how long a device and user code live; RFC 9126 §2.2: a request_uri
+    # lives a short time (the RFC's example is 60 s).
+    "DEVICE_CODE_TTL": Duration(600, 60, 1800),
+    "PAR_TTL": Duration(60, 10, 600),
+    # How long a fetched jwks_uri is reused before it is fetched again (private_key_jwt).
+    "CLIENT_JWKS_CACHE_TTL": Duration(300, 0, 86400),
 }
 
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -143,6 +149,10 @@ class Settings:
     mail_from: str = "authserver@localhost"
     signup: bool = False
     signup_domains: tuple[str, ...] = ()
+    device_code_ttl: int = DURATIONS["DEVICE_CODE_TTL"].default
+    par_ttl: int = DURATIONS["PAR_TTL"].default
+    client_jwks_cache_ttl: int = DURATIONS["CLIENT_JWKS_CACHE_TTL"].default
+    require_pushed_authorization_requests: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -188,6 +198,7 @@ class Settings:
             "dpop_nonce": _read_bool(environ, "DPOP_NONCE", False),
             # 0: SQLAlchemy's default pool; gunicorn.conf.py sets it to the worker's threads.
             "database_pool_size": _read_count(environ, "DATABASE_POOL_SIZE", maximum=100),
+            "require_pushed_authorization_requests": _read_bool(environ, "REQUIRE_PAR", False),
         }
         values["upstreams"] = _read_upstreams(environ, production)
         values["smtp"] = _read_smtp(environ)

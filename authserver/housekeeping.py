@@ -15,13 +15,16 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from authserver.extensions import db
 from authserver.models import (
     AuthorizationCode,
+    DeviceAuthorization,
     DPoPProofUse,
     GrantFamily,
     OutboxMessage,
     PendingAuthorization,
     PendingSignIn,
+    PushedAuthorizationRequest,
     RefreshToken,
     Session,
+    UsedClientAssertion,
     VerificationToken,
     WebAuthnChallenge,
 )
@@ -54,6 +57,13 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
         ),
         # Only delivered messages: one waiting or given up is kept until it is sent.
         "outbox": (OutboxMessage, OutboxMessage.delivered_at < cutoff),
+        "device_authorizations": (DeviceAuthorization, DeviceAuthorization.expires_at < cutoff),
+        "pushed_authorization_requests": (
+            PushedAuthorizationRequest,
+            PushedAuthorizationRequest.expires_at < cutoff,
+        ),
+        # A jti is only needed while its assertion could still be presented.
+        "used_client_assertions": (UsedClientAssertion, UsedClientAssertion.expires_at < now),
     }
 
 

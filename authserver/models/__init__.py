@@ -1,7 +1,9 @@
 """The data model, one module per aggregate. Importing this package registers every table."""
 
+from authserver.models.assertions import UsedClientAssertion
 from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
+from authserver.models.device import DeviceAuthorization
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
 from authserver.models.mfa import (
     OrganizationFactorPolicy,
@@ -15,6 +17,7 @@ from authserver.models.orgs import Invitation, Organization, OrganizationMember
 from authserver.models.outbox import OutboxMessage
 from authserver.models.pending import PendingAuthorization
 from authserver.models.proofs import DPoPProofUse
+from authserver.models.pushed import PushedAuthorizationRequest
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
@@ -25,6 +28,7 @@ __all__ = [
     "AuthorizationCode",
     "Consent",
     "DPoPProofUse",
+    "DeviceAuthorization",
     "GrantFamily",
     "Invitation",
     "OAuthAccount",
@@ -38,11 +42,13 @@ __all__ = [
     "Permission",
     "PlatformRole",
     "RecoveryCode",
+    "PushedAuthorizationRequest",
     "RefreshToken",
     "Role",
     "Service",
     "Session",
     "TotpSecret",
+    "UsedClientAssertion",
     "User",
     "VerificationToken",
     "WebAuthnChallenge",

@@ -21,7 +21,7 @@ from authserver.clock import utcnow
 from authserver.config import current_settings
 from authserver.keys import current_key_store
 from authserver.models import GrantFamily, OAuthClient, RefreshToken
-from authserver.models.clients import AUTH_METHODS
+from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth import families
 from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, PERSON, SUBJECT_KIND_CLAIM
 
@@ -162,7 +162,7 @@ class RevocationEndpoint(RefusesUnknownHintsWith400, AuthlibRevocationEndpoint):
 
 
 class IntrospectionEndpoint(RefusesUnknownHintsWith400, AuthlibIntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:
         return find_token(token_string, token_type_hint)

@@ -30,7 +30,7 @@ from authserver.keys import current_key_store
 from authserver.mfa.amr import is_multi_factor
 from authserver.mfa.policy import allows_org_token
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
-from authserver.models.clients import AUTH_METHODS
+from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth import claims, dpop, families
 from authserver.oauth.parameters import normalize_scope
 from authserver.oauth.resources import token_resource
@@ -44,8 +44,6 @@ from authserver.oauth.tokens import (
 )
 
 log = logging.getLogger(__name__)
-
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -304,7 +302,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """For service clients only (DESIGN); no refresh token, no family, nothing written."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     @hooked
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:

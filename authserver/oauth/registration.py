@@ -13,7 +13,13 @@ from urllib.parse import urlsplit
 from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
 from authserver.models import OAuthClient
-from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
+from authserver.models.clients import (
+    AUTH_METHODS,
+    DEVICE_CODE_GRANT_TYPE,
+    GRANT_TYPES,
+    SECRETLESS_AUTH_METHODS,
+)
+from authserver.oauth.client_jwks import check_jwks_uri, parse_jwks
 from authserver.oauth.scopes import SCOPES, SERVICE_SCOPES, USER_SCOPES
 from authserver.services.auth_manifest import AUTH_SERVICE
 from authserver.services.sync import lock_service
@@ -52,6 +58,9 @@ class ClientSpec:
     dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2
     backchannel_logout_uri: str | None = None  # OIDC Back-Channel Logout 1.0 §2.2
     backchannel_logout_session_required: bool = False
+    jwks: dict | None = None
+    jwks_uri: str | None = None
+    require_pushed_authorization_requests: bool = False
 
 
 def validate(spec: ClientSpec) -> None:
@@ -63,6 +72,7 @@ def validate(spec: ClientSpec) -> None:
         raise RegistrationError("auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
     _check_grant_types(spec)
     _check_scopes(spec)
+    _check_keys(spec)
     for uri in spec.redirect_uris:
         check_redirect_uri(uri, "redirect_uri")
     for uri in spec.post_logout_redirect_uris:
@@ -112,8 +122,10 @@ def _check_grant_types(spec: ClientSpec) -> None:
         raise RegistrationError("grant_type", f"unknown: {', '.join(sorted(unknown))}")
     if "authorization_code" in grants and not spec.redirect_uris:
         raise RegistrationError("redirect_uri", "authorization_code needs at least one")
-    if "refresh_token" in grants and "authorization_code" not in grants:
-        raise RegistrationError("grant_type", "refresh_token goes with authorization_code")
+    if "refresh_token" in grants and not grants & {"authorization_code", DEVICE_CODE_GRANT_TYPE}:
+        raise RegistrationError(
+            "grant_type", "refresh_token goes with authorization_code or the device code grant"
+        )
     if "client_credentials" in grants:
         if spec.auth_method == "none":
             raise RegistrationError("grant_type", "a public client cannot use client_credentials")
@@ -138,6 +150,28 @@ def _check_scopes(spec: ClientSpec) -> None:
     if mismatched:
         who = "a service client" if is_service else "a client acting for people"
         raise RegistrationError("scope", f"not for {who}: {', '.join(sorted(mismatched))}")
+
+
+def _check_keys(spec: ClientSpec) -> None:
+    """private_key_jwt (RFC 7523, OIDC Core §9) needs the client's public keys: one JWK Set
+    inline or one jwks_uri; any other method has no use for keys."""
+    has_keys = spec.jwks is not None or spec.jwks_uri is not None
+    if spec.auth_method != "private_key_jwt":
+        if has_keys:
+            raise RegistrationError("jwks", "keys are for clients that use private_key_jwt")
+        return
+    if (spec.jwks is None) == (spec.jwks_uri is None):
+        raise RegistrationError("jwks", "private_key_jwt needs either jwks or jwks_uri")
+    if spec.jwks is not None:
+        try:
+            parse_jwks(spec.jwks)
+        except ValueError as error:
+            raise RegistrationError("jwks", str(error)) from None
+    if spec.jwks_uri is not None:
+        check_redirect_uri(spec.jwks_uri, "jwks_uri")  # length, controls, no fragment
+        problem = check_jwks_uri(spec.jwks_uri)
+        if problem is not None:
+            raise RegistrationError("jwks_uri", problem)
 
 
 def check_redirect_uri(uri: str, field_name: str) -> None:
@@ -196,7 +230,7 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         raise RegistrationError("client_id", f"{client_id!r} is taken")
     if spec.service_name is not None:
         lock_service(spec.service_name)  # registers it when new, race-safe
-    secret = None if spec.auth_method == "none" else new_secret()
+    secret = None if spec.auth_method in SECRETLESS_AUTH_METHODS else new_secret()
     client = OAuthClient(
         client_id=client_id,
         client_secret_hash=sha256_hex(secret) if secret else None,
@@ -212,6 +246,9 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         dpop_bound_access_tokens=spec.dpop_bound_access_tokens,
         backchannel_logout_uri=spec.backchannel_logout_uri,
         backchannel_logout_session_required=spec.backchannel_logout_session_required,
+        jwks=spec.jwks,
+        jwks_uri=spec.jwks_uri,
+        require_pushed_authorization_requests=spec.require_pushed_authorization_requests,
     )
     db.session.add(client)
     db.session.flush()
@@ -229,6 +266,9 @@ CHANGEABLE = (
     "dpop_bound_access_tokens",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
+    "jwks",
+    "jwks_uri",
+    "require_pushed_authorization_requests",
 )
 
 
@@ -252,10 +292,14 @@ def change(
             dpop_bound_access_tokens=future["dpop_bound_access_tokens"],
             backchannel_logout_uri=future["backchannel_logout_uri"],
             backchannel_logout_session_required=future["backchannel_logout_session_required"],
+            jwks=future["jwks"],
+            jwks_uri=future["jwks_uri"],
+            require_pushed_authorization_requests=future["require_pushed_authorization_requests"],
         )
     )
-    if rotate_secret and client.is_public:
-        raise RegistrationError("rotate_secret", "a public client has no secret")
+    if rotate_secret and client.client_secret_hash is None:
+        kind = "public" if client.is_public else "private_key_jwt"
+        raise RegistrationError("rotate_secret", f"a {kind} client has no secret")
     changed = []
     for field, value in future.items():
         value = _stored_form(field, value)

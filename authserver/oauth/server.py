@@ -14,6 +14,7 @@ from authserver.models import OAuthClient
 from authserver.oauth import client_auth, dpop
 from authserver.oauth.checks import AuthorizeChecks
 from authserver.oauth.client_cache import current_client_cache
+from authserver.oauth.device import DeviceAuthorizationEndpoint, DeviceCodeGrant
 from authserver.oauth.endpoints import IntrospectionEndpoint, RevocationEndpoint
 from authserver.oauth.grants import (
     AuthorizationCodeGrant,
@@ -21,8 +22,11 @@ from authserver.oauth.grants import (
     RefreshTokenGrant,
     S256CodeChallenge,
 )
+from authserver.oauth.par import PushedAuthorizationEndpoint
 from authserver.oauth.pending import ParkedRequest
 from authserver.oauth.preflight import check_grant_type_present, check_request
+from authserver.oauth.private_key_jwt import METHOD as PRIVATE_KEY_JWT
+from authserver.oauth.private_key_jwt import PrivateKeyJWT
 from authserver.oauth.scopes import SCOPES
 from authserver.oidc.logout import EndSessionEndpoint
 
@@ -94,12 +98,16 @@ def init_server(app: Flask) -> AuthorizationServer:
     """One server per app, kept in app.extensions (tests build several apps)."""
     app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))
     server = AuthorizationServer(app)
+    server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
     server.register_grant(
         AuthorizationCodeGrant, [S256CodeChallenge(required=True), AuthorizeChecks()]
     )
     server.register_extension(server.issuer_parameter)
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant)
+    server.register_endpoint(DeviceAuthorizationEndpoint)
+    server.register_endpoint(PushedAuthorizationEndpoint)
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(EndSessionEndpoint)
