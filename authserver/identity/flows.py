@@ -13,7 +13,7 @@ from authserver.account import invitation_link
 from authserver.config import current_settings
 from authserver.errors import render_error_page
 from authserver.extensions import db, limiter
-from authserver.identity import addresses, recovery, sessions, signup, verification
+from authserver.identity import addresses, recovery, sessions, signup, timing, verification
 from authserver.identity.forms import (
     MAX_EMAIL,
     MAX_NAME,
@@ -87,10 +87,16 @@ def sign_up() -> Response | tuple[str, int]:
     if error is not None:
         context = {"invitation": invitation, "email": email, "name": name, "error": error}
         return page("identity/sign_up.html", status=400, **context)
-    user = signup.sign_up(email, name, password, invitation=invitation)
-    if user is not None and user.email_verified:
-        return _signed_in_to_invitation(user)  # only with an invitation for this address
-    db.session.commit()
+    if invitation is not None:  # the address is the invitation's: nothing to hide
+        user = signup.sign_up(email, name, password, invitation=invitation)
+        if user is not None and user.email_verified:
+            return _signed_in_to_invitation(user)
+        db.session.commit()
+        return page("identity/mail_sent.html", email=email, why="sign_up")
+    # A taken address mails its owner instead: the same page, and no timing tells.
+    with timing.at_least(timing.SIGN_UP_FLOOR_SECONDS):
+        signup.sign_up(email, name, password, invitation=None)
+        db.session.commit()
     return page("identity/mail_sent.html", email=email, why="sign_up")
 
 
@@ -147,8 +153,9 @@ def forgot_password() -> Response | tuple[str, int]:
     if not is_email(email):
         context = {"email": email, "error": "Enter an email address such as ada@example.com."}
         return page("identity/forgot_password.html", status=400, **context)
-    recovery.request_reset(email)
-    db.session.commit()
+    with timing.at_least(timing.RESET_FLOOR_SECONDS):  # no timing tells either
+        recovery.request_reset(email)
+        db.session.commit()
     # The same page whether or not the address has an account.
     return page("identity/mail_sent.html", email=email, why="reset")
 

@@ -196,3 +196,21 @@ def test_production_without_smtp_offers_no_reset(
     settings_with(env="production", smtp=None)
     assert b"/forgot-password" not in http.get("/sign-in").data
     assert http.get("/forgot-password").status_code == 404
+
+
+@pytest.mark.parametrize("email", ["ada@example.com", "nobody@example.com"])
+def test_the_answer_takes_the_same_floor_with_or_without_an_account(
+    http: FlaskClient, ada: User, email: str
+) -> None:
+    """Security review: the known address did more work and answered measurably later. Both
+    answers are held to one floor, above the work of either."""
+    from time import monotonic
+
+    from authserver.identity.timing import RESET_FLOOR_SECONDS
+    from tests.oauth_helpers import csrf_token_in
+
+    token = csrf_token_in(http.get("/forgot-password").data)
+    started = monotonic()
+    answer = http.post("/forgot-password", data={"csrf_token": token, "email": email})
+    assert answer.status_code == 200
+    assert monotonic() - started >= RESET_FLOOR_SECONDS
