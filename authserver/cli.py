@@ -252,6 +252,10 @@ def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
 @click.option("--first-party", is_flag=True, help="Our own app: people are not asked to consent.")
 @click.option("--service", "service_name", help="Bind the client to a service (its manifest).")
 @click.option("--client-id", help="Choose the client id (default: random).")
+@click.option("--logo-uri", help="https URL of the app's logo, shown on sign-in and consent.")
+@click.option("--client-uri", help="https URL of the app's home page: the way back to it.")
+@click.option("--policy-uri", help="https URL of the app's privacy policy.")
+@click.option("--tos-uri", help="https URL of the app's terms of service.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def clients_create(
     name: str,
@@ -264,6 +268,10 @@ def clients_create(
     first_party: bool,
     service_name: str | None,
     client_id: str | None,
+    logo_uri: str | None,
+    client_uri: str | None,
+    policy_uri: str | None,
+    tos_uri: str | None,
     as_json: bool,
 ) -> None:
     """Register a client. A confidential client's secret is printed once, never again."""
@@ -285,6 +293,10 @@ def clients_create(
         is_first_party=first_party,
         service_name=service_name,
         client_id=client_id,
+        logo_uri=logo_uri,
+        client_uri=client_uri,
+        policy_uri=policy_uri,
+        tos_uri=tos_uri,
     )
     try:
         client, secret = register(spec)
@@ -348,6 +360,15 @@ def clients_show(client_id: str) -> None:
 @click.option("--post-logout-redirect-uri", "post_logout_uris", multiple=True)
 @click.option("--scope", "scopes", multiple=True, help="Replaces the allowed scopes.")
 @click.option("--first-party/--third-party", "first_party", default=None)
+@click.option(
+    "--logo-uri",
+    help="Empty removes it; https URL of the app's logo, shown on sign-in and consent.",
+)
+@click.option(
+    "--client-uri", help="Empty removes it; https URL of the app's home page: the way back to it."
+)
+@click.option("--policy-uri", help="Empty removes it; https URL of the app's privacy policy.")
+@click.option("--tos-uri", help="Empty removes it; https URL of the app's terms of service.")
 @click.option("--rotate-secret", is_flag=True, help="Print a new secret; the old one stops.")
 def clients_update(
     client_id: str,
@@ -356,6 +377,10 @@ def clients_update(
     post_logout_uris: tuple[str, ...],
     scopes: tuple[str, ...],
     first_party: bool | None,
+    logo_uri: str | None,
+    client_uri: str | None,
+    policy_uri: str | None,
+    tos_uri: str | None,
     rotate_secret: bool,
 ) -> None:
     """Change a client. Running workers see the change within AUTHSERVER_CLIENT_CACHE_TTL."""
@@ -366,6 +391,10 @@ def clients_update(
         "post_logout_redirect_uris": post_logout_uris or None,
         "scopes": scopes or None,
         "is_first_party": first_party,
+        "logo_uri": logo_uri,
+        "client_uri": client_uri,
+        "policy_uri": policy_uri,
+        "tos_uri": tos_uri,
     }
     try:
         changed, secret = change(
@@ -423,6 +452,10 @@ def _client_view(client: OAuthClient) -> dict[str, object]:
         "scopes": client.scopes,
         "first_party": client.is_first_party,
         "service": client.service_name,
+        "logo_uri": client.logo_uri,
+        "client_uri": client.client_uri,
+        "policy_uri": client.policy_uri,
+        "tos_uri": client.tos_uri,
         "created_at": client.created_at.isoformat(),
     }
 

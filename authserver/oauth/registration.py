@@ -49,6 +49,15 @@ class ClientSpec:
     service_name: str | None = None
     client_id: str | None = None
     description: str | None = None
+    logo_uri: str | None = None
+    client_uri: str | None = None
+    policy_uri: str | None = None
+    tos_uri: str | None = None
+
+
+# RFC 7591 §2: URIs shown to people; every one is https, so no page of ours links or loads
+# anything in the clear.
+PAGE_URI_FIELDS = ("logo_uri", "client_uri", "policy_uri", "tos_uri")
 
 
 def validate(spec: ClientSpec) -> None:
@@ -64,6 +73,9 @@ def validate(spec: ClientSpec) -> None:
         check_redirect_uri(uri, "redirect_uri")
     for uri in spec.post_logout_redirect_uris:
         check_redirect_uri(uri, "post_logout_redirect_uri")
+    for field_name in PAGE_URI_FIELDS:
+        if uri := getattr(spec, field_name):  # empty: none
+            check_page_uri(uri, field_name)
     if spec.service_name is not None and not SERVICE_NAME_PATTERN.match(spec.service_name):
         raise RegistrationError("service", "use 1 to 50 of a-z 0-9 _ . -")
     if spec.service_name == AUTH_SERVICE:
@@ -156,6 +168,20 @@ def check_redirect_uri(uri: str, field_name: str) -> None:
     )
 
 
+def check_page_uri(uri: str, field_name: str) -> None:
+    """An https URL with a host, bounded, without credentials, spaces or controls: what a
+    page may link to or load an image from (the CSP's img-src allows https: only)."""
+    if len(uri) > MAX_URI_LENGTH:
+        raise RegistrationError(field_name, f"must be at most {MAX_URI_LENGTH} characters")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in uri):
+        raise RegistrationError(field_name, f"{uri!r} has spaces or controls")
+    parts = urlsplit(uri)
+    if parts.scheme != "https" or not parts.hostname:
+        raise RegistrationError(field_name, f"{uri!r} must be an https URL")
+    if parts.username is not None or parts.password is not None:
+        raise RegistrationError(field_name, f"{uri!r} must not carry credentials")
+
+
 def new_client_id() -> str:
     return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(CLIENT_ID_LENGTH))
 
@@ -184,6 +210,7 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         token_endpoint_auth_method=spec.auth_method,
         is_first_party=spec.is_first_party,
         service_name=spec.service_name,
+        **{field_name: getattr(spec, field_name) for field_name in PAGE_URI_FIELDS},
     )
     db.session.add(client)
     db.session.flush()
@@ -192,7 +219,14 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
 
 # What `authserver clients update` may change; the grant types, authentication method and
 # service define what a client is, so they stay (register a new client instead).
-CHANGEABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "is_first_party")
+CHANGEABLE = (
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "scopes",
+    "is_first_party",
+    *PAGE_URI_FIELDS,
+)
 
 
 def change(
@@ -212,6 +246,7 @@ def change(
             auth_method=client.token_endpoint_auth_method,
             is_first_party=future["is_first_party"],
             service_name=client.service_name,
+            **{field_name: future[field_name] for field_name in PAGE_URI_FIELDS},
         )
     )
     if rotate_secret and client.is_public:
@@ -239,4 +274,6 @@ def _stored_form(field: str, value: Any) -> Any:
         return sorted(set(value))
     if field in ("redirect_uris", "post_logout_redirect_uris"):
         return list(dict.fromkeys(value))
+    if field in PAGE_URI_FIELDS:
+        return value or None  # an empty value removes the URI
     return value

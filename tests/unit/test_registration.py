@@ -94,3 +94,26 @@ def test_no_client_may_be_bound_to_the_servers_own_auth_service() -> None:
     with pytest.raises(RegistrationError, match="service"):
         validate(spec)
     validate(dataclasses.replace(spec, service_name="billing"))  # any other service may
+
+
+@pytest.mark.parametrize("field_name", ["logo_uri", "client_uri", "policy_uri", "tos_uri"])
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("http://app.example.com/logo.png", "must be an https URL"),
+        ("javascript:alert(1)", "must be an https URL"),
+        ("https:///logo.png", "must be an https URL"),
+        ("https://user:pw@app.example.com/", "must not carry credentials"),
+        ("https://app.example.com/a b", "spaces or controls"),
+        ("https://app.example.com/" + "a" * 2000, "at most 2000 characters"),
+    ],
+)
+def test_a_page_uri_must_be_a_bounded_https_url(field_name: str, uri: str, message: str) -> None:
+    spec = ClientSpec(name="App", **WEB, **{field_name: uri})
+    with pytest.raises(RegistrationError, match=f"{field_name}: .*{message}"):
+        validate(spec)
+
+
+@pytest.mark.parametrize("field_name", ["logo_uri", "client_uri", "policy_uri", "tos_uri"])
+def test_an_https_page_uri_is_accepted(field_name: str) -> None:
+    validate(ClientSpec(name="App", **WEB, **{field_name: "https://app.example.com/x?y=1"}))
