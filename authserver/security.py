@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, request
+from flask_babel import gettext
 
 from authserver.api.body import JSON, read_json
 from authserver.errors import (
@@ -66,7 +67,9 @@ def refuse_unaccepted_body() -> Response | tuple[str, int] | None:
     if is_api_path(request.path):
         return Problem(415, "unsupported-media-type", f"Send the body as {accepted}.").to_response()
     return render_error_page(
-        "This form cannot be read", "Go back to the page and send the form from there.", status=415
+        gettext("This form cannot be read"),
+        gettext("Go back to the page and send the form from there."),
+        status=415,
     )
 
 

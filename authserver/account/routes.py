@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, url_for
+from flask_babel import gettext
 
 from authserver import audit
 from authserver.account import queries
@@ -44,7 +45,9 @@ def end_session(session_id: str) -> Response | tuple[str, int]:
         return _sign_in_first()
     target = queries.find_own_session(current.user, session_id)
     if target is None:  # someone else's session looks exactly like a missing one
-        return render_error_page("Session not found", "It may have ended already.", status=404)
+        return render_error_page(
+            gettext("Session not found"), gettext("It may have ended already."), status=404
+        )
     is_current = target.id == current.id
     sessions.end(target, reason="user_ended")
     db.session.commit()
@@ -63,7 +66,7 @@ def disconnect_app(client_id: str) -> Response | tuple[str, int]:
     client = queries.disconnect_app(session.user, client_id)
     if client is None:
         return render_error_page(
-            "App not found", "It may have been disconnected already.", status=404
+            gettext("App not found"), gettext("It may have been disconnected already."), status=404
         )
     audit.record(
         "consent.revoked",
@@ -82,13 +85,17 @@ def answer_invitation(invitation_id: str, answer: str) -> Response | tuple[str, 
     if session is None:
         return _sign_in_first()
     if answer not in ("accept", "decline"):
-        return render_error_page("Unknown answer", "Accept or decline.", status=404)
+        return render_error_page(
+            gettext("Unknown answer"), gettext("Accept or decline."), status=404
+        )
     try:
         invitation = invitations.respond(session.user, invitation_id, accept=answer == "accept")
     except OrgError as error:
         db.session.commit()  # an expired invitation is marked so
         return render_error_page(
-            "This invitation cannot be answered", error.detail, status=error.status
+            gettext("This invitation cannot be answered"),
+            gettext("It may have expired, or been answered or withdrawn already."),
+            status=error.status,
         )
     audit.record(
         f"invitation.{invitation.state}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_limiter.util import get_remote_address
 
 from authserver import audit
@@ -23,8 +24,8 @@ ACCOUNT_LIMIT = "5 per minute;20 per hour"
 IP_LIMIT = "20 per minute;200 per hour"
 # Each options request stores a challenge row: bounded per address, like any unauthenticated write.
 OPTIONS_LIMIT = "30 per minute;300 per hour"
-WRONG = "That code is not right, or it was already used."
-STARTED_OVER = "Too many wrong answers: sign in again."
+WRONG = lazy_gettext("That code is not right, or it was already used.")
+STARTED_OVER = lazy_gettext("Too many wrong answers: sign in again.")
 
 
 def _failed(response: Response) -> bool:
@@ -37,7 +38,9 @@ def _account_key() -> str:
 
 
 def _started_over() -> tuple[str, int]:
-    return render_error_page("Sign in again", "This sign-in has expired or ended.", status=400)
+    return render_error_page(
+        gettext("Sign in again"), gettext("This sign-in has expired or ended."), status=400
+    )
 
 
 def _page(record: PendingSignIn, *, error: str | None = None, status: int = 200) -> Response:
@@ -66,7 +69,7 @@ def _refused(record: PendingSignIn, reason: str) -> Response | tuple[str, int]:
     )
     if second_step.count_failure(record):
         db.session.commit()
-        page, status = render_error_page("Sign in again", STARTED_OVER, status=401)
+        page, status = render_error_page(gettext("Sign in again"), STARTED_OVER, status=401)
         return Response(page, status=status, mimetype="text/html")
     db.session.commit()
     return _page(record, error=WRONG, status=401)
@@ -194,14 +197,20 @@ def sign_in_with_passkey() -> Response | tuple[str, int]:
         audit.record("sign_in", outcome="failure", method="passkey", reason=refused.reason)
         db.session.commit()
         page, status = render_error_page(
-            "That passkey did not work", "Try again, or sign in another way.", status=401
+            gettext("That passkey did not work"),
+            gettext("Try again, or sign in another way."),
+            status=401,
         )
         return Response(page, status=status, mimetype="text/html")
     user: User = assertion.credential.user
     if not user.is_active:
         audit.record("sign_in", outcome="failure", method="passkey", reason="user_disabled")
         db.session.commit()
-        page, status = render_error_page("This account is disabled", "", status=403)
+        page, status = render_error_page(
+            gettext("This account is disabled"),
+            gettext("Ask an administrator of your organization to enable it."),
+            status=403,
+        )
         return Response(page, status=status, mimetype="text/html")
     methods = amr.passkey_methods(is_synced=assertion.credential.is_synced)
     return_to = request.form.get("return_to")
