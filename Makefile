@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo billing test test-kit bench lint format clean
+.PHONY: demo billing test test-kit bench lint format clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ test-kit: $(STAMP)
 	$(KIT)/venv/bin/python -m pip install --quiet "$$(ls $(KIT)/dist/authserver_rs-*.whl)[test]"
 	cd clients/python && AUTHSERVER_PYTHON=$(abspath $(BIN))/python KIT_FROM_WHEEL=1 \
 		$(abspath $(KIT))/venv/bin/python -m pytest -p no:cacheprovider
+
+## translations: extract the pages' messages, merge them into each catalog, compile
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ --no-location --omit-header \
+		--ignore-dirs="admin mail" -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --width 100
+	$(BIN)/pybabel compile -d translations
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

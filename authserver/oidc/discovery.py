@@ -11,6 +11,7 @@ from authserver.keys import ALGORITHMS
 from authserver.mfa.amr import ACR_VALUES_SUPPORTED
 from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
 from authserver.oauth.scopes import SCOPES
+from authserver.pages.language import SUPPORTED_LOCALES
 
 CONFIDENTIAL = ("client_secret_basic", "client_secret_post")
 # Claims our ID tokens and access tokens can carry (OIDC Discovery `claims_supported`).
@@ -64,6 +65,8 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
         prompt_values_supported=["none", "login", "consent"],
         acr_values_supported=list(ACR_VALUES_SUPPORTED),  # step-up to a second factor
         authorization_response_iss_parameter_supported=True,  # RFC 9207
+        # OIDC Discovery §3: the languages the hosted pages speak (the `ui_locales` parameter).
+        ui_locales_supported=list(SUPPORTED_LOCALES),
     )
     if "revocation_endpoint" in metadata:
         metadata["revocation_endpoint_auth_methods_supported"] = list(AUTH_METHODS)
