@@ -34,6 +34,17 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
+# axe-core, which the browser tests inject into Chromium (tests/package.json, locked), through
+# Debian's npm.
+/usr/bin/npm:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm
+
+AXE := tests/node_modules/axe-core/axe.min.js
+$(AXE): tests/package.json tests/package-lock.json /usr/bin/npm
+	npm ci --prefix tests --no-audit --no-fund --silent
+	touch $(AXE)
+
 # The load generator for benchmarks: Debian's wrk.
 /usr/bin/wrk:
 	$(SUDO) apt-get update -qq
@@ -44,7 +55,7 @@ bench: $(STAMP) /usr/bin/wrk
 	$(BIN)/python -m benchmarks.run
 
 ## test: lint, then the whole suite on SQLite and PostgreSQL, browser tests included
-test: $(STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(CHROMIUM) $(AXE) lint
 	$(BIN)/python -m pytest
 	$(MAKE) test-kit
 
@@ -75,4 +86,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info $(KIT)
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info $(KIT) tests/node_modules
