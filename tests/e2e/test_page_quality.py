@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pyotp
 import pytest
@@ -215,22 +214,25 @@ def test_every_hosted_page_passes_axe_in_both_themes(
     assert len(reviewer.checked) == 20
 
 
+def tab_to(page, target: str) -> None:  # noqa: ANN001
+    """Press Tab until `target` (an id, or a button's words) has the focus: at most 30 times."""
+    script = "() => document.activeElement.id || document.activeElement.textContent.trim()"
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate(script) == target:
+            return
+    raise AssertionError(f"Tab never reached {target!r}")
+
+
 def test_sign_in_and_consent_work_from_the_keyboard_alone(site: Deployment, page) -> None:  # noqa: ANN001
     app = notes_app(site)
     page.goto(app.authorization_url())
-    page.keyboard.press("Tab")
-    focused = lambda: page.evaluate(
-        "() => document.activeElement.id || document.activeElement.textContent.trim()"
-    )  # noqa: E731
-    while focused() != "email":
-        page.keyboard.press("Tab")
+    tab_to(page, "email")
     page.keyboard.type("ada@example.com")
-    page.keyboard.press("Tab")
-    assert focused() == "password"
+    tab_to(page, "password")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_selector("form.actions")
-    while focused() != "Allow":
-        page.keyboard.press("Tab")
+    tab_to(page, "Allow")
     callback = browse_to_client(page, lambda: page.keyboard.press("Enter"))
     assert app.exchange(callback)["id_token"]
