@@ -134,4 +134,4 @@ def answer(token: str, answer: str) -> Response | tuple[str, int]:
     )
     db.session.commit()
     flask_session.pop(SESSION_KEY, None)
-    return redirect(url_for("account.overview"), code=303)
+    return redirect(url_for("account.overview", done=invitation.state), code=303)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, url_for
-from flask_babel import gettext
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 
 from authserver import audit
 from authserver.account import queries
@@ -16,6 +16,15 @@ from authserver.orgs import invitations
 from authserver.orgs.service import OrgError
 
 account = Blueprint("account", __name__, url_prefix="/account")
+
+
+# What the account page confirms after an action (?done=<key>); any other value shows nothing.
+NOTICES = {
+    "signed-out-there": lazy_gettext("That session is signed out."),
+    "disconnected": lazy_gettext("The app is disconnected: it can no longer use your account."),
+    "accepted": lazy_gettext("You joined the organization."),
+    "declined": lazy_gettext("You declined the invitation."),
+}
 
 
 def _sign_in_first() -> Response:
@@ -32,6 +41,7 @@ def overview() -> Response:
         person=session.user,
         current_session_id=session.id,
         data=queries.overview(session.user),
+        notice=NOTICES.get(request.args.get("done", "")),
         scope_words=SCOPES,
     )
     db.session.commit()  # the session's last use may have moved
@@ -55,7 +65,7 @@ def end_session(session_id: str) -> Response | tuple[str, int]:
         response = redirect(url_for("identity.sign_in"), code=303)
         sessions.clear_cookie(response, current_settings())
         return response
-    return redirect(url_for("account.overview"), code=303)
+    return redirect(url_for("account.overview", done="signed-out-there"), code=303)
 
 
 @account.post("/apps/<client_id>/disconnect")
@@ -76,7 +86,7 @@ def disconnect_app(client_id: str) -> Response | tuple[str, int]:
         target_id=client.client_id,
     )
     db.session.commit()
-    return redirect(url_for("account.overview"), code=303)
+    return redirect(url_for("account.overview", done="disconnected"), code=303)
 
 
 @account.post("/invitations/<invitation_id>/<answer>")
@@ -105,4 +115,4 @@ def answer_invitation(invitation_id: str, answer: str) -> Response | tuple[str, 
         target_id=invitation_id,
     )
     db.session.commit()
-    return redirect(url_for("account.overview"), code=303)
+    return redirect(url_for("account.overview", done=invitation.state), code=303)

@@ -230,3 +230,37 @@ def test_the_brand_names_every_page_and_colours_it(
         css = http.get("/brand.css")
         assert css.mimetype == "text/css" and "--accent: #7a1fa2" in css.get_data(as_text=True)
         db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("done", "words"),
+    [
+        ("signed-out-there", "That session is signed out."),
+        ("disconnected", "The app is disconnected"),
+        ("accepted", "You joined the organization."),
+        ("<script>", None),  # anything else shows nothing, never the value itself
+    ],
+)
+def test_the_account_page_confirms_what_was_done(
+    app: Flask, http: FlaskClient, done: str, words: str | None
+) -> None:
+    sign_in(app, http, make_user())
+    html = page_of(http, f"/account?done={done}")
+    if words is None:
+        assert 'class="notice"' not in html and "<script>" not in html
+    else:
+        assert f'<p class="notice" role="status">{words}' in html
+
+
+def test_ending_another_session_comes_back_with_a_confirmation(
+    app: Flask, http: FlaskClient
+) -> None:
+    person = make_user()
+    db.session.commit()
+    other = sign_in(app, http.application.test_client(), person)
+    sign_in(app, http, person)
+    html = page_of(http, "/account")
+    response = http.post(
+        f"/account/sessions/{other}/end", data={"csrf_token": csrf_token_in(html.encode())}
+    )
+    assert response.headers["Location"].endswith("/account?done=signed-out-there")
