@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext, lazy_gettext
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -97,6 +98,10 @@ HTTP_ERROR_WORDS: dict[int, tuple[str, str]] = {
         lazy_gettext("That was too much to send"),
         lazy_gettext("Send less, or go back and try again."),
     ),
+    419: (  # not an HTTP status: a refused CSRF token, answered 400 (Flask-WTF's CSRFError)
+        lazy_gettext("This form has expired"),
+        lazy_gettext("Go back, reload the page, and send the form again."),
+    ),
     429: (
         lazy_gettext("Too many attempts"),
         lazy_gettext("To keep your account safe, this form rests for a moment."),
@@ -149,6 +154,9 @@ def _handle_http_exception(error: HTTPException) -> Any:
         return Problem(status, slug, error.description or error.name).to_response()
     if status == 429:
         return http_error_page(429, retry_after=_retry_after(error))
+    if isinstance(error, CSRFError):
+        title, detail = HTTP_ERROR_WORDS[419]
+        return render_error_page(str(title), str(detail), status=400)
     return http_error_page(status)
 
 
