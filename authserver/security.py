@@ -20,6 +20,9 @@ from authserver.text import has_unstorable_text
 
 # No inline script or style anywhere: our pages use one local stylesheet, and one local
 # script for WebAuthn (static/webauthn.js), which fetches its options from us.
+# img-src https: lets the browser load a client's registered logo_uri (https only, checked
+# at registration) from its own origin; fetching it through us would make the server
+# request any URL a client registers (SSRF). Our own marks and the brand's logo may be local.
 # No form-action: browsers apply it to the redirect after the consent form, and a native
 # app's redirect URI has a scheme of its own that no list could name.
 CONTENT_SECURITY_POLICY = (

@@ -179,3 +179,24 @@ def test_production_without_smtp_offers_no_reset(
     settings_with(env="production", smtp=None)
     assert b"/forgot-password" not in http.get("/sign-in").data
     assert http.get("/forgot-password").status_code == 404
+
+
+def test_mail_carries_the_brand(
+    http: FlaskClient,
+    ada: User,
+    mailbox: Mailbox,
+    deliver: Callable,
+    settings_with: Callable[..., None],
+) -> None:
+    from authserver.pages.brand import Brand
+
+    settings_with(
+        brand=Brand(name="Acme ID", accent="#6b21a8", support_uri="https://help.acme.example/")
+    )
+    ask_reset(http, "ada@example.com")
+    deliver()
+    message = mailbox.only("ada@example.com")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert text.startswith("Acme ID · ") and "Help: https://help.acme.example/" in text
+    assert "background: #6b21a8" in html and 'href="https://help.acme.example/"' in html
