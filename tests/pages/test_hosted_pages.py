@@ -264,3 +264,33 @@ def test_ending_another_session_comes_back_with_a_confirmation(
         f"/account/sessions/{other}/end", data={"csrf_token": csrf_token_in(html.encode())}
     )
     assert response.headers["Location"].endswith("/account?done=signed-out-there")
+
+
+def test_too_many_attempts_say_when_to_try_again_and_lead_back_to_the_form(
+    http: FlaskClient,
+) -> None:
+    make_user(email="ada@example.com")
+    db.session.commit()
+    html = page_of(http, "/sign-in")
+    form = {"csrf_token": csrf_token_in(html.encode()), "email": "ada@example.com"}
+    referer = {"Referer": "http://localhost/sign-in"}
+    statuses = [
+        http.post("/sign-in", data={**form, "password": "wrong password!"}, headers=referer)
+        for _ in range(6)
+    ]
+    refused = statuses[-1]
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and "Too many attempts" in page
+    assert f"You can try again in {refused.headers['Retry-After']} seconds." in page
+    assert 'href="http://localhost/sign-in">Back to the form' in page
+
+
+def test_the_way_back_to_a_form_is_never_another_site(http: FlaskClient) -> None:
+    make_user(email="ada@example.com")
+    db.session.commit()
+    html = page_of(http, "/sign-in")
+    form = {"csrf_token": csrf_token_in(html.encode()), "email": "ada@example.com"}
+    evil = {"Referer": "https://evil.example/sign-in"}
+    for _ in range(6):
+        refused = http.post("/sign-in", data={**form, "password": "wrong!"}, headers=evil)
+    assert refused.status_code == 429 and b"evil.example" not in refused.data
