@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-ACCENT_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
+ACCENT_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
 # WCAG 2.2 SC 1.4.3: white button text on the accent, and the accent as link text on white,
 # need a contrast ratio of at least 4.5:1.
 MIN_CONTRAST = 4.5
@@ -42,7 +42,7 @@ def read_brand(read: Callable[[str], str | None]) -> Brand:
     if len(name) > MAX_NAME_LENGTH or any(ord(char) < 32 or ord(char) == 127 for char in name):
         raise BrandError("BRAND_NAME", f"must be at most {MAX_NAME_LENGTH} printable characters")
     accent = read("BRAND_ACCENT") or Brand.accent
-    if not ACCENT_PATTERN.match(accent):
+    if not ACCENT_PATTERN.fullmatch(accent):
         raise BrandError("BRAND_ACCENT", f"must be a colour as #rrggbb (got {accent!r})")
     if contrast_with_white(accent) < MIN_CONTRAST:
         raise BrandError(
@@ -76,7 +76,8 @@ def _read_uri(
     parts = urlsplit(value)
     if parts.scheme == "https" and parts.hostname:
         return value
-    if allow_path and value.startswith("/") and not value.startswith("//"):
+    # A path of ours; "//host" and "/\\host" would be another site to a browser.
+    if allow_path and value.startswith("/") and value[1:2] not in ("/", "\\"):
         return value
     if allow_mailto and parts.scheme == "mailto" and "@" in parts.path:
         return value

@@ -47,6 +47,7 @@ def test_every_brand_setting_is_read() -> None:
         ({"name": "Acme\nID"}, "BRAND_NAME", "printable"),
         ({"logo_uri": "http://acme.example/logo.svg"}, "BRAND_LOGO_URI", "https"),
         ({"logo_uri": "//acme.example/logo.svg"}, "BRAND_LOGO_URI", "https"),
+        ({"logo_uri": "/\\acme.example/logo.svg"}, "BRAND_LOGO_URI", "https"),
         ({"privacy_uri": "javascript:alert(1)"}, "BRAND_PRIVACY_URI", "https"),
         ({"terms_uri": "mailto:legal@acme.example"}, "BRAND_TERMS_URI", "https"),
         ({"support_uri": "https://acme.example/a b"}, "BRAND_SUPPORT_URI", "no spaces"),
