@@ -13,7 +13,15 @@ from authserver.extensions import db, limiter
 from authserver.identity import sessions
 from authserver.identity.routes import RETURN_TO, first_factor_done
 from authserver.mfa import amr, recovery_codes, second_step, totp, webauthn
-from authserver.models import PendingSignIn, RecoveryCode, TotpSecret, User, WebAuthnCredential
+from authserver.models import (
+    OAuthClient,
+    PendingAuthorization,
+    PendingSignIn,
+    RecoveryCode,
+    TotpSecret,
+    User,
+    WebAuthnCredential,
+)
 from authserver.oauth import pending
 
 mfa = Blueprint("mfa", __name__, url_prefix="/sign-in")
@@ -43,6 +51,14 @@ def _started_over() -> tuple[str, int]:
     )
 
 
+def _asking_client(record: PendingSignIn) -> OAuthClient | None:
+    """The app the sign-in is for, named on the page (templates/_app.html)."""
+    if record.pending_authorization_id is None:
+        return None
+    parked = db.session.get(PendingAuthorization, record.pending_authorization_id)
+    return OAuthClient.find(parked.client_id) if parked is not None else None
+
+
 def _page(record: PendingSignIn, *, error: str | None = None, status: int = 200) -> Response:
     user = record.user
     page = render_template(
@@ -52,6 +68,7 @@ def _page(record: PendingSignIn, *, error: str | None = None, status: int = 200)
         has_recovery_codes=bool(RecoveryCode.unused_count(user.id)),
         is_step_up=record.session_id is not None,
         error=error,
+        client=_asking_client(record),
     )
     return Response(
         page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"}

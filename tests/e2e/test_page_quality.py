@@ -218,6 +218,7 @@ def test_every_hosted_page_passes_axe_in_both_themes(
     page.locator("form button.primary").click()
     page.wait_for_selector("#code")
     reviewer.review("second-step")
+    assert page.locator("section.app strong").inner_text() == "Notes"
 
     if locale == "en":  # the admin console (operators) is in English only, and accessible
         page.locator("details summary").click()
