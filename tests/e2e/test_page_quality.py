@@ -98,6 +98,8 @@ class Reviewer:
     """Checks the page the browser is on, and photographs it."""
 
     def __init__(self, page, locale: str) -> None:  # noqa: ANN001
+        if not AXE.exists():
+            pytest.fail(f"{AXE} is missing: make test installs it (npm ci --prefix tests)")
         self.page = page
         self.locale = locale
         self.checked: list[str] = []
