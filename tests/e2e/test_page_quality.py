@@ -19,7 +19,7 @@ from tests.e2e.outside import CALLBACK, App, Issuer, browse_to_client
 AXE = PROJECT_ROOT / "tests" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = PROJECT_ROOT / "build" / "screenshots"
 AA_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-WIDTHS = {"desktop": {"width": 1280, "height": 900}, "mobile": {"width": 390, "height": 844}}
+WIDTHS = {"desktop": {"width": 1280, "height": 900}, "mobile": {"width": 320, "height": 720}}
 PASSWORD = "correct horse battery"
 # Words no German sentence of ours contains: an English one left on a German page is a
 # string that was never marked for translation.
@@ -33,6 +33,7 @@ ADMIN_PAGES = [
     ("admin-keys", "/admin/keys"),
     ("admin-audit", "/admin/audit"),
 ]
+SCROLLS_SIDEWAYS = "() => document.documentElement.scrollWidth > window.innerWidth"
 ENGLISH_WORDS = re.compile(r"\b(the|your|you|is|are|and|with|this|to|of|sign in)\b", re.I)
 
 
@@ -115,6 +116,9 @@ class Reviewer:
                 path = SCREENSHOTS / self.locale / f"{name}-{scheme}-{width}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.page.screenshot(path=str(path), full_page=True)
+                # WCAG 2.2 SC 1.4.10 (reflow): nothing scrolls sideways, even at 320 px.
+                if self.page.evaluate(SCROLLS_SIDEWAYS):
+                    self.violations.setdefault(f"{name} ({width})", []).append("scrolls sideways")
             found = self._axe()
             if found:
                 self.violations[f"{name} ({scheme})"] = found
