@@ -176,6 +176,7 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.oauth.cors import init_cors
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
+    from authserver.oidc.backchannel import init_backchannel
     from authserver.oidc.routes import oidc
     from authserver.pages.routes import init_pages
 
@@ -187,6 +188,7 @@ def _register_blueprints(app: Flask) -> None:
     init_cors(app)
     init_metrics(app, app.extensions["authserver.settings"].metrics)
     init_mail(app, app.extensions["authserver.settings"])
+    init_backchannel(app)
     app.register_blueprint(account)
     app.register_blueprint(admin)
     app.register_blueprint(credentials)

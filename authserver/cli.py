@@ -256,6 +256,13 @@ def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
 @click.option("--client-uri", help="https URL of the app's home page: the way back to it.")
 @click.option("--policy-uri", help="https URL of the app's privacy policy.")
 @click.option("--tos-uri", help="https URL of the app's terms of service.")
+@click.option(
+    "--dpop-bound", is_flag=True, help="Every token request must carry a DPoP proof (RFC 9449)."
+)
+@click.option("--backchannel-logout-uri", help="Where logout tokens are POSTed (https).")
+@click.option(
+    "--backchannel-logout-session-required", is_flag=True, help="Logout tokens carry sid."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def clients_create(
     name: str,
@@ -272,6 +279,9 @@ def clients_create(
     client_uri: str | None,
     policy_uri: str | None,
     tos_uri: str | None,
+    dpop_bound: bool,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
     as_json: bool,
 ) -> None:
     """Register a client. A confidential client's secret is printed once, never again."""
@@ -297,6 +307,9 @@ def clients_create(
         client_uri=client_uri,
         policy_uri=policy_uri,
         tos_uri=tos_uri,
+        dpop_bound_access_tokens=dpop_bound,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
     )
     try:
         client, secret = register(spec)
@@ -370,6 +383,13 @@ def clients_show(client_id: str) -> None:
 @click.option("--policy-uri", help="Empty removes it; https URL of the app's privacy policy.")
 @click.option("--tos-uri", help="Empty removes it; https URL of the app's terms of service.")
 @click.option("--rotate-secret", is_flag=True, help="Print a new secret; the old one stops.")
+@click.option("--dpop-bound/--no-dpop-bound", "dpop_bound", default=None)
+@click.option("--backchannel-logout-uri", help='Where logout tokens are POSTed; "" removes it.')
+@click.option(
+    "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+    "backchannel_session_required",
+    default=None,
+)
 def clients_update(
     client_id: str,
     name: str | None,
@@ -382,6 +402,9 @@ def clients_update(
     policy_uri: str | None,
     tos_uri: str | None,
     rotate_secret: bool,
+    dpop_bound: bool | None,
+    backchannel_logout_uri: str | None,
+    backchannel_session_required: bool | None,
 ) -> None:
     """Change a client. Running workers see the change within AUTHSERVER_CLIENT_CACHE_TTL."""
     client = _find_client(client_id)
@@ -395,13 +418,15 @@ def clients_update(
         "client_uri": client_uri,
         "policy_uri": policy_uri,
         "tos_uri": tos_uri,
+        "dpop_bound_access_tokens": dpop_bound,
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "backchannel_logout_session_required": backchannel_session_required,
     }
+    changes = {field: value for field, value in requested.items() if value is not None}
+    if backchannel_logout_uri == "":
+        changes["backchannel_logout_uri"] = None
     try:
-        changed, secret = change(
-            client,
-            {field: value for field, value in requested.items() if value is not None},
-            rotate_secret=rotate_secret,
-        )
+        changed, secret = change(client, changes, rotate_secret=rotate_secret)
     except RegistrationError as error:
         raise _bad_parameter(error) from None
     if changed:
@@ -456,6 +481,9 @@ def _client_view(client: OAuthClient) -> dict[str, object]:
         "client_uri": client.client_uri,
         "policy_uri": client.policy_uri,
         "tos_uri": client.tos_uri,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "created_at": client.created_at.isoformat(),
     }
 

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from authserver.extensions import db
 from authserver.models import (
     AuthorizationCode,
+    DPoPProofUse,
     GrantFamily,
     OutboxMessage,
     PendingAuthorization,
@@ -44,6 +45,7 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
             or_(GrantFamily.expires_at < cutoff, GrantFamily.revoked_at < cutoff),
         ),
         "refresh_tokens": (RefreshToken, RefreshToken.expires_at < cutoff),
+        "dpop_proof_uses": (DPoPProofUse, DPoPProofUse.expires_at < cutoff),
         "mfa_pending_sign_ins": (PendingSignIn, PendingSignIn.expires_at < cutoff),
         "mfa_webauthn_challenges": (WebAuthnChallenge, WebAuthnChallenge.expires_at < cutoff),
         "verification_tokens": (

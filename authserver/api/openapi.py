@@ -140,7 +140,6 @@ def document(issuer: str) -> dict[str, Any]:
                         "roles": ROLES,
                         "state": {"type": "string"},
                         "expires_at": {"type": "string"},
-                        "token": {"type": "string"},
                     },
                 },
                 "Manifest": MANIFEST_SCHEMA,
@@ -268,8 +267,11 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/orgs/{org_id}/second-factor-policy": {
             "parameters": [ORG_ID],
-            "get": _op("The organization's second-factor policy", {"200": _json(FACTOR_POLICY)}),
+            "get": _op(
+                READ, "The organization's second-factor policy", {"200": _json(FACTOR_POLICY)}
+            ),
             "put": _op(
+                WRITE,
                 "Require (or stop requiring) a second factor for the organization's tokens",
                 {
                     "200": _json(FACTOR_POLICY),
@@ -288,6 +290,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/orgs/{org_id}/invitations/{invitation_id}/resend": {
             "parameters": [ORG_ID, INVITATION_ID],
             "post": _op(
+                WRITE,
                 "Mail the invitation again with a new link",
                 {
                     "200": _json(INVITATION),

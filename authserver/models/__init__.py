@@ -14,6 +14,7 @@ from authserver.models.mfa import (
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
 from authserver.models.outbox import OutboxMessage
 from authserver.models.pending import PendingAuthorization
+from authserver.models.proofs import DPoPProofUse
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.users import OAuthAccount, PlatformRole, User
@@ -23,6 +24,7 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Consent",
+    "DPoPProofUse",
     "GrantFamily",
     "Invitation",
     "OAuthAccount",

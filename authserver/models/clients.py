@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, select
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, false, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.extensions import db
@@ -50,6 +50,16 @@ class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):
     tos_uri: Mapped[str | None] = mapped_column(String(2000))
     service_name: Mapped[str | None] = mapped_column(
         ForeignKey("services.name", ondelete="RESTRICT"), index=True
+    )
+    # RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # OIDC Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed, and whether
+    # the client needs `sid` in them.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
     )
 
     @property

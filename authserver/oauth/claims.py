@@ -11,12 +11,18 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import Select, bindparam, select
 
 from authserver.extensions import db
-from authserver.models import Organization, OrganizationMember, Permission, Role
+from authserver.models import (
+    Organization,
+    OrganizationFactorPolicy,
+    OrganizationMember,
+    Permission,
+    Role,
+)
 from authserver.models.orgs import member_roles
 from authserver.models.rbac import role_permissions
 from authserver.numbers import ascii_uuid
@@ -29,24 +35,35 @@ class OrgClaim(TypedDict):
     id: str
     slug: str
     roles: list[str]
+    # The organization requires a second factor that this sign-in did not use: its roles
+    # are withheld, as an org-scoped token for it would be refused.
+    second_factor_required: NotRequired[bool]
 
 
-def memberships(user_id: uuid.UUID, service: str | None = None) -> tuple[list[OrgClaim], bool]:
+def memberships(
+    user_id: uuid.UUID, service: str | None = None, *, multi_factor: bool
+) -> tuple[list[OrgClaim], bool]:
     """Every membership with its roles (only `service`'s when given), oldest first, at most
-    MAX_ORGS; True if cut."""
+    MAX_ORGS; True if cut. Without a second factor (`multi_factor` False), an organization
+    whose policy requires one lists no roles."""
     rows = db.session.execute(_memberships_query(), {"user_id": user_id})
     orgs: dict[uuid.UUID, OrgClaim] = {}
-    for org_id, slug, role_service, role in rows:
+    for org_id, slug, requires_factor, role_service, role in rows:
         claim = orgs.setdefault(org_id, {"id": str(org_id), "slug": slug, "roles": []})
+        if requires_factor and not multi_factor:
+            claim["second_factor_required"] = True
+            continue
         if role is not None and (service is None or role_service == service):
             claim["roles"].append(f"{role_service}:{role}")
     listed = list(orgs.values())
     return listed[:MAX_ORGS], len(listed) > MAX_ORGS
 
 
-def orgs_claims(user_id: uuid.UUID, service: str | None = None) -> dict[str, Any]:
+def orgs_claims(
+    user_id: uuid.UUID, service: str | None = None, *, multi_factor: bool
+) -> dict[str, Any]:
     """The `orgs` claim (and `orgs_truncated` when cut), for tokens and /userinfo alike."""
-    orgs, truncated = memberships(user_id, service)
+    orgs, truncated = memberships(user_id, service, multi_factor=multi_factor)
     return {"orgs": orgs, "orgs_truncated": True} if truncated else {"orgs": orgs}
 
 
@@ -99,10 +116,20 @@ def organization_scoped(
 
 
 @functools.cache
-def _memberships_query() -> Select[tuple[uuid.UUID, str, str | None, str | None]]:
+def _memberships_query() -> Select[tuple[uuid.UUID, str, bool | None, str | None, str | None]]:
     return (
-        select(Organization.id, Organization.slug, Role.service, Role.name)
+        select(
+            Organization.id,
+            Organization.slug,
+            OrganizationFactorPolicy.require_second_factor,
+            Role.service,
+            Role.name,
+        )
         .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .outerjoin(
+            OrganizationFactorPolicy,
+            OrganizationFactorPolicy.organization_id == Organization.id,
+        )
         .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
         .outerjoin(Role, Role.id == member_roles.c.role_id)
         .where(OrganizationMember.user_id == bindparam("user_id"))

@@ -179,9 +179,10 @@ class IntrospectionEndpoint(RefusesUnknownHintsWith400, AuthlibIntrospectionEndp
     def introspect_token(self, token: Presented) -> dict[str, Any]:
         if isinstance(token, AccessToken):
             keep = ("scope", "client_id", "sub", SUBJECT_KIND_CLAIM, "aud", "iss", "exp", "iat")
-            keep += ("jti", "family_id")
+            keep += ("jti", "family_id", "cnf")  # RFC 9449 §6.2: cnf tells the RS the key
             payload = {name: token.claims[name] for name in keep if name in token.claims}
-            return {"active": True, "token_type": "Bearer", **payload}
+            token_type = "DPoP" if "cnf" in payload else "Bearer"
+            return {"active": True, "token_type": token_type, **payload}
         row = token.row
         return {
             "active": True,

@@ -53,6 +53,9 @@ class ClientSpec:
     client_uri: str | None = None
     policy_uri: str | None = None
     tos_uri: str | None = None
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2
+    backchannel_logout_uri: str | None = None  # OIDC Back-Channel Logout 1.0 §2.2
+    backchannel_logout_session_required: bool = False
 
 
 # RFC 7591 §2: URIs shown to people; every one is https, so no page of ours links or loads
@@ -76,6 +79,8 @@ def validate(spec: ClientSpec) -> None:
     for field_name in PAGE_URI_FIELDS:
         if uri := getattr(spec, field_name):  # empty: none
             check_page_uri(uri, field_name)
+    if spec.backchannel_logout_uri is not None:
+        check_backchannel_logout_uri(spec.backchannel_logout_uri)
     if spec.service_name is not None and not SERVICE_NAME_PATTERN.match(spec.service_name):
         raise RegistrationError("service", "use 1 to 50 of a-z 0-9 _ . -")
     if spec.service_name == AUTH_SERVICE:
@@ -182,6 +187,26 @@ def check_page_uri(uri: str, field_name: str) -> None:
         raise RegistrationError(field_name, f"{uri!r} must not carry credentials")
 
 
+def check_backchannel_logout_uri(uri: str) -> None:
+    """Back-Channel Logout 1.0 §2.2: an absolute URI without a fragment; ours are https, or
+    http on a loopback address, since the server itself POSTs a logout token there."""
+    field_name = "backchannel_logout_uri"
+    if len(uri) > MAX_URI_LENGTH:
+        raise RegistrationError(field_name, f"must be at most {MAX_URI_LENGTH} characters")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in uri) or "#" in uri:
+        raise RegistrationError(field_name, f"{uri!r} has spaces, controls or a fragment")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise RegistrationError(field_name, f"{uri!r} is not a URI") from None
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return
+    raise RegistrationError(field_name, f"{uri!r} must be https or http on a loopback address")
+
+
 def new_client_id() -> str:
     return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(CLIENT_ID_LENGTH))
 
@@ -211,6 +236,9 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         is_first_party=spec.is_first_party,
         service_name=spec.service_name,
         **{field_name: getattr(spec, field_name) for field_name in PAGE_URI_FIELDS},
+        dpop_bound_access_tokens=spec.dpop_bound_access_tokens,
+        backchannel_logout_uri=spec.backchannel_logout_uri,
+        backchannel_logout_session_required=spec.backchannel_logout_session_required,
     )
     db.session.add(client)
     db.session.flush()
@@ -226,6 +254,9 @@ CHANGEABLE = (
     "scopes",
     "is_first_party",
     *PAGE_URI_FIELDS,
+    "dpop_bound_access_tokens",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
 )
 
 
@@ -247,6 +278,9 @@ def change(
             is_first_party=future["is_first_party"],
             service_name=client.service_name,
             **{field_name: future[field_name] for field_name in PAGE_URI_FIELDS},
+            dpop_bound_access_tokens=future["dpop_bound_access_tokens"],
+            backchannel_logout_uri=future["backchannel_logout_uri"],
+            backchannel_logout_session_required=future["backchannel_logout_session_required"],
         )
     )
     if rotate_secret and client.is_public:

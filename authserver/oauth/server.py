@@ -11,7 +11,7 @@ from flask import request as flask_request
 
 from authserver.config import current_settings
 from authserver.models import OAuthClient
-from authserver.oauth import client_auth
+from authserver.oauth import client_auth, dpop
 from authserver.oauth.checks import AuthorizeChecks
 from authserver.oauth.client_cache import current_client_cache
 from authserver.oauth.endpoints import IntrospectionEndpoint, RevocationEndpoint
@@ -67,9 +67,16 @@ class AuthorizationServer(FlaskAuthorizationServer):
         try:
             check_request(flask_request.form, flask_request.headers)
             check_grant_type_present(flask_request.form)
+            dpop.check_token_request()
+        except dpop.ProofRefused as refused:
+            return self.handle_error_response(request, dpop.TokenEndpointError(refused))
         except OAuth2Error as error:
             return self.handle_error_response(request, error)
-        return super().create_token_response(request)
+        response = super().create_token_response(request)
+        if current_settings().dpop_nonce and dpop.token_request_proof() is not None:
+            # RFC 9449 §8.2: the nonce for the client's next proof, before this one expires.
+            response.headers["DPoP-Nonce"] = dpop.new_nonce(current_settings())
+        return response
 
     def create_endpoint_response(self, name: str, request: object = None) -> Response:
         try:

@@ -10,6 +10,7 @@ from authserver.config import Settings
 from authserver.keys import ALGORITHMS
 from authserver.mfa.amr import ACR_VALUES_SUPPORTED
 from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
+from authserver.oauth import dpop
 from authserver.oauth.scopes import SCOPES
 from authserver.pages.language import SUPPORTED_LOCALES
 
@@ -67,6 +68,10 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
         authorization_response_iss_parameter_supported=True,  # RFC 9207
         # OIDC Discovery §3: the languages the hosted pages speak (the `ui_locales` parameter).
         ui_locales_supported=list(SUPPORTED_LOCALES),
+        dpop_signing_alg_values_supported=list(dpop.ALGORITHMS),  # RFC 9449 §5.1
+        # OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry sid (and sub) always.
+        backchannel_logout_supported=True,
+        backchannel_logout_session_supported=True,
     )
     if "revocation_endpoint" in metadata:
         metadata["revocation_endpoint_auth_methods_supported"] = list(AUTH_METHODS)

@@ -12,6 +12,7 @@ from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.models import (
     AuthorizationCode,
+    DPoPProofUse,
     GrantFamily,
     PendingAuthorization,
     PendingSignIn,
@@ -51,6 +52,8 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
     make_refresh_token(live, expires_at=now - LONG_AGO)  # idle-expired, family alive
     kept_token = make_refresh_token(live)
     db.session.add(PendingAuthorization(client_id="x", params={}, expires_at=now - LONG_AGO))
+    db.session.add(DPoPProofUse(proof_hash="a" * 64, expires_at=now - LONG_AGO))
+    db.session.add(DPoPProofUse(proof_hash="b" * 64, expires_at=now))  # its window is open
     for expires_at, token in ((now - LONG_AGO, "a" * 64), (now, "b" * 64)):
         db.session.add(
             PendingSignIn(token_hash=token, user_id=user.id, method="pwd", expires_at=expires_at)
@@ -66,6 +69,7 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
         "sessions": 2,
         "grant_families": 2,
         "refresh_tokens": 1,  # plus the dead family's token, which goes by cascade
+        "dpop_proof_uses": 1,
         "mfa_pending_sign_ins": 1,
         "mfa_webauthn_challenges": 1,
         "verification_tokens": 0,  # tests/mail/test_housekeeping.py

@@ -1,14 +1,14 @@
 """client page URIs (RFC 7591 logo_uri, client_uri, policy_uri, tos_uri)
 
 Revision ID: 0007_pages_client_uris
-Revises: 0003_mail
+Revises: 0004_dpop_bcl
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0007_pages_client_uris"
-down_revision = "0003_mail"
+down_revision = "0004_dpop_bcl"
 branch_labels = None
 depends_on = None
 
