@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo billing test test-kit bench lint format clean
+.PHONY: demo billing test test-kit bench lint format clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
+# axe-core, which the browser tests inject into Chromium (tests/package.json, locked), through
+# Debian's npm.
+/usr/bin/npm:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm
+
+AXE := tests/node_modules/axe-core/axe.min.js
+$(AXE): tests/package.json tests/package-lock.json /usr/bin/npm
+	npm ci --prefix tests --no-audit --no-fund --silent
+	touch $(AXE)
+
 # The load generator for benchmarks: Debian's wrk.
 /usr/bin/wrk:
 	$(SUDO) apt-get update -qq
@@ -44,7 +55,7 @@ bench: $(STAMP) /usr/bin/wrk
 	$(BIN)/python -m benchmarks.run
 
 ## test: lint, then the whole suite on SQLite and PostgreSQL, browser tests included
-test: $(STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(CHROMIUM) $(AXE) lint
 	$(BIN)/python -m pytest
 	$(MAKE) test-kit
 
@@ -59,6 +70,13 @@ test-kit: $(STAMP)
 	cd clients/python && AUTHSERVER_PYTHON=$(abspath $(BIN))/python KIT_FROM_WHEEL=1 \
 		$(abspath $(KIT))/venv/bin/python -m pytest -p no:cacheprovider
 
+## translations: extract the pages' messages, merge them into each catalog, compile
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ --no-location --omit-header \
+		--ignore-dirs="admin mail" -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --width 100
+	$(BIN)/pybabel compile -d translations
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -68,4 +86,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info $(KIT)
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info $(KIT) tests/node_modules

@@ -179,7 +179,9 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.oauth.server import init_server
     from authserver.oidc.backchannel import init_backchannel
     from authserver.oidc.routes import oidc
+    from authserver.pages.routes import init_pages
 
+    init_pages(app)
     init_sessions(app)
     init_upstreams(app, app.extensions["authserver.settings"])
     init_demo(app, app.extensions["authserver.settings"])

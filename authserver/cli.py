@@ -261,6 +261,10 @@ def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
 @click.option("--first-party", is_flag=True, help="Our own app: people are not asked to consent.")
 @click.option("--service", "service_name", help="Bind the client to a service (its manifest).")
 @click.option("--client-id", help="Choose the client id (default: random).")
+@click.option("--logo-uri", help="https URL of the app's logo, shown on sign-in and consent.")
+@click.option("--client-uri", help="https URL of the app's home page: the way back to it.")
+@click.option("--policy-uri", help="https URL of the app's privacy policy.")
+@click.option("--tos-uri", help="https URL of the app's terms of service.")
 @click.option(
     "--dpop-bound", is_flag=True, help="Every token request must carry a DPoP proof (RFC 9449)."
 )
@@ -283,6 +287,10 @@ def clients_create(
     first_party: bool,
     service_name: str | None,
     client_id: str | None,
+    logo_uri: str | None,
+    client_uri: str | None,
+    policy_uri: str | None,
+    tos_uri: str | None,
     dpop_bound: bool,
     backchannel_logout_uri: str | None,
     backchannel_logout_session_required: bool,
@@ -308,6 +316,10 @@ def clients_create(
         is_first_party=first_party,
         service_name=service_name,
         client_id=client_id,
+        logo_uri=logo_uri,
+        client_uri=client_uri,
+        policy_uri=policy_uri,
+        tos_uri=tos_uri,
         dpop_bound_access_tokens=dpop_bound,
         backchannel_logout_uri=backchannel_logout_uri,
         backchannel_logout_session_required=backchannel_logout_session_required,
@@ -396,6 +408,15 @@ def clients_show(client_id: str) -> None:
 @click.option("--jwks", "jwks_file", type=click.File("rb"), help="Replaces the public keys.")
 @click.option("--jwks-uri", help="Replaces the URL of the public keys.")
 @click.option("--require-par/--allow-authorize", "require_par", default=None)
+@click.option(
+    "--logo-uri",
+    help="Empty removes it; https URL of the app's logo, shown on sign-in and consent.",
+)
+@click.option(
+    "--client-uri", help="Empty removes it; https URL of the app's home page: the way back to it."
+)
+@click.option("--policy-uri", help="Empty removes it; https URL of the app's privacy policy.")
+@click.option("--tos-uri", help="Empty removes it; https URL of the app's terms of service.")
 @click.option("--rotate-secret", is_flag=True, help="Print a new secret; the old one stops.")
 @click.option("--dpop-bound/--no-dpop-bound", "dpop_bound", default=None)
 @click.option("--backchannel-logout-uri", help='Where logout tokens are POSTed; "" removes it.')
@@ -414,6 +435,10 @@ def clients_update(
     jwks_file: IO[bytes] | None,
     jwks_uri: str | None,
     require_par: bool | None,
+    logo_uri: str | None,
+    client_uri: str | None,
+    policy_uri: str | None,
+    tos_uri: str | None,
     rotate_secret: bool,
     dpop_bound: bool | None,
     backchannel_logout_uri: str | None,
@@ -427,6 +452,10 @@ def clients_update(
         "post_logout_redirect_uris": post_logout_uris or None,
         "scopes": scopes or None,
         "is_first_party": first_party,
+        "logo_uri": logo_uri,
+        "client_uri": client_uri,
+        "policy_uri": policy_uri,
+        "tos_uri": tos_uri,
         "dpop_bound_access_tokens": dpop_bound,
         "backchannel_logout_uri": backchannel_logout_uri,
         "backchannel_logout_session_required": backchannel_session_required,
@@ -492,6 +521,10 @@ def _client_view(client: OAuthClient) -> dict[str, object]:
         "scopes": client.scopes,
         "first_party": client.is_first_party,
         "service": client.service_name,
+        "logo_uri": client.logo_uri,
+        "client_uri": client.client_uri,
+        "policy_uri": client.policy_uri,
+        "tos_uri": client.tos_uri,
         "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": client.backchannel_logout_session_required,

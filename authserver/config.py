@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from authserver.numbers import parse_ascii_int
+from authserver.pages.brand import Brand, BrandError, read_brand
 
 PREFIX = "AUTHSERVER_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +154,7 @@ class Settings:
     par_ttl: int = DURATIONS["PAR_TTL"].default
     client_jwks_cache_ttl: int = DURATIONS["CLIENT_JWKS_CACHE_TTL"].default
     require_pushed_authorization_requests: bool = False
+    brand: Brand = Brand()
 
     @property
     def is_production(self) -> bool:
@@ -204,6 +206,7 @@ class Settings:
         values["smtp"] = _read_smtp(environ)
         values["mail_from"] = _read_mail_from(environ, values["issuer"])
         values["signup"], values["signup_domains"] = _read_signup(environ)
+        values["brand"] = _read_brand(environ)
         for name, bounds in DURATIONS.items():
             values[name.lower()] = _read_duration(environ, name, bounds)
         settings = cls(**values)
@@ -519,6 +522,13 @@ def _read_signup(environ: Mapping[str, str]) -> tuple[bool, tuple[str, ...]]:
     if value in _TRUE:
         return True, ()
     return True, _read_domains(environ, "SIGNUP")
+
+
+def _read_brand(environ: Mapping[str, str]) -> Brand:
+    try:
+        return read_brand(lambda name: _read(environ, name))
+    except BrandError as error:
+        raise ConfigError(error.setting, error.problem) from None
 
 
 def _check_consistency(settings: Settings) -> None:

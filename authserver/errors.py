@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask_babel import gettext, lazy_gettext
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -52,9 +54,68 @@ class Problem(Exception):
         return response
 
 
-def render_error_page(title: str, detail: str, *, status: int) -> tuple[str, int]:
-    """A friendly HTML page: a short reason and a way forward, never a traceback."""
-    return render_template("errors/page.html", title=title, detail=detail, status=status), status
+def render_error_page(
+    title: str, detail: str, *, status: int, retry_after: int | None = None
+) -> tuple[str, int]:
+    """A friendly HTML page: one sentence of what happened, one of what to do, never a
+    traceback. A refused form (429) says when to try again and links back to the form."""
+    back = request.referrer if retry_after and _is_our_page(request.referrer) else None
+    page = render_template(
+        "errors/page.html",
+        title=title,
+        detail=detail,
+        status=status,
+        retry_after=retry_after,
+        back=back,
+    )
+    return page, status
+
+
+def _is_our_page(url: str | None) -> bool:
+    """Only a URL of this server is offered as the way back (no open redirect)."""
+    return bool(url) and url.startswith(request.host_url)
+
+
+# Our own words for what the framework would otherwise answer in its stock sentences.
+HTTP_ERROR_WORDS: dict[int, tuple[str, str]] = {
+    400: (
+        lazy_gettext("This request cannot be used"),
+        lazy_gettext("Something in it is missing or malformed. Go back and try again."),
+    ),
+    403: (
+        lazy_gettext("You cannot open this page"),
+        lazy_gettext("Your account has no access to it. Sign in with another account."),
+    ),
+    404: (
+        lazy_gettext("This page does not exist"),
+        lazy_gettext("The link may be old or mistyped. Go back to the app you came from."),
+    ),
+    405: (
+        lazy_gettext("This page cannot be used that way"),
+        lazy_gettext("Open it from a link or a form of the app instead."),
+    ),
+    413: (
+        lazy_gettext("That was too much to send"),
+        lazy_gettext("Send less, or go back and try again."),
+    ),
+    419: (  # not an HTTP status: a refused CSRF token, answered 400 (Flask-WTF's CSRFError)
+        lazy_gettext("This form has expired"),
+        lazy_gettext("Go back, reload the page, and send the form again."),
+    ),
+    429: (
+        lazy_gettext("Too many attempts"),
+        lazy_gettext("To keep your account safe, this form rests for a moment."),
+    ),
+    500: (
+        lazy_gettext("Something went wrong on our side"),
+        lazy_gettext("Nothing you did caused it. Try again in a moment."),
+    ),
+}
+
+
+def http_error_page(status: int, *, retry_after: int | None = None) -> tuple[str, int]:
+    title, detail = HTTP_ERROR_WORDS.get(status, HTTP_ERROR_WORDS[400 if status < 500 else 500])
+    return render_error_page(str(title), str(detail), status=status, retry_after=retry_after)
 
 
 # Endpoints that answer only in RFC 6749 JSON, whatever went wrong (STYLE "Errors").
@@ -94,8 +155,17 @@ def _handle_http_exception(error: HTTPException) -> Any:
         slug = (error.name or "error").lower().replace(" ", "-")
         return Problem(status, slug, error.description or error.name).to_response()
     if status == 429:
-        return render_error_page("Too many attempts", "Wait a minute, then try again.", status=429)
-    return render_error_page(error.name, error.description or "", status=status)
+        return http_error_page(429, retry_after=_retry_after(error))
+    if isinstance(error, CSRFError):
+        title, detail = HTTP_ERROR_WORDS[419]
+        return render_error_page(str(title), str(detail), status=400)
+    return http_error_page(status)
+
+
+def _retry_after(error: HTTPException) -> int:
+    """At most one window of the limit that was hit (Flask-Limiter's RateLimitExceeded)."""
+    limit = getattr(error, "limit", None)
+    return limit.limit.get_expiry() if limit is not None else 60
 
 
 def _handle_problem(problem: Problem) -> Response:
@@ -161,9 +231,10 @@ def _handle_database_unavailable(error: Exception) -> Any:
         # The page must not ask the database who is signed in: Flask-Login's template context
         # would load the person again and fail the same way.
         g._login_user = login_manager.anonymous_user()
+        g.asking_request = None  # nor which app the page is for (authserver/pages/asking.py)
         body, status = render_error_page(
-            "We'll be right back",
-            "The service is briefly unavailable. Try again in a few seconds.",
+            gettext("We'll be right back"),
+            gettext("The service is briefly unavailable. Try again in a few seconds."),
             status=503,
         )
         response = Response(body, status=status, mimetype="text/html")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, request
+from flask_babel import gettext
 
 from authserver.api.body import JSON, read_json
 from authserver.errors import (
@@ -19,6 +20,9 @@ from authserver.text import has_unstorable_text
 
 # No inline script or style anywhere: our pages use one local stylesheet, and one local
 # script for WebAuthn (static/webauthn.js), which fetches its options from us.
+# img-src https: lets the browser load a client's registered logo_uri (https only, checked
+# at registration) from its own origin; fetching it through us would make the server
+# request any URL a client registers (SSRF). Our own marks and the brand's logo may be local.
 # No form-action: browsers apply it to the redirect after the consent form, and a native
 # app's redirect URI has a scheme of its own that no list could name.
 CONTENT_SECURITY_POLICY = (
@@ -66,7 +70,9 @@ def refuse_unaccepted_body() -> Response | tuple[str, int] | None:
     if is_api_path(request.path):
         return Problem(415, "unsupported-media-type", f"Send the body as {accepted}.").to_response()
     return render_error_page(
-        "This form cannot be read", "Go back to the page and send the form from there.", status=415
+        gettext("This form cannot be read"),
+        gettext("Go back to the page and send the form from there."),
+        status=415,
     )
 
 

@@ -23,9 +23,10 @@
     form.submit();  // form.submit() fires no submit event: the server takes it from here
   }
 
-  function showError(form, message) {
+  // The words come from the page (data-unsupported, data-failed), in the page's language.
+  function showError(form, kind) {
     const slot = form.querySelector("[data-webauthn-error]");
-    if (slot) { slot.textContent = message; slot.hidden = false; }
+    if (slot) { slot.textContent = slot.dataset[kind]; slot.hidden = false; }
   }
 
   async function create(form) {
@@ -51,14 +52,14 @@
   function onSubmit(form, ceremony) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      if (!supported) { showError(form, "This browser cannot use passkeys or security keys."); return; }
+      if (!supported) { showError(form, "unsupported"); return; }
       if (!form.reportValidity()) return;
       if (pendingConditional) { pendingConditional.abort(); pendingConditional = null; }
       try {
         const credential = await ceremony(form);
         if (credential) submitWith(form, credential);
       } catch (error) {
-        showError(form, "That did not work. Try again, or use another way.");
+        showError(form, "failed");
       }
     });
   }

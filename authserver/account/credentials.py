@@ -4,12 +4,14 @@ or asks again for the link that confirms it (all POST + CSRF, signed in)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, url_for
+from flask_babel import gettext
 
 from authserver import ratelimits
 from authserver.config import current_settings
 from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import addresses, recovery, sessions
+from authserver.identity.flows import password_rule
 from authserver.identity.forms import MAX_EMAIL, form_password, form_text, is_email, page
 from authserver.identity.passwords import PasswordPolicyError, check_policy
 from authserver.models import Session, User
@@ -34,8 +36,8 @@ def _local_session() -> tuple[Session | None, Response | tuple[str, int] | None]
         return None, _sign_in_first()
     if session.user.password_hash is None:
         return None, render_error_page(
-            "Managed elsewhere",
-            "This account signs in through another provider; change it there.",
+            gettext("Managed elsewhere"),
+            gettext("This account signs in through another provider; change it there."),
             status=403,
         )
     return session, None
@@ -45,7 +47,9 @@ def _over_limit(user: User) -> tuple[str, int] | None:
     """The person's allowance of credential changes and confirmation mails, spent by one."""
     wait = ratelimits.wait_seconds(PERSON_LIMIT, "account-credentials", str(user.id))
     if wait:
-        return render_error_page("Too many attempts", "Wait a while, then try again.", status=429)
+        return render_error_page(
+            gettext("Too many attempts"), gettext("Wait a while, then try again."), status=429
+        )
     ratelimits.count(PERSON_LIMIT, "account-credentials", str(user.id))
     return None
 
@@ -67,20 +71,24 @@ def change_password() -> Response | tuple[str, int]:
     try:
         check_policy(new)
         recovery.change(session, form_password("current_password"), new)
-    except PasswordPolicyError as problem:
+    except PasswordPolicyError:
         return page(
-            "account/change_password.html", error=f"The new password {problem}.", status=400
+            "account/change_password.html",
+            error=password_rule(),
+            status=400,
         )
     except recovery.WrongPassword:
         return page(
-            "account/change_password.html", status=400, error="The current password is not right."
+            "account/change_password.html",
+            status=400,
+            error=gettext("The current password is not right."),
         )
     db.session.commit()
     return page(
         "identity/done.html",
-        title="Password changed",
+        title=gettext("Password changed"),
         email=session.user.email,
-        detail="Your other sessions were signed out.",
+        detail=gettext("Your other sessions were signed out."),
         back=url_for("account.overview"),
     )
 
@@ -101,11 +109,11 @@ def change_email() -> Response | tuple[str, int]:
     user, email = session.user, form_text("email", MAX_EMAIL).lower()
     error = None
     if not is_email(email):
-        error = "Enter an email address such as ada@example.com."
+        error = gettext("Enter an email address such as ada@example.com.")
     elif email == user.email:
-        error = "That is already your address."
+        error = gettext("That is already your address.")
     elif not recovery.password_matches(user, form_password("password")):
-        error = "The password is not right."
+        error = gettext("The password is not right.")
     if error is not None:
         return page("account/change_email.html", person=user, email=email, error=error, status=400)
     addresses.request_change(user, email)
@@ -121,7 +129,9 @@ def send_verification() -> Response | tuple[str, int]:
     if (spent := _over_limit(session.user)) is not None:
         return spent
     if not current_settings().mail_enabled:
-        return render_error_page("Mail is unavailable", "Ask your administrator.", status=404)
+        return render_error_page(
+            gettext("Mail is unavailable"), gettext("Ask your administrator."), status=404
+        )
     addresses.send_verification(session.user)
     db.session.commit()
     return page("identity/mail_sent.html", email=session.user.email, why="verify")

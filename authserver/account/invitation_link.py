@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, url_for
 from flask import session as flask_session
+from flask_babel import gettext, lazy_gettext
 
 from authserver import audit
 from authserver.clock import utcnow
@@ -44,16 +45,24 @@ def _unusable(invitation: Invitation | None) -> tuple[str, int]:
     flask_session.pop(SESSION_KEY, None)
     if invitation is None:
         return render_error_page(
-            "Invitation not found",
-            "The link is incomplete or wrong. Ask for a new one.",
+            gettext("Invitation not found"),
+            gettext("The link is incomplete or wrong. Ask for a new one."),
             status=404,
         )
     state = "expired" if invitation.state == "pending" else invitation.state
     return render_error_page(
-        f"This invitation is {state}",
-        "Ask the person who invited you to send a new invitation.",
+        str(INVITATION_STATES.get(state, INVITATION_STATES["expired"])),
+        gettext("Ask the person who invited you to send a new invitation."),
         status=410,
     )
+
+
+INVITATION_STATES = {
+    "expired": lazy_gettext("This invitation has expired"),
+    "accepted": lazy_gettext("This invitation was accepted already"),
+    "declined": lazy_gettext("This invitation was declined"),
+    "revoked": lazy_gettext("This invitation was withdrawn"),
+}
 
 
 @invitation_link.get("/invitations/<token>")
@@ -90,7 +99,9 @@ def resume() -> Response:
 @invitation_link.post("/invitations/<token>/<answer>")
 def answer(token: str, answer: str) -> Response | tuple[str, int]:
     if answer not in ("accept", "decline"):
-        return render_error_page("Unknown answer", "Accept or decline.", status=404)
+        return render_error_page(
+            gettext("Unknown answer"), gettext("Accept or decline."), status=404
+        )
     session = sessions.current()
     if session is None:
         return redirect(url_for("invitation_link.show", token=token), code=303)
@@ -109,7 +120,9 @@ def answer(token: str, answer: str) -> Response | tuple[str, int]:
     except OrgError as error:
         db.session.commit()
         return render_error_page(
-            "This invitation cannot be answered", error.detail, status=error.status
+            gettext("This invitation cannot be answered"),
+            gettext("It may have expired, or been answered or withdrawn already."),
+            status=error.status,
         )
     audit.record(
         f"invitation.{invitation.state}",
@@ -121,4 +134,4 @@ def answer(token: str, answer: str) -> Response | tuple[str, int]:
     )
     db.session.commit()
     flask_session.pop(SESSION_KEY, None)
-    return redirect(url_for("account.overview"), code=303)
+    return redirect(url_for("account.overview", done=invitation.state), code=303)

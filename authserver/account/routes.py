@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 
 from authserver import audit
 from authserver.account import queries
@@ -15,6 +16,15 @@ from authserver.orgs import invitations
 from authserver.orgs.service import OrgError
 
 account = Blueprint("account", __name__, url_prefix="/account")
+
+
+# What the account page confirms after an action (?done=<key>); any other value shows nothing.
+NOTICES = {
+    "signed-out-there": lazy_gettext("That session is signed out."),
+    "disconnected": lazy_gettext("The app is disconnected: it can no longer use your account."),
+    "accepted": lazy_gettext("You joined the organization."),
+    "declined": lazy_gettext("You declined the invitation."),
+}
 
 
 def _sign_in_first() -> Response:
@@ -31,6 +41,7 @@ def overview() -> Response:
         person=session.user,
         current_session_id=session.id,
         data=queries.overview(session.user),
+        notice=NOTICES.get(request.args.get("done", "")),
         scope_words=SCOPES,
     )
     db.session.commit()  # the session's last use may have moved
@@ -44,7 +55,9 @@ def end_session(session_id: str) -> Response | tuple[str, int]:
         return _sign_in_first()
     target = queries.find_own_session(current.user, session_id)
     if target is None:  # someone else's session looks exactly like a missing one
-        return render_error_page("Session not found", "It may have ended already.", status=404)
+        return render_error_page(
+            gettext("Session not found"), gettext("It may have ended already."), status=404
+        )
     is_current = target.id == current.id
     sessions.end(target, reason="user_ended")
     db.session.commit()
@@ -52,7 +65,7 @@ def end_session(session_id: str) -> Response | tuple[str, int]:
         response = redirect(url_for("identity.sign_in"), code=303)
         sessions.clear_cookie(response, current_settings())
         return response
-    return redirect(url_for("account.overview"), code=303)
+    return redirect(url_for("account.overview", done="signed-out-there"), code=303)
 
 
 @account.post("/apps/<client_id>/disconnect")
@@ -63,7 +76,7 @@ def disconnect_app(client_id: str) -> Response | tuple[str, int]:
     client = queries.disconnect_app(session.user, client_id)
     if client is None:
         return render_error_page(
-            "App not found", "It may have been disconnected already.", status=404
+            gettext("App not found"), gettext("It may have been disconnected already."), status=404
         )
     audit.record(
         "consent.revoked",
@@ -73,7 +86,7 @@ def disconnect_app(client_id: str) -> Response | tuple[str, int]:
         target_id=client.client_id,
     )
     db.session.commit()
-    return redirect(url_for("account.overview"), code=303)
+    return redirect(url_for("account.overview", done="disconnected"), code=303)
 
 
 @account.post("/invitations/<invitation_id>/<answer>")
@@ -82,13 +95,17 @@ def answer_invitation(invitation_id: str, answer: str) -> Response | tuple[str, 
     if session is None:
         return _sign_in_first()
     if answer not in ("accept", "decline"):
-        return render_error_page("Unknown answer", "Accept or decline.", status=404)
+        return render_error_page(
+            gettext("Unknown answer"), gettext("Accept or decline."), status=404
+        )
     try:
         invitation = invitations.respond(session.user, invitation_id, accept=answer == "accept")
     except OrgError as error:
         db.session.commit()  # an expired invitation is marked so
         return render_error_page(
-            "This invitation cannot be answered", error.detail, status=error.status
+            gettext("This invitation cannot be answered"),
+            gettext("It may have expired, or been answered or withdrawn already."),
+            status=error.status,
         )
     audit.record(
         f"invitation.{invitation.state}",
@@ -98,4 +115,4 @@ def answer_invitation(invitation_id: str, answer: str) -> Response | tuple[str, 
         target_id=invitation_id,
     )
     db.session.commit()
-    return redirect(url_for("account.overview"), code=303)
+    return redirect(url_for("account.overview", done=invitation.state), code=303)

@@ -22,7 +22,14 @@ from authserver.extensions import db
 from authserver.models import AuthorizationCode, Consent, GrantFamily, OAuthClient, RefreshToken
 from authserver.models.clients import GRANT_TYPES
 from authserver.models.users import like_prefix
-from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
+from authserver.oauth.registration import (
+    MAX_URI_LENGTH,
+    PAGE_URI_FIELDS,
+    ClientSpec,
+    RegistrationError,
+    change,
+    register,
+)
 from authserver.oauth.scopes import SCOPES
 
 MAX_URIS = 20_000  # the whole textarea of redirect URIs
@@ -109,6 +116,7 @@ def _spec_from_form() -> ClientSpec:
         is_first_party=form.get("first_party") == "on",
         service_name=text_arg("service", form, limit=50) or None,
         client_id=text_arg("client_id", form, limit=100) or None,
+        **{field: text_arg(field, form, limit=MAX_URI_LENGTH) or None for field in PAGE_URI_FIELDS},
     )
 
 
@@ -161,6 +169,7 @@ def edit_client(client_id: str) -> Response:
         "post_logout_redirect_uris": list(spec.post_logout_redirect_uris),
         "scopes": list(spec.scopes),
         "is_first_party": spec.is_first_party,
+        **{field: getattr(spec, field) for field in PAGE_URI_FIELDS},
     }
     try:
         changed, _ = change(found, requested)

@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException
 
 from authserver.admin.access import Operator, Refusal, check_operator
 from authserver.config import current_settings
-from authserver.errors import render_error_page
+from authserver.errors import http_error_page, render_error_page
 from authserver.extensions import csrf, db
 from authserver.identity import sessions
 from authserver.mfa.second_step import has_own_factor
@@ -69,8 +69,7 @@ def _hide_methods(state: Any) -> None:
 
 def not_found_page() -> tuple[str, int]:
     """The page of any unknown address, word for word: nothing says a console is here."""
-    error = NotFound()
-    return render_error_page(error.name, error.description or "", status=404)
+    return http_error_page(404)
 
 
 @admin.after_request

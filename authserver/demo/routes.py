@@ -10,6 +10,7 @@ from typing import Any
 
 from authlib.integrations.base_client.errors import OAuthError
 from flask import Blueprint, Flask, Response, current_app, render_template, url_for
+from flask_babel import gettext
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
@@ -64,7 +65,9 @@ def callback() -> Response | tuple[str, int]:
     try:
         token = _client().authorize_access_token()
     except OAuthError as error:
-        page = render_template("demo/failed.html", error=error.error, detail=error.description)
+        page = render_template(
+            "demo/failed.html", error=error.error, words=_demo_failure_words(error.error)
+        )
         return page, 400
     keys = KeySet.import_key_set(_client().fetch_jwk_set())
     access = jwt.decode(token["access_token"], keys)
@@ -82,3 +85,10 @@ def callback() -> Response | tuple[str, int]:
 
 def _pretty(value: Any) -> str:
     return json.dumps(dict(value), indent=2, sort_keys=True, default=str)
+
+
+def _demo_failure_words(error: str) -> str:
+    """The OAuth error code in words for a person (RFC 6749 §4.1.2.1's codes)."""
+    if error == "access_denied":
+        return gettext("You chose not to sign in, so the demo app has no access.")
+    return gettext("Something went wrong between the demo app and the server. Start again.")

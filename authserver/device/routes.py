@@ -7,6 +7,7 @@ import uuid
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask import session as flask_session
+from flask_babel import gettext, lazy_gettext
 
 from authserver import audit, ratelimits
 from authserver.clock import utcnow
@@ -23,7 +24,7 @@ device = Blueprint("device", __name__)
 # guessing spends their own allowance, never the one of the person whose code it is, and a
 # code itself is never locked (RFC 8628 §5.1 asks for a bound on guessing).
 GUESS_LIMIT = "5 per minute;20 per hour"
-WRONG_CODE = "That code is not valid. Check the code on your device and try again."
+WRONG_CODE = lazy_gettext("That code is not valid. Check the code on your device and try again.")
 # The code from verification_uri_complete survives the sign-in detour in the Flask session.
 CARRIED_CODE = "device_user_code"
 # The request the person typed the code of: only that one may be decided in this browser.
@@ -65,7 +66,9 @@ def submit_code() -> Response:
     wait = ratelimits.wait_seconds(GUESS_LIMIT, *key)
     if wait:
         page, status = render_error_page(
-            "Too many attempts", "Wait a while, then type the code again.", status=429
+            gettext("Too many attempts"),
+            gettext("Wait a while, then type the code again."),
+            status=429,
         )
         return Response(page, status=status, headers={"Retry-After": str(wait)})
     code = normalize_user_code(typed)
@@ -101,8 +104,8 @@ def decide() -> Response:
     found = _entered_request()
     if found is None:
         page, status = render_error_page(
-            "This code has expired or was already used",
-            "Start again on your device to get a new code.",
+            gettext("This code has expired or was already used"),
+            gettext("Start again on your device to get a new code."),
             status=400,
         )
         return Response(page, status=status, mimetype="text/html")

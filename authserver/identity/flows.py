@@ -6,6 +6,7 @@ A link's GET only shows a form (mail scanners open links); its POST uses the tok
 from __future__ import annotations
 
 from flask import Blueprint, Response, request, url_for
+from flask_babel import gettext
 from flask_limiter.util import get_remote_address
 
 from authserver import audit
@@ -23,7 +24,7 @@ from authserver.identity.forms import (
     is_email,
     page,
 )
-from authserver.identity.passwords import PasswordPolicyError, check_policy
+from authserver.identity.passwords import MAX_LENGTH, MIN_LENGTH, PasswordPolicyError, check_policy
 from authserver.mail.limits import PER_IP
 from authserver.models import User
 
@@ -67,8 +68,8 @@ def sign_up_form() -> Response | tuple[str, int]:
 
 def _signup_closed() -> tuple[str, int]:
     return render_error_page(
-        "Sign-up is closed",
-        "Ask an administrator of your organization for an invitation.",
+        gettext("Sign-up is closed"),
+        gettext("Ask an administrator of your organization for an invitation."),
         status=404,
     )
 
@@ -83,7 +84,9 @@ def sign_up() -> Response | tuple[str, int]:
         return _signup_closed()
     error = _signup_error(email, name, password)
     if error is None and invitation is None and not signup.is_open(current_settings(), email):
-        error = "Sign-up is open only to some email domains, and this address is not in one."
+        error = gettext(
+            "Sign-up is open only to some email domains, and this address is not in one."
+        )
     if error is not None:
         context = {"invitation": invitation, "email": email, "name": name, "error": error}
         return page("identity/sign_up.html", status=400, **context)
@@ -102,14 +105,23 @@ def sign_up() -> Response | tuple[str, int]:
 
 def _signup_error(email: str, name: str, password: str) -> str | None:
     if not is_email(email):
-        return "Enter an email address such as ada@example.com."
+        return gettext("Enter an email address such as ada@example.com.")
     if not is_display_name(name):
-        return f"Enter your name (at most {MAX_NAME} characters)."
+        return gettext("Enter your name (at most %(count)d characters).", count=MAX_NAME)
     try:
         check_policy(password)
-    except PasswordPolicyError as problem:
-        return f"The password {problem}."
+    except PasswordPolicyError:
+        return password_rule()
     return None
+
+
+def password_rule() -> str:
+    """What a refused new password must be, in the page's language (passwords.py's policy)."""
+    return gettext(
+        "The password must be %(minimum)d to %(maximum)d characters long.",
+        minimum=MIN_LENGTH,
+        maximum=MAX_LENGTH,
+    )
 
 
 def _signed_in_to_invitation(user: User) -> Response:
@@ -140,7 +152,9 @@ def forgot_password_form() -> Response | tuple[str, int]:
 
 def _reset_unavailable() -> tuple[str, int]:
     return render_error_page(
-        "Password reset is unavailable", "Ask your administrator for help.", status=404
+        gettext("Password reset is unavailable"),
+        gettext("Ask your administrator for help."),
+        status=404,
     )
 
 
@@ -151,7 +165,10 @@ def forgot_password() -> Response | tuple[str, int]:
         return _reset_unavailable()
     email = form_text("email", MAX_EMAIL).lower()
     if not is_email(email):
-        context = {"email": email, "error": "Enter an email address such as ada@example.com."}
+        context = {
+            "email": email,
+            "error": gettext("Enter an email address such as ada@example.com."),
+        }
         return page("identity/forgot_password.html", status=400, **context)
     with timing.at_least(timing.RESET_FLOOR_SECONDS):  # no timing tells either
         recovery.request_reset(email)
@@ -163,7 +180,7 @@ def forgot_password() -> Response | tuple[str, int]:
 @flows.get("/reset-password/<token>")
 def reset_password_form(token: str) -> Response:
     if verification.peek(token, recovery.RESET) is None:
-        return link_invalid(url_for("flows.forgot_password_form"), "Ask for a new link")
+        return link_invalid(url_for("flows.forgot_password_form"), gettext("Ask for a new link"))
     return page("identity/reset_password.html", token=token)
 
 
@@ -173,19 +190,19 @@ def reset_password(token: str) -> Response:
     password = form_password("password")
     try:
         check_policy(password)
-    except PasswordPolicyError as problem:
-        context = {"token": token, "error": f"The password {problem}."}
+    except PasswordPolicyError:
+        context = {"token": token, "error": password_rule()}
         return page("identity/reset_password.html", status=400, **context)
     user = recovery.reset(token, password)
     if user is None:
         db.session.commit()  # a stale link is used up all the same
-        return link_invalid(url_for("flows.forgot_password_form"), "Ask for a new link")
+        return link_invalid(url_for("flows.forgot_password_form"), gettext("Ask for a new link"))
     db.session.commit()
     response = page(
         "identity/done.html",
-        title="Password changed",
+        title=gettext("Password changed"),
         email=user.email,
-        detail="You are signed out everywhere. Sign in with the new password.",
+        detail=gettext("You are signed out everywhere. Sign in with the new password."),
     )
     sessions.clear_cookie(response, current_settings())
     return response
@@ -198,7 +215,7 @@ def reset_password(token: str) -> Response:
 def verify_email_form(token: str) -> Response:
     found = verification.peek(token, addresses.VERIFY)
     if found is None:
-        return link_invalid(url_for("account.overview"), "Sign in to ask for a new link")
+        return link_invalid(url_for("account.overview"), gettext("Sign in to ask for a new link"))
     return page(
         "identity/confirm_email.html",
         token=token,
@@ -212,12 +229,12 @@ def verify_email(token: str) -> Response:
     user = addresses.confirm(token)
     db.session.commit()
     if user is None:
-        return link_invalid(url_for("account.overview"), "Sign in to ask for a new link")
+        return link_invalid(url_for("account.overview"), gettext("Sign in to ask for a new link"))
     return page(
         "identity/done.html",
-        title="Email address confirmed",
+        title=gettext("Email address confirmed"),
         email=user.email,
-        detail="You can sign in now.",
+        detail=gettext("You can sign in now."),
     )
 
 
@@ -225,7 +242,7 @@ def verify_email(token: str) -> Response:
 def confirm_email_change_form(token: str) -> Response:
     found = verification.peek(token, addresses.CHANGE)
     if found is None:
-        return link_invalid(url_for("credentials.change_email_form"), "Ask for a new link")
+        return link_invalid(url_for("credentials.change_email_form"), gettext("Ask for a new link"))
     return page(
         "identity/confirm_email.html",
         token=token,
@@ -241,14 +258,16 @@ def confirm_email_change(token: str) -> Response | tuple[str, int]:
     except addresses.AddressTaken:
         db.session.rollback()
         return render_error_page(
-            "That address is taken", "Another account uses it now. Choose another.", status=409
+            gettext("That address is taken"),
+            gettext("Another account uses it now. Choose another."),
+            status=409,
         )
     db.session.commit()
     if user is None:
-        return link_invalid(url_for("credentials.change_email_form"), "Ask for a new link")
+        return link_invalid(url_for("credentials.change_email_form"), gettext("Ask for a new link"))
     return page(
         "identity/done.html",
-        title="Email address changed",
+        title=gettext("Email address changed"),
         email=user.email,
-        detail="Sign in with the new address from now on.",
+        detail=gettext("Sign in with the new address from now on."),
     )

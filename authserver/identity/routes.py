@@ -15,10 +15,11 @@ from flask import (
     url_for,
 )
 from flask import session as flask_session
+from flask_babel import gettext, lazy_gettext
 
 from authserver import audit
 from authserver.config import Upstream, current_settings
-from authserver.errors import render_error_page
+from authserver.errors import http_error_page, render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions, throttle
 from authserver.identity import upstream as upstream_sso
@@ -33,7 +34,7 @@ identity = Blueprint("identity", __name__)
 
 MAX_EMAIL = 255
 MAX_PASSWORD = 1024
-FAILED = "That email and password do not match an account."
+FAILED = lazy_gettext("That email and password do not match an account.")
 # Where a sign-in without a parked request may return: names, never URLs (no open redirect).
 RETURN_TO = {
     "account": "account.overview",
@@ -60,7 +61,7 @@ def sign_in_with_password() -> Response | tuple[str, int]:
     settings = current_settings()
     if not settings.password_login:
         return render_error_page(
-            "Password sign-in is off", "Use another way to sign in.", status=403
+            gettext("Password sign-in is off"), gettext("Use another way to sign in."), status=403
         )
     email = request.form.get("email", "").strip()[:MAX_EMAIL]
     password = request.form.get("password", "")[:MAX_PASSWORD]
@@ -68,9 +69,7 @@ def sign_in_with_password() -> Response | tuple[str, int]:
     guess = throttle.attempt("password", normalize_email(email), user)
     wait = throttle.retry_after(guess)
     if wait:
-        page, status = render_error_page(
-            "Too many attempts", "Wait a minute, then try again.", status=429
-        )
+        page, status = http_error_page(429, retry_after=wait)
         return Response(page, status=status, headers={"Retry-After": str(wait)})
     # The same answer, and one argon2 verification, whether or not the account exists.
     verified = verify_password(user.password_hash if user else None, password)

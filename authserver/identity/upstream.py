@@ -20,6 +20,7 @@ import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, Response
+from flask_babel import lazy_gettext
 from joserfc.errors import JoseError
 
 from authserver.clock import utcnow
@@ -251,6 +252,6 @@ def find_or_create_user(identity: Identity) -> tuple[User, bool]:
     return user, created
 
 
-_FAILED = "The sign-in could not be completed."
-_EXPIRED = "This sign-in attempt has expired or was already used."
-_UNREACHABLE = "The sign-in provider cannot be reached right now."
+_FAILED = lazy_gettext("The sign-in could not be completed.")
+_EXPIRED = lazy_gettext("This sign-in attempt has expired or was already used.")
+_UNREACHABLE = lazy_gettext("The sign-in provider cannot be reached right now.")

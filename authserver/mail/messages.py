@@ -17,7 +17,6 @@ from authserver.models import OutboxMessage
 from authserver.outbox import store
 
 log = logging.getLogger("authserver.mail")
-PRODUCT = "authserver"
 KIND = "mail"
 
 # Each message says why the person got it; the body says what to do if it was not them.
@@ -41,7 +40,13 @@ def queue(template: str, to: str, **context: Any) -> OutboxMessage | None:
         log.warning("mail %r to a person not queued: AUTHSERVER_SMTP_HOST is unset", template)
         return None
     site = urlsplit(settings.issuer).netloc
-    values = {"product": PRODUCT, "site": site, "issuer": settings.issuer, **context}
+    values = {
+        "product": settings.brand.name,
+        "brand": settings.brand,
+        "site": site,
+        "issuer": settings.issuer,
+        **context,
+    }
     # A header holds one line: names in a subject lose their line breaks and controls.
     subject = " ".join(SUBJECTS[template].format(**values).split())
     values["subject"] = subject

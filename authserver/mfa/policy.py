@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from authlib.oidc.core.errors import InteractionRequiredError
 from flask import Response, redirect, url_for
+from flask_babel import lazy_gettext
 
 from authserver.clock import utcnow
 from authserver.extensions import db
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 # How recent a multi-factor sign-in must be to remove a factor (as GitHub's "sudo mode").
 RECENT_SIGN_IN = timedelta(minutes=15)
-RECENT_REFUSAL = "This needs a recent sign-in with a second factor: sign in again."
+RECENT_REFUSAL = lazy_gettext("This needs a recent sign-in with a second factor: sign in again.")
 
 
 def requires_second_factor(organization_id: uuid.UUID) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_limiter.util import get_remote_address
 
 from authserver import audit
@@ -12,7 +13,15 @@ from authserver.extensions import db, limiter
 from authserver.identity import sessions
 from authserver.identity.routes import RETURN_TO, first_factor_done
 from authserver.mfa import amr, recovery_codes, second_step, totp, webauthn
-from authserver.models import PendingSignIn, RecoveryCode, TotpSecret, User, WebAuthnCredential
+from authserver.models import (
+    OAuthClient,
+    PendingAuthorization,
+    PendingSignIn,
+    RecoveryCode,
+    TotpSecret,
+    User,
+    WebAuthnCredential,
+)
 from authserver.oauth import pending
 
 mfa = Blueprint("mfa", __name__, url_prefix="/sign-in")
@@ -23,8 +32,8 @@ ACCOUNT_LIMIT = "5 per minute;20 per hour"
 IP_LIMIT = "20 per minute;200 per hour"
 # Each options request stores a challenge row: bounded per address, like any unauthenticated write.
 OPTIONS_LIMIT = "30 per minute;300 per hour"
-WRONG = "That code is not right, or it was already used."
-STARTED_OVER = "Too many wrong answers: sign in again."
+WRONG = lazy_gettext("That code is not right, or it was already used.")
+STARTED_OVER = lazy_gettext("Too many wrong answers: sign in again.")
 
 
 def _failed(response: Response) -> bool:
@@ -37,7 +46,17 @@ def _account_key() -> str:
 
 
 def _started_over() -> tuple[str, int]:
-    return render_error_page("Sign in again", "This sign-in has expired or ended.", status=400)
+    return render_error_page(
+        gettext("Sign in again"), gettext("This sign-in has expired or ended."), status=400
+    )
+
+
+def _asking_client(record: PendingSignIn) -> OAuthClient | None:
+    """The app the sign-in is for, named on the page (templates/_app.html)."""
+    if record.pending_authorization_id is None:
+        return None
+    parked = db.session.get(PendingAuthorization, record.pending_authorization_id)
+    return OAuthClient.find(parked.client_id) if parked is not None else None
 
 
 def _page(record: PendingSignIn, *, error: str | None = None, status: int = 200) -> Response:
@@ -49,6 +68,7 @@ def _page(record: PendingSignIn, *, error: str | None = None, status: int = 200)
         has_recovery_codes=bool(RecoveryCode.unused_count(user.id)),
         is_step_up=record.session_id is not None,
         error=error,
+        client=_asking_client(record),
     )
     return Response(
         page, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"}
@@ -66,7 +86,7 @@ def _refused(record: PendingSignIn, reason: str) -> Response | tuple[str, int]:
     )
     if second_step.count_failure(record):
         db.session.commit()
-        page, status = render_error_page("Sign in again", STARTED_OVER, status=401)
+        page, status = render_error_page(gettext("Sign in again"), STARTED_OVER, status=401)
         return Response(page, status=status, mimetype="text/html")
     db.session.commit()
     return _page(record, error=WRONG, status=401)
@@ -194,14 +214,20 @@ def sign_in_with_passkey() -> Response | tuple[str, int]:
         audit.record("sign_in", outcome="failure", method="passkey", reason=refused.reason)
         db.session.commit()
         page, status = render_error_page(
-            "That passkey did not work", "Try again, or sign in another way.", status=401
+            gettext("That passkey did not work"),
+            gettext("Try again, or sign in another way."),
+            status=401,
         )
         return Response(page, status=status, mimetype="text/html")
     user: User = assertion.credential.user
     if not user.is_active:
         audit.record("sign_in", outcome="failure", method="passkey", reason="user_disabled")
         db.session.commit()
-        page, status = render_error_page("This account is disabled", "", status=403)
+        page, status = render_error_page(
+            gettext("This account is disabled"),
+            gettext("Ask an administrator of your organization to enable it."),
+            status=403,
+        )
         return Response(page, status=status, mimetype="text/html")
     methods = amr.passkey_methods(is_synced=assertion.credential.is_synced)
     return_to = request.form.get("return_to")

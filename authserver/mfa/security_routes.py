@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from authserver import audit
 from authserver.config import current_settings
@@ -79,8 +80,8 @@ def _adding_refused(session: Session) -> Response | None:
     if policy.may_add_factor(session):
         return None
     return _error(
-        "Sign in with your second factor first",
-        "Adding another factor needs a sign-in that used one you already have.",
+        gettext("Sign in with your second factor first"),
+        gettext("Adding another factor needs a sign-in that used one you already have."),
         403,
     )
 
@@ -96,7 +97,9 @@ def start_totp() -> Response:
     try:
         secret = totp.start_enrolment(session.user)
     except ValueError:
-        return _error("An authenticator app is already set up", "Remove it first.", 409)
+        return _error(
+            gettext("An authenticator app is already set up"), gettext("Remove it first."), 409
+        )
     db.session.commit()
     return _totp_page(session, secret)
 
@@ -104,7 +107,11 @@ def start_totp() -> Response:
 def _totp_page(session: Session, secret: TotpSecret, error: str | None = None) -> Response:
     raw = totp.raw_secret(secret)
     if raw is None:
-        return _error("Start setting up the app again", "This setup can no longer be read.", 409)
+        return _error(
+            gettext("Start setting up the app again"),
+            gettext("This setup can no longer be read."),
+            409,
+        )
     uri = totp.provisioning_uri(raw, session.user, current_settings().issuer)
     parked = _parked()
     page = render_template(
@@ -124,10 +131,14 @@ def confirm_totp() -> Response:
         return session
     secret = TotpSecret.of(session.user_id, for_update=True)
     if secret is None or secret.confirmed_at is not None:
-        return _error("Nothing to confirm", "Start setting up the app again.", 409)
+        return _error(
+            gettext("Nothing to confirm"), gettext("Start setting up the app again."), 409
+        )
     if not totp.confirm(secret, request.form.get("code", "")[:64]):
         db.session.commit()
-        return _totp_page(session, secret, error="That code is not right. Try the newest one.")
+        return _totp_page(
+            session, secret, error=gettext("That code is not right. Try the newest one.")
+        )
     _audit("mfa.totp_added", session)
     return _enrolled(session, [amr.ONE_TIME_CODE])
 
@@ -193,7 +204,7 @@ def register_webauthn() -> Response:
     except webauthn.WebAuthnRefused as refused_ceremony:
         _audit("mfa.webauthn_refused", session, reason=refused_ceremony.reason)
         db.session.commit()
-        return _error("That key could not be added", "Try again.", 400)
+        return _error(gettext("That key could not be added"), gettext("Try again."), 400)
     credential = registered.credential
     _audit("mfa.webauthn_added", session, credential=str(credential.id), name=credential.name)
     methods = amr.webauthn_methods(
@@ -208,7 +219,7 @@ def regenerate_recovery_codes() -> Response:
     if isinstance(session, Response):
         return session
     if not policy.is_recent_multi_factor(session):
-        return _error("Sign in again", policy.RECENT_REFUSAL, 403)
+        return _error(gettext("Sign in again"), policy.RECENT_REFUSAL, 403)
     codes = recovery_codes.regenerate(session.user)
     _audit("mfa.recovery_codes_regenerated", session)
     db.session.commit()
@@ -217,7 +228,11 @@ def regenerate_recovery_codes() -> Response:
 
 def _removal_refused(session: Session) -> Response | None:
     reason = policy.removal_refusal(session)
-    return None if reason is None else _error("This factor cannot be removed now", reason, 403)
+    return (
+        None
+        if reason is None
+        else _error(gettext("This factor cannot be removed now"), reason, 403)
+    )
 
 
 @security.post("/totp/remove")
@@ -227,7 +242,7 @@ def remove_totp() -> Response:
         return session
     secret = TotpSecret.confirmed_of(session.user_id, for_update=True)
     if secret is None:
-        return _error("No authenticator app is set up", "", 404)
+        return _error(gettext("No authenticator app is set up"), gettext(""), 404)
     refused = _removal_refused(session)
     if refused is not None:
         return refused
@@ -248,7 +263,7 @@ def remove_webauthn(credential_id: str) -> Response:
         None,
     )
     if credential is None:  # someone else's key looks exactly like a missing one
-        return _error("Key not found", "It may have been removed already.", 404)
+        return _error(gettext("Key not found"), gettext("It may have been removed already."), 404)
     refused = _removal_refused(session)
     if refused is not None:
         return refused

@@ -53,6 +53,12 @@ class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):
     scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(30))
     is_first_party: Mapped[bool] = mapped_column(Boolean, default=False)
+    # RFC 7591 §2 client metadata shown to people on the hosted pages: the app's logo, its
+    # home page (the way back to it) and its privacy policy and terms.
+    logo_uri: Mapped[str | None] = mapped_column(String(2000))
+    client_uri: Mapped[str | None] = mapped_column(String(2000))
+    policy_uri: Mapped[str | None] = mapped_column(String(2000))
+    tos_uri: Mapped[str | None] = mapped_column(String(2000))
     service_name: Mapped[str | None] = mapped_column(
         ForeignKey("services.name", ondelete="RESTRICT"), index=True
     )

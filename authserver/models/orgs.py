@@ -134,3 +134,4 @@ class Invitation(UUIDPrimaryKey, db.Model):
 
     organization: Mapped[Organization] = relationship()
     roles: Mapped[list[Role]] = relationship(secondary=invitation_roles)
+    inviter: Mapped[User | None] = relationship(foreign_keys=[inviter_id])

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Response, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from authserver import audit
 from authserver.clock import utcnow
@@ -103,9 +104,11 @@ def run(parked: PendingAuthorization | None) -> Response:
 def _refuse(server: AuthorizationServer, error: OAuth2Error) -> Response:
     if error.redirect_uri is None:  # RFC 6749 §4.1.2.1: unknown client or redirect URI
         page, status = render_error_page(
-            "This sign-in link is not valid",
-            "The app that sent you here is not registered for this address. "
-            "Go back to the app and try again.",
+            gettext("This sign-in link is not valid"),
+            gettext(
+                "The app that sent you here is not registered for this address. "
+                "Go back to the app and try again."
+            ),
             status=400,
         )
         return Response(page, status=status, mimetype="text/html")
@@ -169,9 +172,10 @@ def consent_step(flow: Flow) -> Response | None:
         "consent/prompt.html",
         client=flow.grant.client,
         person=person,
-        scopes=[(scope, SCOPES[scope]) for scope in sorted(flow.scopes) if scope in SCOPES],
+        scopes=[(s, gettext(SCOPES[s])) for s in sorted(flow.scopes) if s in SCOPES],
         organization=flow.organization,
         action=url_for("oauth.decide_consent", pending_id=str(parked.id)),
+        pending_id=str(parked.id),
     )
     return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
@@ -194,6 +198,17 @@ def issue_code(flow: Flow) -> Response:
     db.session.commit()
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def cancel(parked: PendingAuthorization) -> Response:
+    """The person went back to the app from a hosted page: the app hears access_denied at
+    its redirect URI (RFC 6749 §4.1.2.1), once Authlib has validated the request again."""
+    flow = _validated(parked)
+    if isinstance(flow, Response):
+        return flow
+    db.session.delete(parked)
+    db.session.commit()
+    return flow.fail(AccessDeniedError("The person went back without signing in."))
 
 
 def decide_consent(parked: PendingAuthorization, approved: bool) -> Response:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
 from authserver.clock import utcnow
@@ -48,8 +49,8 @@ def find(pending_id: str) -> PendingAuthorization | None:
 
 def expired_page() -> tuple[str, int]:
     return render_error_page(
-        "This sign-in request has expired",
-        "Go back to the app you came from and start again.",
+        gettext("This sign-in request has expired"),
+        gettext("Go back to the app you came from and start again."),
         status=400,
     )
 

@@ -55,12 +55,21 @@ class ClientSpec:
     service_name: str | None = None
     client_id: str | None = None
     description: str | None = None
+    logo_uri: str | None = None
+    client_uri: str | None = None
+    policy_uri: str | None = None
+    tos_uri: str | None = None
     dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2
     backchannel_logout_uri: str | None = None  # OIDC Back-Channel Logout 1.0 §2.2
     backchannel_logout_session_required: bool = False
     jwks: dict | None = None
     jwks_uri: str | None = None
     require_pushed_authorization_requests: bool = False
+
+
+# RFC 7591 §2: URIs shown to people; every one is https, so no page of ours links or loads
+# anything in the clear.
+PAGE_URI_FIELDS = ("logo_uri", "client_uri", "policy_uri", "tos_uri")
 
 
 def validate(spec: ClientSpec) -> None:
@@ -77,6 +86,9 @@ def validate(spec: ClientSpec) -> None:
         check_redirect_uri(uri, "redirect_uri")
     for uri in spec.post_logout_redirect_uris:
         check_redirect_uri(uri, "post_logout_redirect_uri")
+    for field_name in PAGE_URI_FIELDS:
+        if uri := getattr(spec, field_name):  # empty: none
+            check_page_uri(uri, field_name)
     if spec.backchannel_logout_uri is not None:
         check_backchannel_logout_uri(spec.backchannel_logout_uri)
     if spec.service_name is not None and not SERVICE_NAME_PATTERN.match(spec.service_name):
@@ -195,6 +207,20 @@ def check_redirect_uri(uri: str, field_name: str) -> None:
     )
 
 
+def check_page_uri(uri: str, field_name: str) -> None:
+    """An https URL with a host, bounded, without credentials, spaces or controls: what a
+    page may link to or load an image from (the CSP's img-src allows https: only)."""
+    if len(uri) > MAX_URI_LENGTH:
+        raise RegistrationError(field_name, f"must be at most {MAX_URI_LENGTH} characters")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in uri):
+        raise RegistrationError(field_name, f"{uri!r} has spaces or controls")
+    parts = urlsplit(uri)
+    if parts.scheme != "https" or not parts.hostname:
+        raise RegistrationError(field_name, f"{uri!r} must be an https URL")
+    if parts.username is not None or parts.password is not None:
+        raise RegistrationError(field_name, f"{uri!r} must not carry credentials")
+
+
 def check_backchannel_logout_uri(uri: str) -> None:
     """Back-Channel Logout 1.0 §2.2: an absolute URI without a fragment; ours are https, or
     http on a loopback address, since the server itself POSTs a logout token there."""
@@ -243,6 +269,7 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         token_endpoint_auth_method=spec.auth_method,
         is_first_party=spec.is_first_party,
         service_name=spec.service_name,
+        **{field_name: getattr(spec, field_name) for field_name in PAGE_URI_FIELDS},
         dpop_bound_access_tokens=spec.dpop_bound_access_tokens,
         backchannel_logout_uri=spec.backchannel_logout_uri,
         backchannel_logout_session_required=spec.backchannel_logout_session_required,
@@ -263,6 +290,7 @@ CHANGEABLE = (
     "post_logout_redirect_uris",
     "scopes",
     "is_first_party",
+    *PAGE_URI_FIELDS,
     "dpop_bound_access_tokens",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
@@ -289,6 +317,7 @@ def change(
             auth_method=client.token_endpoint_auth_method,
             is_first_party=future["is_first_party"],
             service_name=client.service_name,
+            **{field_name: future[field_name] for field_name in PAGE_URI_FIELDS},
             dpop_bound_access_tokens=future["dpop_bound_access_tokens"],
             backchannel_logout_uri=future["backchannel_logout_uri"],
             backchannel_logout_session_required=future["backchannel_logout_session_required"],
@@ -323,4 +352,6 @@ def _stored_form(field: str, value: Any) -> Any:
         return sorted(set(value))
     if field in ("redirect_uris", "post_logout_redirect_uris"):
         return list(dict.fromkeys(value))
+    if field in PAGE_URI_FIELDS:
+        return value or None  # an empty value removes the URI
     return value

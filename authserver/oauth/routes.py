@@ -120,6 +120,14 @@ def resume_authorization(pending_id: str) -> Response | tuple[str, int]:
     return flow.run(parked=parked)
 
 
+@oauth.post("/authorize/cancel/<pending_id>")
+def cancel_authorization(pending_id: str) -> Response | tuple[str, int]:
+    parked = find(pending_id)
+    if parked is None:
+        return expired_page()
+    return flow.cancel(parked)
+
+
 @oauth.post("/authorize/consent/<pending_id>")
 def decide_consent(pending_id: str) -> Response | tuple[str, int]:
     parked = find(pending_id)

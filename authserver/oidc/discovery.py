@@ -13,6 +13,7 @@ from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS, G
 from authserver.oauth import dpop
 from authserver.oauth.private_key_jwt import SIGNING_ALGORITHMS
 from authserver.oauth.scopes import SCOPES
+from authserver.pages.language import SUPPORTED_LOCALES
 
 # Claims our ID tokens and access tokens can carry (OIDC Discovery `claims_supported`).
 CLAIMS = (
@@ -67,6 +68,8 @@ def build_metadata(app: Flask, settings: Settings) -> dict[str, Any]:
         prompt_values_supported=["none", "login", "consent"],
         acr_values_supported=list(ACR_VALUES_SUPPORTED),  # step-up to a second factor
         authorization_response_iss_parameter_supported=True,  # RFC 9207
+        # OIDC Discovery §3: the languages the hosted pages speak (the `ui_locales` parameter).
+        ui_locales_supported=list(SUPPORTED_LOCALES),
         dpop_signing_alg_values_supported=list(dpop.ALGORITHMS),  # RFC 9449 §5.1
         # OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry sid (and sub) always.
         backchannel_logout_supported=True,

@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, validate_csrf
 
 from authserver.errors import render_error_page
@@ -69,8 +70,8 @@ def logout() -> Response | tuple[str, int]:
     except OAuth2Error:
         # RP-Initiated Logout §4: on an error, never redirect.
         return render_error_page(
-            "This sign-out link is not valid",
-            "Nothing was changed. Go back to the app and try again.",
+            gettext("This sign-out link is not valid"),
+            gettext("Nothing was changed. Go back to the app and try again."),
             status=400,
         )
     session = sessions.current()

@@ -163,7 +163,11 @@ def mine(user: User) -> list[Invitation]:
                 Invitation.state == "pending",
                 Invitation.expires_at > utcnow(),
             )
-            .options(selectinload(Invitation.organization), selectinload(Invitation.roles))
+            .options(
+                selectinload(Invitation.organization),
+                selectinload(Invitation.roles),
+                selectinload(Invitation.inviter),
+            )
         )
     )
 

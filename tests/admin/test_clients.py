@@ -198,3 +198,26 @@ def test_an_unknown_client_is_a_404_page(
     console: Callable[[User], FlaskClient], admin_operator: User
 ) -> None:
     assert console(admin_operator).get("/admin/clients/nope").status_code == 404
+
+
+def test_the_console_sets_and_refuses_what_people_see_of_a_client(
+    console: Callable[[User], FlaskClient], admin_operator: User
+) -> None:
+    registered = register_client(name="Notes", redirect_uris=[CALLBACK])
+    db.session.commit()
+    http = console(admin_operator)
+    path = f"/admin/clients/{registered.client_id}"
+    form = {
+        "name": "Notes",
+        "redirect_uris": CALLBACK,
+        "scope": ["openid"],
+        "logo_uri": "https://notes.example/logo.png",
+        "tos_uri": "https://notes.example/t",
+    }
+    assert post(http, path, form, page=path).status_code == 303
+    db.session.expire_all()
+    client = OAuthClient.find(registered.client_id)
+    assert client.logo_uri == "https://notes.example/logo.png" and client.policy_uri is None
+
+    bad = post(http, path, {**form, "logo_uri": "http://notes.example/logo.png"}, page=path)
+    assert bad.status_code == 400 and b"must be an https URL" in bad.data

@@ -59,7 +59,7 @@ def test_an_unknown_page_gets_the_friendly_error_page(http: FlaskClient) -> None
     response = http.get("/no-such-page")
     assert response.status_code == 404
     assert response.mimetype == "text/html"
-    assert b"Not Found" in response.data and b"Traceback" not in response.data
+    assert b"This page does not exist" in response.data and b"Traceback" not in response.data
 
 
 def test_an_unknown_api_path_gets_problem_json(http: FlaskClient) -> None:

@@ -66,3 +66,29 @@ def test_a_public_client_has_no_secret_to_rotate(initialized: Operator) -> None:
     client = create(initialized, "--public")
     result = initialized.run("clients", "update", client["client_id"], "--rotate-secret")
     assert result.returncode == 2 and "public client" in one_line_error(result)
+
+
+def test_page_uris_are_set_at_creation_changed_and_removed(initialized: Operator) -> None:
+    client = create(initialized, "--logo-uri", "https://a.example/logo.png",
+                    "--client-uri", "https://a.example/")  # fmt: skip
+    assert client["logo_uri"] == "https://a.example/logo.png"
+    assert client["client_uri"] == "https://a.example/"
+    out = initialized.ok(
+        "clients", "update", client["client_id"], "--logo-uri", "",
+        "--policy-uri", "https://a.example/privacy", "--tos-uri", "https://a.example/terms",
+    )  # fmt: skip
+    assert "logo_uri, policy_uri, tos_uri changed" in out
+    shown = json.loads(initialized.ok("clients", "show", client["client_id"]))
+    assert shown["logo_uri"] is None
+    assert shown["policy_uri"] == "https://a.example/privacy"
+    assert shown["tos_uri"] == "https://a.example/terms"
+
+
+def test_a_logo_uri_in_the_clear_is_refused_with_its_option_named(initialized: Operator) -> None:
+    client = create(initialized)
+    error = one_line_error(
+        initialized.run(
+            "clients", "update", client["client_id"], "--logo-uri", "http://a.example/l"
+        )
+    )
+    assert "--logo-uri" in error and "https" in error

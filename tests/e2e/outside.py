@@ -134,6 +134,6 @@ def sign_in_with_google(page: Any, url: str) -> str:
     """Open an authorization URL, sign in through the fake Google, approve consent; return
     the callback URL."""
     page.goto(url)
-    page.get_by_role("link", name="Continue with Google").click()
+    page.get_by_role("link", name="Sign in with Google").click()
     page.wait_for_selector("button:has-text('Allow')")
     return browse_to_client(page, page.get_by_role("button", name="Allow").click)

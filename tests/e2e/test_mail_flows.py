@@ -74,7 +74,7 @@ def test_sign_up_then_verify_by_mail_then_sign_in(
     page.get_by_role("button", name="Sign in").click()
 
     page.goto(base + "/account")
-    assert page.get_by_text("grace@example.com (verified)").is_visible()
+    assert page.get_by_text("grace@example.com (confirmed)").is_visible()
 
 
 def test_forgot_password_resets_by_mail_and_ends_the_old_sessions(
@@ -121,7 +121,7 @@ def sign_up_from_the_invitation(newcomer) -> None:  # noqa: ANN001
 
 
 def continue_with_google(newcomer) -> None:  # noqa: ANN001
-    newcomer.get_by_role("link", name="Continue with Google").click()  # the fake Google's Grace
+    newcomer.get_by_role("link", name="Sign in with Google").click()  # the fake Google's Grace
 
 
 @pytest.mark.parametrize("join", [sign_up_from_the_invitation, continue_with_google])

@@ -112,7 +112,7 @@ def test_a_revoked_invitations_link_is_a_clear_page(
 
     page = http.get(invited_link)
 
-    assert page.status_code == 410 and b"This invitation is revoked" in page.data
+    assert page.status_code == 410 and b"This invitation was withdrawn" in page.data
 
 
 @pytest.mark.parametrize("token", ["nope", "z" * 3000])

@@ -106,7 +106,7 @@ def test_a_short_new_password_keeps_the_link_usable(
 
     refused = submit(http, link, {"password": "short"})
 
-    assert refused.status_code == 400 and b"at least 10 characters" in refused.data
+    assert refused.status_code == 400 and b"10 to 1024 characters" in refused.data
     assert submit(http, link, {"password": NEW_PASSWORD}).status_code == 200
 
 
@@ -214,3 +214,24 @@ def test_the_answer_takes_the_same_floor_with_or_without_an_account(
     answer = http.post("/forgot-password", data={"csrf_token": token, "email": email})
     assert answer.status_code == 200
     assert monotonic() - started >= RESET_FLOOR_SECONDS
+
+
+def test_mail_carries_the_brand(
+    http: FlaskClient,
+    ada: User,
+    mailbox: Mailbox,
+    deliver: Callable,
+    settings_with: Callable[..., None],
+) -> None:
+    from authserver.pages.brand import Brand
+
+    settings_with(
+        brand=Brand(name="Acme ID", accent="#6b21a8", support_uri="https://help.acme.example/")
+    )
+    ask_reset(http, "ada@example.com")
+    deliver()
+    message = mailbox.only("ada@example.com")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert text.startswith("Acme ID · ") and "Help: https://help.acme.example/" in text
+    assert "background: #6b21a8" in html and 'href="https://help.acme.example/"' in html

@@ -92,7 +92,7 @@ def http(app: Flask) -> FlaskClient:
 
 
 def go_to_google(http: FlaskClient, pending: str | None = None) -> str:
-    """Press 'Continue with Google'; return where the browser is sent."""
+    """Press 'Sign in with Google'; return where the browser is sent."""
     response = http.get("/sign-in/google", query_string={"pending": pending} if pending else {})
     assert response.status_code == 302, response.data[:300]
     return response.headers["Location"]
@@ -114,7 +114,7 @@ def test_sign_in_with_google_creates_the_person_and_finishes_the_authorization(
     start = http.get("/authorize", query_string=authorize_params(client, challenge))
     sign_in_url = start.headers["Location"]
     page = http.get(sign_in_url)
-    assert b"Continue with Google" in page.data
+    assert b"Sign in with Google" in page.data
     pending = parse_qs(urlsplit(sign_in_url).query)["pending"][0]
 
     google_url = go_to_google(http, pending)

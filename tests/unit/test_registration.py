@@ -140,3 +140,26 @@ def test_clients_of_the_newer_protocols_register(over: dict) -> None:
 def test_keys_must_fit_private_key_jwt(over: dict, message: str) -> None:
     with pytest.raises(RegistrationError, match=message):
         validate(ClientSpec(name="App", **over))
+
+
+@pytest.mark.parametrize("field_name", ["logo_uri", "client_uri", "policy_uri", "tos_uri"])
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("http://app.example.com/logo.png", "must be an https URL"),
+        ("javascript:alert(1)", "must be an https URL"),
+        ("https:///logo.png", "must be an https URL"),
+        ("https://user:pw@app.example.com/", "must not carry credentials"),
+        ("https://app.example.com/a b", "spaces or controls"),
+        ("https://app.example.com/" + "a" * 2000, "at most 2000 characters"),
+    ],
+)
+def test_a_page_uri_must_be_a_bounded_https_url(field_name: str, uri: str, message: str) -> None:
+    spec = ClientSpec(name="App", **WEB, **{field_name: uri})
+    with pytest.raises(RegistrationError, match=f"{field_name}: .*{message}"):
+        validate(spec)
+
+
+@pytest.mark.parametrize("field_name", ["logo_uri", "client_uri", "policy_uri", "tos_uri"])
+def test_an_https_page_uri_is_accepted(field_name: str) -> None:
+    validate(ClientSpec(name="App", **WEB, **{field_name: "https://app.example.com/x?y=1"}))
