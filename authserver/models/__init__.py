@@ -16,6 +16,7 @@ from authserver.models.outbox import OutboxMessage
 from authserver.models.pending import PendingAuthorization
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
+from authserver.models.teams import Team
 from authserver.models.users import OAuthAccount, PlatformRole, User
 from authserver.models.verification import VerificationToken
 
@@ -40,6 +41,7 @@ __all__ = [
     "Role",
     "Service",
     "Session",
+    "Team",
     "TotpSecret",
     "User",
     "VerificationToken",
