@@ -161,6 +161,7 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.api.openapi import openapi_api
     from authserver.api.orgs import invitations_api, orgs_api
     from authserver.api.services import services_api
+    from authserver.api.teams import teams_api
     from authserver.demo.routes import init_demo
     from authserver.errors import register_error_handlers
     from authserver.health import health
@@ -193,6 +194,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)
     app.register_blueprint(invitations_api)
+    app.register_blueprint(teams_api)
     app.register_blueprint(mfa_policy_api)
     app.register_blueprint(openapi_api)
     app.register_blueprint(health)

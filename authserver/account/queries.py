@@ -63,6 +63,7 @@ def overview(user: User) -> Overview:
                 .options(
                     selectinload(OrganizationMember.organization),
                     selectinload(OrganizationMember.roles),
+                    selectinload(OrganizationMember.teams),
                 )
             )
         ),

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from authserver.api.auth import ORGS_READ as READ
 from authserver.api.auth import ORGS_WRITE as WRITE
+from authserver.api.models import component_schemas
 from authserver.config import current_settings
 from authserver.oauth.scopes import SCOPES
 from authserver.oauth.tokens import API_AUDIENCE
@@ -19,6 +20,8 @@ openapi_api = Blueprint("openapi_api", __name__, url_prefix="/api/v1")
 UUID = {"type": "string", "format": "uuid"}
 SYNC = "services:sync"
 ROLES = {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 101}}
+TEAM_SLUGS = {"type": "array", "items": {"type": "string"}}
+TEAM_IDS = {"type": "array", "maxItems": 50, "items": UUID}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -117,6 +120,7 @@ def document(issuer: str) -> dict[str, Any]:
                         "slug": {"type": "string"},
                         "created_at": {"type": "string"},
                         "roles": ROLES,
+                        "teams": TEAM_SLUGS,
                     },
                 },
                 "Member": {
@@ -128,6 +132,7 @@ def document(issuer: str) -> dict[str, Any]:
                         "email": {"type": "string"},
                         "name": {"type": "string"},
                         "roles": ROLES,
+                        "teams": TEAM_SLUGS,
                     },
                 },
                 "Invitation": {
@@ -138,15 +143,17 @@ def document(issuer: str) -> dict[str, Any]:
                         "organization_id": UUID,
                         "email": {"type": "string"},
                         "roles": ROLES,
+                        "teams": TEAM_IDS,
                         "state": {"type": "string"},
                         "expires_at": {"type": "string"},
                         "token": {"type": "string"},
                     },
                 },
                 "Manifest": MANIFEST_SCHEMA,
+                **component_schemas(),
             },
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **_team_paths()},
     }
 
 
@@ -167,6 +174,7 @@ def _paths() -> dict[str, Any]:
             "email": {"type": "string", "maxLength": 300},
             "roles": ROLES,
             "expires_in": {"type": "integer"},
+            "teams": TEAM_IDS,
         },
     }
     gone = {"204": {"description": "Done"}}
@@ -268,8 +276,11 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/orgs/{org_id}/second-factor-policy": {
             "parameters": [ORG_ID],
-            "get": _op("The organization's second-factor policy", {"200": _json(FACTOR_POLICY)}),
+            "get": _op(
+                READ, "The organization's second-factor policy", {"200": _json(FACTOR_POLICY)}
+            ),
             "put": _op(
+                WRITE,
                 "Require (or stop requiring) a second factor for the organization's tokens",
                 {
                     "200": _json(FACTOR_POLICY),
@@ -288,6 +299,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/orgs/{org_id}/invitations/{invitation_id}/resend": {
             "parameters": [ORG_ID, INVITATION_ID],
             "post": _op(
+                WRITE,
                 "Mail the invitation again with a new link",
                 {
                     "200": _json(INVITATION),
@@ -352,6 +364,58 @@ def _paths() -> dict[str, Any]:
             "get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}
         },
     }
+
+
+def _team_paths() -> dict[str, Any]:
+    """Teams: bodies from api/models.py (components generated from the Pydantic models)."""
+    team, gone = _ref("Team"), {"204": {"description": "Done"}}
+    team_id = {"name": "team_id", "in": "path", "required": True, "schema": UUID}
+    return {
+        "/api/v1/orgs/{org_id}/teams": {
+            "parameters": [ORG_ID],
+            "get": _op(READ, "Teams", {"200": _json({"type": "array", "items": team})}),
+            "post": _op(
+                WRITE,
+                "Create a team",
+                {
+                    "201": _json(team, "Created"),
+                    "409": _problem("Name or slug taken"),
+                    "415": _problem("Not JSON"),
+                    "422": _problem("Invalid field"),
+                },
+                requestBody=_body(_ref("TeamCreate")),
+            ),
+        },
+        "/api/v1/orgs/{org_id}/teams/{team_id}": {
+            "parameters": [ORG_ID, team_id],
+            "get": _op(READ, "Read a team", {"200": _json(team)}),
+            "patch": _op(
+                WRITE,
+                "Rename, describe or change a team's roles",
+                {
+                    "200": _json(team),
+                    "409": _problem("Name taken"),
+                    "415": _problem("Not JSON"),
+                    "422": _problem("Invalid field"),
+                },
+                requestBody=_body(_ref("TeamUpdate")),
+            ),
+            "delete": _op(WRITE, "Delete a team and its role grants", gone),
+        },
+        "/api/v1/orgs/{org_id}/teams/{team_id}/members/{member_id}": {
+            "parameters": [ORG_ID, team_id, MEMBER_ID],
+            "put": _op(
+                WRITE,
+                "Add a member to the team",
+                {"200": _json(team), "409": _problem("Already in the team")},
+            ),
+            "delete": _op(WRITE, "Take a member out of the team, or leave it", gone),
+        },
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 @openapi_api.get("/openapi.json")

@@ -74,6 +74,7 @@ def member_view(member: OrganizationMember) -> dict[str, Any]:
         "email": member.user.email,
         "name": member.user.display_name,
         "roles": sorted(role.qualified_name for role in member.roles),
+        "teams": sorted(team.slug for team in member.teams),
     }
 
 
@@ -104,7 +105,11 @@ def list_my_orgs() -> Response:
     memberships = orgs.my_organizations(person())
     return jsonify(
         [
-            {**org_view(m.organization), "roles": sorted(r.qualified_name for r in m.roles)}
+            {
+                **org_view(m.organization),
+                "roles": sorted(r.qualified_name for r in m.roles),
+                "teams": sorted(t.slug for t in m.teams),
+            }
             for m in memberships
         ]
     )
@@ -176,6 +181,7 @@ def invitation_view(invitation: Invitation) -> dict[str, Any]:
         "organization_id": str(invitation.organization_id),
         "email": invitation.email,
         "roles": sorted(role.qualified_name for role in invitation.roles),
+        "teams": sorted(str(team.id) for team in invitation.teams),
         "state": invitation.state,
         "expires_at": invitation.expires_at.isoformat(),
     }
@@ -196,6 +202,7 @@ def create_invitation(org_id: str) -> tuple[Response, int]:
         data.get("roles", []),
         data.get("expires_in"),
         current_settings().invitation_ttl,
+        data.get("teams"),
     )
     changed(
         "invitation.created",

@@ -171,6 +171,7 @@ def my_organizations(user: User) -> list[OrganizationMember]:
             .options(
                 selectinload(OrganizationMember.organization),
                 selectinload(OrganizationMember.roles),
+                selectinload(OrganizationMember.teams),
             )
             .order_by(OrganizationMember.created_at)
         )
@@ -183,7 +184,11 @@ def members(by: Caller) -> list[OrganizationMember]:
         db.session.scalars(
             select(OrganizationMember)
             .where(OrganizationMember.organization_id == by.organization.id)
-            .options(selectinload(OrganizationMember.user), selectinload(OrganizationMember.roles))
+            .options(
+                selectinload(OrganizationMember.user),
+                selectinload(OrganizationMember.roles),
+                selectinload(OrganizationMember.teams),
+            )
             .order_by(OrganizationMember.created_at)
         )
     )

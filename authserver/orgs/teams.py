@@ -16,9 +16,9 @@ from authserver.orgs.service import (
     Conflict,
     Invalid,
     NotFound,
+    check_may_grant,
     checked_name,
     find_member,
-    check_may_grant,
     lock_organization,
     resolve_roles,
 )
@@ -183,4 +183,3 @@ def _checked_description(description: object) -> str | None:
             field="description",
         )
     return description
-

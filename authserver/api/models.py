@@ -1,0 +1,96 @@
+"""Typed /api/v1 request and response bodies (Pydantic); the OpenAPI document's schemas are
+generated from them, so a body is defined once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from flask import request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from authserver.errors import Problem
+
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Slug = Annotated[
+    str, Field(min_length=3, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
+]
+Description = Annotated[str, Field(max_length=1000)]
+QualifiedRole = Annotated[str, Field(max_length=101, description="service:role")]
+Roles = Annotated[list[QualifiedRole], Field(max_length=50)]
+
+
+class Body(BaseModel):
+    """A request body: exactly these fields, of exactly these JSON types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class View(BaseModel):
+    """A response body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TeamCreate(Body):
+    name: Name
+    slug: Slug
+    description: Description | None = None
+    roles: Roles = []
+
+
+class TeamUpdate(Body):
+    """Fields not sent stay as they are."""
+
+    name: Name | None = None
+    description: Description | None = None
+    roles: Roles | None = None
+
+
+class Team(View):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    slug: str
+    description: str | None
+    roles: list[str]
+    member_ids: list[uuid.UUID]
+    created_at: datetime
+
+
+BodyModel = TypeVar("BodyModel", bound=Body)
+
+
+def parse(model: type[BodyModel]) -> BodyModel:
+    """The request's JSON object as `model`; any other body is a problem naming the field
+    (the rules behind it, in orgs/, still decide what the values may be)."""
+    document = request.get_json(silent=True)
+    if not isinstance(document, dict):
+        raise Problem(415, "not-json", "Send a JSON object.")
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        field = "/".join(str(part) for part in first["loc"])
+        raise Problem(422, "invalid", f"{field or 'body'}: {first['msg']}", field=field) from None
+
+
+def sent(body: Body) -> dict[str, Any]:
+    """The fields the caller sent, with their values (a PATCH changes only these)."""
+    return {name: getattr(body, name) for name in body.model_fields_set}
+
+
+# Every model the document names, generated into components/schemas.
+SCHEMA_MODELS: tuple[type[BaseModel], ...] = (TeamCreate, TeamUpdate, Team)
+
+
+def component_schemas() -> dict[str, Any]:
+    """JSON Schema 2020-12 (what OpenAPI 3.1 uses) of SCHEMA_MODELS, by model name; request
+    bodies as they are validated, responses as they are serialized."""
+    _, top = models_json_schema(
+        [(m, "validation" if issubclass(m, Body) else "serialization") for m in SCHEMA_MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    return top.get("$defs", {})
