@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.models import Consent, GrantFamily, Session, User
-from tests.factories import make_invitation, make_member, make_org, make_role, make_user
+from tests.factories import (
+    make_invitation,
+    make_member,
+    make_org,
+    make_role,
+    make_team,
+    make_user,
+)
 from tests.oauth_helpers import (
     authorize_params,
     csrf_token_in,
@@ -160,3 +167,19 @@ def test_sign_in_can_return_to_the_account_page_but_nowhere_else(
             },
         )
         assert response.headers["Location"] == expected
+
+
+def test_the_page_shows_the_persons_teams_escaped(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    org = make_org(name="Analytical Engines")
+    member = make_member(org, person)
+    engines = make_team(org, slug="engines", name="<Engines>")
+    engines.members.append(member)
+    make_team(org, slug="looms", name="Looms")  # not hers
+    db.session.commit()
+    sign_in(app, http, person)
+
+    text = http.get("/account").data
+
+    assert b"Teams: &lt;Engines&gt;" in text and b"Looms" not in text
