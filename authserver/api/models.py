@@ -60,6 +60,42 @@ class Team(View):
     created_at: datetime
 
 
+KeyLifetime = Annotated[int, Field(ge=3600, le=366 * 86400, description="seconds")]
+
+
+class PersonalKeyCreate(Body):
+    name: Name
+    scopes: list[Annotated[str, Field(max_length=50)]] | None = Field(
+        default=None, max_length=10, description='default: ["orgs"]'
+    )
+    expires_in: KeyLifetime | None = None
+
+
+class OrgKeyCreate(Body):
+    name: Name
+    roles: Roles = []
+    teams: Annotated[list[uuid.UUID], Field(max_length=50)] = []
+    expires_in: KeyLifetime | None = None
+
+
+class ApiKey(View):
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="the key's first characters, to recognise it")
+    organization_id: uuid.UUID | None
+    scopes: list[str]
+    roles: list[str]
+    teams: list[uuid.UUID]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="the whole key, shown this once; only its hash is kept")
+
+
 BodyModel = TypeVar("BodyModel", bound=Body)
 
 
@@ -70,7 +106,8 @@ def parse(model: type[BodyModel]) -> BodyModel:
     if not isinstance(document, dict):
         raise Problem(415, "not-json", "Send a JSON object.")
     try:
-        return model.model_validate(document)
+        # JSON mode: strict types, yet a UUID or a date-time may come as its string.
+        return model.model_validate_json(request.get_data(cache=True))
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False)[0]
         field = "/".join(str(part) for part in first["loc"])
@@ -83,7 +120,15 @@ def sent(body: Body) -> dict[str, Any]:
 
 
 # Every model the document names, generated into components/schemas.
-SCHEMA_MODELS: tuple[type[BaseModel], ...] = (TeamCreate, TeamUpdate, Team)
+SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
+    TeamCreate,
+    TeamUpdate,
+    Team,
+    PersonalKeyCreate,
+    OrgKeyCreate,
+    ApiKey,
+    ApiKeyCreated,
+)
 
 
 def component_schemas() -> dict[str, Any]:

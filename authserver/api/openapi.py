@@ -153,7 +153,7 @@ def document(issuer: str) -> dict[str, Any]:
                 **component_schemas(),
             },
         },
-        "paths": {**_paths(), **_team_paths()},
+        "paths": {**_paths(), **_team_paths(), **_key_paths()},
     }
 
 
@@ -410,6 +410,49 @@ def _team_paths() -> dict[str, Any]:
                 {"200": _json(team), "409": _problem("Already in the team")},
             ),
             "delete": _op(WRITE, "Take a member out of the team, or leave it", gone),
+        },
+    }
+
+
+def _key_paths() -> dict[str, Any]:
+    """API keys: bodies from api/models.py. The key itself is exchanged at /token (RFC 8693)."""
+    key, gone = _ref("ApiKey"), {"204": {"description": "Revoked"}}
+    key_id = {"name": "key_id", "in": "path", "required": True, "schema": UUID}
+    created = {
+        "201": _json(_ref("ApiKeyCreated"), "Created; the key is shown this once"),
+        "409": _problem("Too many keys"),
+        "415": _problem("Not JSON"),
+        "422": _problem("Invalid field"),
+    }
+    revoked = {**gone, "409": _problem("Already revoked")}
+    listing = {"200": _json({"type": "array", "items": key})}
+    return {
+        "/api/v1/api-keys": {
+            "get": _op(READ, "My API keys", listing),
+            "post": _op(
+                WRITE,
+                "Create a personal API key",
+                created,
+                requestBody=_body(_ref("PersonalKeyCreate")),
+            ),
+        },
+        "/api/v1/api-keys/{key_id}": {
+            "parameters": [key_id],
+            "delete": _op(WRITE, "Revoke one of my API keys", revoked),
+        },
+        "/api/v1/orgs/{org_id}/api-keys": {
+            "parameters": [ORG_ID],
+            "get": _op(READ, "The organization's API keys (owners and admins)", listing),
+            "post": _op(
+                WRITE,
+                "Create an organization API key",
+                created,
+                requestBody=_body(_ref("OrgKeyCreate")),
+            ),
+        },
+        "/api/v1/orgs/{org_id}/api-keys/{key_id}": {
+            "parameters": [ORG_ID, key_id],
+            "delete": _op(WRITE, "Revoke an organization API key", revoked),
         },
     }
 

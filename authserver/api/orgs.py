@@ -78,7 +78,7 @@ def member_view(member: OrganizationMember) -> dict[str, Any]:
     }
 
 
-def changed(event: str, by: User, organization_id: uuid.UUID, **details: Any) -> None:
+def changed(event: str, by: User, organization_id: uuid.UUID | None, **details: Any) -> None:
     audit.record(event, actor_user_id=by.id, organization_id=organization_id, **details)
     # The answer describes what this request wrote: keep the objects as committed rather
     # than reload them, which fails when a concurrent request deletes them in between.

@@ -1,5 +1,6 @@
 """The data model, one module per aggregate. Importing this package registers every table."""
 
+from authserver.models.api_keys import ApiKey
 from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
@@ -21,6 +22,7 @@ from authserver.models.users import OAuthAccount, PlatformRole, User
 from authserver.models.verification import VerificationToken
 
 __all__ = [
+    "ApiKey",
     "AuditEvent",
     "AuthorizationCode",
     "Consent",

@@ -10,7 +10,8 @@ from authserver.hashing import matches_hash
 from authserver.models.base import JSONType, Timestamps, UUIDPrimaryKey
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693, for API keys
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE)
 
 
 class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):

@@ -15,6 +15,7 @@ AUTH_MANIFEST: dict[str, Any] = {
         {"resource": "member", "action": "invite", "description": "Invite people"},
         {"resource": "member", "action": "read", "description": "See the members and teams"},
         {"resource": "team", "action": "manage", "description": "Create, change and delete teams"},
+        {"resource": "key", "action": "manage", "description": "Create and revoke org API keys"},
         {"resource": "audit", "action": "read", "description": "Read the organization's audit log"},
     ],
     "roles": [
@@ -27,6 +28,7 @@ AUTH_MANIFEST: dict[str, Any] = {
                 "member:invite",
                 "member:read",
                 "team:manage",
+                "key:manage",
                 "audit:read",
             ],
         },
@@ -38,6 +40,7 @@ AUTH_MANIFEST: dict[str, Any] = {
                 "member:invite",
                 "member:read",
                 "team:manage",
+                "key:manage",
                 "audit:read",
             ],
         },

@@ -1,0 +1,105 @@
+"""/api/v1/api-keys (a person's own keys) and /api/v1/orgs/<org_id>/api-keys (an
+organization's): create (the key is shown once), list and revoke, with a person's token."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from authserver.api import models
+from authserver.api.orgs import changed, person, problems
+from authserver.credentials import api_keys
+from authserver.extensions import csrf
+from authserver.models import ApiKey
+from authserver.orgs import service as orgs
+
+keys_api = Blueprint("keys_api", __name__, url_prefix="/api/v1")
+csrf.exempt(keys_api)  # Bearer tokens, not cookies: there is no cross-site request to forge
+
+
+def key_view(key: ApiKey) -> dict[str, object]:
+    return _view(models.ApiKey, key)
+
+
+def _view(model: type[models.ApiKey], key: ApiKey, **extra: object) -> dict[str, object]:
+    return model(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        organization_id=key.organization_id,
+        scopes=list(key.scopes),
+        roles=sorted(role.qualified_name for role in key.roles),
+        teams=sorted(team.id for team in key.teams),
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+        **extra,
+    ).model_dump(mode="json")
+
+
+def _created(key: ApiKey, raw: str) -> tuple[Response, int]:
+    return jsonify(_view(models.ApiKeyCreated, key, key=raw)), 201
+
+
+@keys_api.get("/api-keys")
+@problems
+def list_my_keys() -> Response:
+    return jsonify([key_view(key) for key in api_keys.personal_keys(person())])
+
+
+@keys_api.post("/api-keys")
+@problems
+def create_my_key() -> tuple[Response, int]:
+    user = person()
+    data = models.parse(models.PersonalKeyCreate)
+    key, raw = api_keys.create_personal(user, data.name, data.scopes, data.expires_in)
+    changed("api_key.created", user, None, target_type="api_key", target_id=str(key.id))
+    return _created(key, raw)
+
+
+@keys_api.delete("/api-keys/<key_id>")
+@problems
+def revoke_my_key(key_id: str) -> tuple[str, int]:
+    user = person()
+    key = api_keys.revoke_personal(user, key_id)
+    changed("api_key.revoked", user, None, target_type="api_key", target_id=str(key.id))
+    return "", 204
+
+
+@keys_api.get("/orgs/<org_id>/api-keys")
+@problems
+def list_org_keys(org_id: str) -> Response:
+    by = orgs.caller(person(), org_id)
+    return jsonify([key_view(key) for key in api_keys.org_keys(by)])
+
+
+@keys_api.post("/orgs/<org_id>/api-keys")
+@problems
+def create_org_key(org_id: str) -> tuple[Response, int]:
+    user = person()
+    data = models.parse(models.OrgKeyCreate)
+    by = orgs.caller(user, org_id)
+    key, raw = api_keys.create_for_org(
+        by, data.name, data.roles, [str(team) for team in data.teams], data.expires_in
+    )
+    changed(
+        "api_key.created",
+        user,
+        by.organization.id,
+        target_type="api_key",
+        target_id=str(key.id),
+        roles=[r.qualified_name for r in key.roles],
+    )
+    return _created(key, raw)
+
+
+@keys_api.delete("/orgs/<org_id>/api-keys/<key_id>")
+@problems
+def revoke_org_key(org_id: str, key_id: str) -> tuple[str, int]:
+    user = person()
+    by = orgs.caller(user, org_id)
+    key = api_keys.revoke_for_org(by, key_id)
+    changed(
+        "api_key.revoked", user, by.organization.id, target_type="api_key", target_id=str(key.id)
+    )
+    return "", 204
