@@ -20,19 +20,19 @@ def key_view(key: ApiKey) -> dict[str, object]:
     return _view(models.ApiKey, key)
 
 
-def _view(model: type[models.ApiKey], key: ApiKey, **extra: object) -> dict[str, object]:
+def _view(model: type[models.ApiKey], row: ApiKey, **extra: object) -> dict[str, object]:
     return model(
-        id=key.id,
-        name=key.name,
-        prefix=key.prefix,
-        organization_id=key.organization_id,
-        scopes=list(key.scopes),
-        roles=sorted(role.qualified_name for role in key.roles),
-        teams=sorted(team.id for team in key.teams),
-        created_at=key.created_at,
-        expires_at=key.expires_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        organization_id=row.organization_id,
+        scopes=list(row.scopes),
+        roles=sorted(role.qualified_name for role in row.roles),
+        teams=sorted(team.id for team in row.teams),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
         **extra,
     ).model_dump(mode="json")
 
