@@ -1,4 +1,4 @@
-"""The `authserver` command group: init, db, keys, clients, users, orgs, serve."""
+"""The `authserver` command group: init, db, keys, clients, users, orgs, api-keys, serve."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from authserver.audit_cli import audit_cli
 from authserver.cli_input import RUN_INIT, read_json_file, unstorable_argument
 from authserver.clock import utcnow
 from authserver.config import ConfigError, Settings, current_settings
+from authserver.credentials.cli import api_keys_cli
 from authserver.demo.seed import seed
 from authserver.errors import is_missing_schema
 from authserver.extensions import db
@@ -63,6 +64,7 @@ def register_commands(app: Flask) -> None:
         audit_cli,
         orgs_cli,
         mail_cli,
+        api_keys_cli,
     )
     for command in commands:
         app.cli.add_command(command)
