@@ -27,6 +27,7 @@ from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
 from authserver.models import OAuthClient
+from authserver.models.clients import GRANT_TYPES
 from authserver.numbers import AsciiIntRange
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.orgs_cli import orgs_cli
@@ -240,7 +241,7 @@ def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
     "--grant-type",
     "grant_types",
     multiple=True,
-    type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]),
+    type=click.Choice(GRANT_TYPES),
     help="Default: authorization_code and refresh_token (client_credentials with --service).",
 )
 @click.option("--scope", "scopes", multiple=True, help="Allowed scope; repeat for more.")
@@ -316,9 +317,11 @@ def _show_secret_once(secret: str) -> None:
 
 
 def _default_scopes(grant_types: Iterable[str]) -> tuple[str, ...]:
+    if "client_credentials" in grant_types:
+        return ("services:sync",)
     if "authorization_code" in grant_types:
         return ("openid", "profile", "email", "offline_access", "orgs")
-    return ("services:sync",)
+    return ("orgs",)  # a token exchange client: what a personal API key's token may carry
 
 
 @clients_cli.command("list")

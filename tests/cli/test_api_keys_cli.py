@@ -65,3 +65,14 @@ def test_bad_arguments_are_one_line_errors(
 ) -> None:
     result = operator.run("api-keys", *args)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_a_client_for_exchanging_keys_is_registered_from_the_cli(sqlite_operator: Operator) -> None:
+    sqlite_operator.ok("init")
+    out = sqlite_operator.ok(
+        "clients", "create", "--name", "deploy script", "--public",
+        "--grant-type", "urn:ietf:params:oauth:grant-type:token-exchange",
+    )  # fmt: skip
+    assert out.startswith("client_id:")
+    rows = sqlite_operator.query("SELECT grant_types, scopes FROM oauth_clients")
+    assert rows == [('["urn:ietf:params:oauth:grant-type:token-exchange"]', '["orgs"]')]
