@@ -34,6 +34,61 @@ class View(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class OrganizationCreate(Body):
+    name: Name
+    slug: Slug
+
+
+class OrganizationRename(Body):
+    name: Name
+
+
+class RolesReplace(Body):
+    roles: Roles
+
+
+class InvitationCreate(Body):
+    email: Annotated[str, Field(max_length=300)]
+    roles: Roles = []
+    expires_in: int | None = Field(default=None, description="seconds, 3600 to 90 days")
+    teams: Annotated[list[uuid.UUID], Field(max_length=50)] = []
+
+
+class Organization(View):
+    id: uuid.UUID
+    name: str
+    slug: str
+    created_at: datetime
+
+
+class MyOrganization(Organization):
+    roles: list[str] = Field(description="my own roles in it")
+    teams: list[str] = Field(description="the slugs of my teams in it")
+
+
+class Member(View):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    name: str
+    roles: list[str]
+    teams: list[str] = Field(description="team slugs")
+
+
+class Invitation(View):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    email: str
+    roles: list[str]
+    teams: list[uuid.UUID]
+    state: str
+    expires_at: datetime
+
+
+class InvitationSent(Invitation):
+    token: str = Field(description="the link's token, returned once; only its hash is kept")
+
+
 class TeamCreate(Body):
     name: Name
     slug: Slug
@@ -121,6 +176,15 @@ def sent(body: Body) -> dict[str, Any]:
 
 # Every model the document names, generated into components/schemas.
 SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
+    OrganizationCreate,
+    OrganizationRename,
+    RolesReplace,
+    InvitationCreate,
+    Organization,
+    MyOrganization,
+    Member,
+    Invitation,
+    InvitationSent,
     TeamCreate,
     TeamUpdate,
     Team,

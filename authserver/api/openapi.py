@@ -19,9 +19,6 @@ openapi_api = Blueprint("openapi_api", __name__, url_prefix="/api/v1")
 
 UUID = {"type": "string", "format": "uuid"}
 SYNC = "services:sync"
-ROLES = {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 101}}
-TEAM_SLUGS = {"type": "array", "items": {"type": "string"}}
-TEAM_IDS = {"type": "array", "maxItems": 50, "items": UUID}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -50,8 +47,10 @@ ORG_ID = {"name": "org_id", "in": "path", "required": True, "schema": UUID}
 MEMBER_ID = {"name": "member_id", "in": "path", "required": True, "schema": UUID}
 INVITATION_ID = {"name": "invitation_id", "in": "path", "required": True, "schema": UUID}
 ORG = {"$ref": "#/components/schemas/Organization"}
+MY_ORG = {"$ref": "#/components/schemas/MyOrganization"}
 MEMBER = {"$ref": "#/components/schemas/Member"}
 INVITATION = {"$ref": "#/components/schemas/Invitation"}
+INVITATION_SENT = {"$ref": "#/components/schemas/InvitationSent"}
 FACTOR_POLICY = {
     "type": "object",
     "required": ["require_second_factor", "updated_at"],
@@ -111,44 +110,6 @@ def document(issuer: str) -> dict[str, Any]:
                         "detail": {"type": "string"},
                     },
                 },
-                "Organization": {
-                    "type": "object",
-                    "required": ["id", "name", "slug"],
-                    "properties": {
-                        "id": UUID,
-                        "name": {"type": "string"},
-                        "slug": {"type": "string"},
-                        "created_at": {"type": "string"},
-                        "roles": ROLES,
-                        "teams": TEAM_SLUGS,
-                    },
-                },
-                "Member": {
-                    "type": "object",
-                    "required": ["id", "user_id", "roles"],
-                    "properties": {
-                        "id": UUID,
-                        "user_id": UUID,
-                        "email": {"type": "string"},
-                        "name": {"type": "string"},
-                        "roles": ROLES,
-                        "teams": TEAM_SLUGS,
-                    },
-                },
-                "Invitation": {
-                    "type": "object",
-                    "required": ["id", "email", "state"],
-                    "properties": {
-                        "id": UUID,
-                        "organization_id": UUID,
-                        "email": {"type": "string"},
-                        "roles": ROLES,
-                        "teams": TEAM_IDS,
-                        "state": {"type": "string"},
-                        "expires_at": {"type": "string"},
-                        "token": {"type": "string"},
-                    },
-                },
                 "Manifest": MANIFEST_SCHEMA,
                 **component_schemas(),
             },
@@ -158,25 +119,6 @@ def document(issuer: str) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
-    new_org = {
-        "type": "object",
-        "required": ["name", "slug"],
-        "properties": {
-            "name": {"type": "string", "maxLength": 200},
-            "slug": {"type": "string", "maxLength": 200},
-        },
-    }
-    roles_body = {"type": "object", "required": ["roles"], "properties": {"roles": ROLES}}
-    new_invitation = {
-        "type": "object",
-        "required": ["email"],
-        "properties": {
-            "email": {"type": "string", "maxLength": 300},
-            "roles": ROLES,
-            "expires_in": {"type": "integer"},
-            "teams": TEAM_IDS,
-        },
-    }
     gone = {"204": {"description": "Done"}}
     return {
         "/api/v1/schemas/service-manifest.json": {
@@ -208,7 +150,9 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/api/v1/orgs": {
-            "get": _op(READ, "My organizations", {"200": _json({"type": "array", "items": ORG})}),
+            "get": _op(
+                READ, "My organizations", {"200": _json({"type": "array", "items": MY_ORG})}
+            ),
             "post": _op(
                 WRITE,
                 "Create an organization",
@@ -217,7 +161,7 @@ def _paths() -> dict[str, Any]:
                     "409": _problem("Slug taken"),
                     "422": _problem("Invalid field"),
                 },
-                requestBody=_body(new_org),
+                requestBody=_body(_ref("OrganizationCreate")),
             ),
         },
         "/api/v1/orgs/{org_id}": {
@@ -227,7 +171,7 @@ def _paths() -> dict[str, Any]:
                 WRITE,
                 "Rename",
                 {"200": _json(ORG), "422": _problem("Invalid name")},
-                requestBody=_body({"type": "object", "properties": {"name": {"type": "string"}}}),
+                requestBody=_body(_ref("OrganizationRename")),
             ),
             "delete": _op(WRITE, "Delete", gone),
         },
@@ -247,7 +191,7 @@ def _paths() -> dict[str, Any]:
                     "409": _problem("Last owner"),
                     "422": _problem("Undeclared role"),
                 },
-                requestBody=_body(roles_body),
+                requestBody=_body(_ref("RolesReplace")),
             ),
         },
         "/api/v1/orgs/{org_id}/members/{member_id}": {
@@ -263,11 +207,11 @@ def _paths() -> dict[str, Any]:
                 WRITE,
                 "Invite",
                 {
-                    "201": _json(INVITATION, "Created"),
+                    "201": _json(INVITATION_SENT, "Created"),
                     "409": _problem("Pending invitation exists"),
                     "422": _problem("Invalid field"),
                 },
-                requestBody=_body(new_invitation),
+                requestBody=_body(_ref("InvitationCreate")),
             ),
         },
         "/api/v1/orgs/{org_id}/invitations/{invitation_id}": {
@@ -302,7 +246,7 @@ def _paths() -> dict[str, Any]:
                 WRITE,
                 "Mail the invitation again with a new link",
                 {
-                    "200": _json(INVITATION),
+                    "200": _json(INVITATION_SENT),
                     "404": _problem("No such invitation"),
                     "409": _problem("Not pending, or mailed too often"),
                 },
