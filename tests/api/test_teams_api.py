@@ -274,3 +274,16 @@ def test_creating_one_team_slug_at_once_makes_one_team_and_409s(
         document = {"name": f"Same {n}", "slug": f"same-{n}"}
         statuses = at_once(app, [(owner.token, "POST", path, document) for _ in range(3)])
         assert statuses == [201, 409, 409]
+
+
+def test_leaving_the_org_leaves_its_teams_and_deleting_the_org_deletes_them(
+    owner: Person, org: dict, member: tuple[Person, str]
+) -> None:
+    person, member_id = member
+    team = create_team(owner, org)
+    owner.call("PUT", f"/{org['id']}/teams/{team['id']}/members/{member_id}")
+
+    assert person.call("DELETE", f"/{org['id']}/members/{member_id}").status_code == 204
+    assert owner.call("GET", f"/{org['id']}/teams/{team['id']}").json["member_ids"] == []
+    assert owner.call("DELETE", f"/{org['id']}").status_code == 204
+    assert db.session.scalar(select(func.count()).select_from(Team)) == 0
