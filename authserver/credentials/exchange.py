@@ -27,6 +27,7 @@ from authserver.credentials import api_keys
 from authserver.models import ApiKey
 from authserver.models.clients import AUTH_METHODS, TOKEN_EXCHANGE
 from authserver.oauth.checks import check_resource
+from authserver.oauth.claims import role_claims
 from authserver.oauth.grants import token_response, with_org_claims
 from authserver.oauth.parameters import normalize_scope
 from authserver.oauth.tokens import API_KEY, ORGANIZATION, Grant
@@ -116,20 +117,12 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
 
     def _org_grant(self, key: ApiKey, service: str | None) -> Grant:
         organization = key.organization
-        rows = ApiKey.grants_of(key.id)
-        held = [r for r in rows if r.name is not None and (service is None or r.service == service)]
-        claims: dict[str, Any] = {
+        claims = {
             "org_id": str(organization.id),
             "org_slug": organization.slug,
-            "roles": sorted({f"{r.service}:{r.name}" for r in held}),
-            "permissions": sorted(
-                {f"{r.service}:{r.resource}:{r.action}" for r in held if r.resource}
-            ),
+            **role_claims(ApiKey.grants_of(key.id), service),
             **_acting(key),
         }
-        teams = sorted({r.team for r in rows if r.team is not None})
-        if teams:
-            claims["teams"] = teams
         return Grant(
             client=self.request.client,
             scope=self._scope(set()),

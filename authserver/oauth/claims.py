@@ -56,11 +56,30 @@ def memberships(user_id: uuid.UUID, service: str | None = None) -> tuple[list[Or
 
 def _org_claim(org_id: uuid.UUID, slug: str, roles: set[str], teams: set[str]) -> OrgClaim:
     claim: OrgClaim = {"id": str(org_id), "slug": slug, "roles": sorted(roles)}
-    if teams:
-        claim["teams"] = sorted(teams)[:MAX_TEAMS]
-        if len(teams) > MAX_TEAMS:
-            claim["teams_truncated"] = True
+    claim.update(team_claims(teams))  # type: ignore[typeddict-item]
     return claim
+
+
+def team_claims(teams: set[str]) -> dict[str, Any]:
+    """`teams` (at most MAX_TEAMS slugs, alphabetically, `teams_truncated` when cut); none
+    when there are no teams."""
+    if not teams:
+        return {}
+    listed: dict[str, Any] = {"teams": sorted(teams)[:MAX_TEAMS]}
+    if len(teams) > MAX_TEAMS:
+        listed["teams_truncated"] = True
+    return listed
+
+
+def role_claims(rows: list[Any], service: str | None) -> dict[str, Any]:
+    """roles, permissions and teams from rows of (team, service, name, resource, action):
+    only `service`'s roles and permissions when given (RFC 8707 resource)."""
+    held = [r for r in rows if r.name is not None and (service is None or r.service == service)]
+    return {
+        "roles": sorted({f"{r.service}:{r.name}" for r in held}),
+        "permissions": sorted({f"{r.service}:{r.resource}:{r.action}" for r in held if r.resource}),
+        **team_claims({r.team for r in rows if r.team is not None}),
+    }
 
 
 def orgs_claims(user_id: uuid.UUID, service: str | None = None) -> dict[str, Any]:
@@ -103,19 +122,11 @@ def organization_scoped(
     ).all()
     if not rows:
         return None
-    held = [r for r in rows if r.name is not None and (service is None or r.service == service)]
-    teams = sorted({r.team for r in rows if r.team is not None})
-    scoped: dict[str, Any] = {
+    return {
         "org_id": str(organization_id),
         "org_slug": rows[0].slug,
-        "roles": sorted({f"{r.service}:{r.name}" for r in held}),
-        "permissions": sorted({f"{r.service}:{r.resource}:{r.action}" for r in held if r.resource}),
+        **role_claims(rows, service),
     }
-    if teams:
-        scoped["teams"] = teams[:MAX_TEAMS]
-        if len(teams) > MAX_TEAMS:
-            scoped["teams_truncated"] = True
-    return scoped
 
 
 # Both queries run on every token a person gets, so they are built once with bind
