@@ -14,7 +14,14 @@ from authserver.extensions import db
 from authserver.hashing import sha256_hex
 from authserver.models import ApiKey, User
 from authserver.numbers import ascii_uuid
-from authserver.orgs.service import Caller, Conflict, Invalid, NotFound, checked_name
+from authserver.orgs.service import (
+    Caller,
+    Conflict,
+    Invalid,
+    NotFound,
+    checked_name,
+    lock_organization,
+)
 from authserver.orgs.teams import resolve_teams, team_roles
 
 KEY_PREFIX = "ask_live_"
@@ -53,6 +60,8 @@ def create_personal(
         raise Invalid(
             f"scopes must be a list of {', '.join(sorted(PERSONAL_SCOPES))}.", field="scopes"
         )
+    # Counted under a lock on the person's row: two creations at once cannot pass MAX_KEYS.
+    db.session.scalar(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
     if len(ApiKey.of_user(user.id)) >= MAX_KEYS:
         raise Conflict(f"A person keeps at most {MAX_KEYS} keys; revoke one first.")
     key, raw = _new_key(name, expires_in)
@@ -72,6 +81,7 @@ def create_for_org(
     teams = resolve_teams(by, team_ids)
     if teams:
         by.require("team:manage")
+    lock_organization(by.organization.id)  # counted under the lock, as members are
     if len(ApiKey.of_organization(by.organization.id)) >= MAX_KEYS:
         raise Conflict(f"An organization keeps at most {MAX_KEYS} keys; revoke one first.")
     key, raw = _new_key(name, expires_in)

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from authserver.credentials import exchange
+from authserver.credentials import api_keys, exchange
 from authserver.extensions import db
 from authserver.hashing import sha256_hex
 from authserver.models import ApiKey, AuditEvent
@@ -283,3 +283,15 @@ def test_a_personal_key_only_carries_its_own_scopes_and_is_the_owners_to_revoke(
         select(AuditEvent.event_type).where(AuditEvent.target_type == "api_key")
     )
     assert list(events) == ["api_key.created"]
+
+
+def test_a_person_keeps_at_most_max_keys_counted_under_a_lock(owner: Person, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(api_keys, "MAX_KEYS", 2)
+    personal_key(owner)
+    personal_key(owner)
+    refused = owner.http.post(
+        "/api/v1/api-keys",
+        json={"name": "third"},
+        headers={"Authorization": f"Bearer {owner.token}"},
+    )
+    assert_problem(refused, 409)
