@@ -89,6 +89,15 @@ class InvitationSent(Invitation):
     token: str = Field(description="the link's token, returned once; only its hash is kept")
 
 
+class FactorPolicyChange(Body):
+    require_second_factor: bool
+
+
+class FactorPolicy(View):
+    require_second_factor: bool
+    updated_at: datetime | None = Field(description="null until an admin first set it")
+
+
 class TeamCreate(Body):
     name: Name
     slug: Slug
@@ -185,6 +194,8 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     Member,
     Invitation,
     InvitationSent,
+    FactorPolicyChange,
+    FactorPolicy,
     TeamCreate,
     TeamUpdate,
     Team,

@@ -51,14 +51,7 @@ MY_ORG = {"$ref": "#/components/schemas/MyOrganization"}
 MEMBER = {"$ref": "#/components/schemas/Member"}
 INVITATION = {"$ref": "#/components/schemas/Invitation"}
 INVITATION_SENT = {"$ref": "#/components/schemas/InvitationSent"}
-FACTOR_POLICY = {
-    "type": "object",
-    "required": ["require_second_factor", "updated_at"],
-    "properties": {
-        "require_second_factor": {"type": "boolean"},
-        "updated_at": {"type": ["string", "null"]},
-    },
-}
+FACTOR_POLICY = {"$ref": "#/components/schemas/FactorPolicy"}
 
 
 def _op(scope: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -231,13 +224,7 @@ def _paths() -> dict[str, Any]:
                     "415": _problem("Not JSON"),
                     "422": _problem("Not a boolean"),
                 },
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "required": ["require_second_factor"],
-                        "properties": {"require_second_factor": {"type": "boolean"}},
-                    }
-                ),
+                requestBody=_body({"$ref": "#/components/schemas/FactorPolicyChange"}),
             ),
         },
         "/api/v1/orgs/{org_id}/invitations/{invitation_id}/resend": {

@@ -52,14 +52,6 @@ def problems(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def body() -> dict[str, Any]:
-    """A JSON object, for the routes not yet on api/models.py (mfa/api.py)."""
-    document = request.get_json(silent=True)
-    if not isinstance(document, dict):
-        raise Problem(415, "not-json", "Send a JSON object.")
-    return document
-
-
 def org_view(organization: Organization) -> dict[str, Any]:
     return models.Organization.model_validate(organization, from_attributes=True).model_dump(
         mode="json"
