@@ -16,6 +16,7 @@ from authserver.extensions import db
 from authserver.hashing import sha256_hex
 from authserver.models import ApiKey, AuditEvent
 from authserver.models.clients import TOKEN_EXCHANGE
+from benchmarks.statements import counting
 from tests.api.conftest import Person, assert_problem, join
 from tests.factories import make_permission, make_role
 from tests.oauth_helpers import (
@@ -295,3 +296,15 @@ def test_a_person_keeps_at_most_max_keys_counted_under_a_lock(owner: Person, mon
         headers={"Authorization": f"Bearer {owner.token}"},
     )
     assert_problem(refused, 409)
+
+
+def test_an_exchange_within_the_minute_writes_nothing_and_reads_a_few_rows(
+    app: Flask, http: FlaskClient, owner: Person, org: dict, script: RegisteredClient
+) -> None:
+    key = org_key(owner, org, roles=["billing:viewer"])["key"]
+    assert exchange_key(http, script, key, resource="billing").status_code == 200
+
+    with counting(app) as counts:
+        assert exchange_key(http, script, key, resource="billing").status_code == 200
+
+    assert counts.writes == 0 and counts.statements <= 6, counts.sql
