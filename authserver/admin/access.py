@@ -8,6 +8,7 @@ from enum import Enum
 
 from authserver.clock import utcnow
 from authserver.mfa.amr import is_multi_factor
+from authserver.mfa.second_step import had_factor_before
 from authserver.models import Session, User
 
 
@@ -39,8 +40,10 @@ def check_operator(session: Session | None, max_age: int) -> Operator | Refusal:
     2. they hold a platform role (root or admin), and
     3. they signed in within the last `max_age` seconds (AUTHSERVER_ADMIN_MAX_AGE): a
        console left open, or a stolen long-lived cookie, must not change the whole server;
-    4. that sign-in used a second factor (`mfa` in its RFC 8176 methods): one stolen
-       password must not open the whole server.
+    4. that sign-in used a second factor (`mfa` in its RFC 8176 methods) the person had
+       set up before it: one stolen password must not open the whole server, and setting
+       up a first factor in a password-only session (which upgrades that session for the
+       person's own apps) proves nothing about who holds it (security review).
     """
     if session is None or not session.user.is_active:
         return Refusal.SIGN_IN
@@ -50,5 +53,7 @@ def check_operator(session: Session | None, max_age: int) -> Operator | Refusal:
     if utcnow() - session.auth_time > timedelta(seconds=max_age):
         return Refusal.STALE
     if not is_multi_factor(session.auth_methods):
+        return Refusal.SECOND_FACTOR
+    if not had_factor_before(session.user, session.auth_time):
         return Refusal.SECOND_FACTOR
     return Operator(user=session.user, role=role.role, session=session)

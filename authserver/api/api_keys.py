@@ -6,11 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from authserver.api import models
-from authserver.api.orgs import changed, person, problems
+from authserver.api.orgs import caller, changed, person, problems
 from authserver.credentials import api_keys
 from authserver.extensions import csrf
 from authserver.models import ApiKey
-from authserver.orgs import service as orgs
 
 keys_api = Blueprint("keys_api", __name__, url_prefix="/api/v1")
 csrf.exempt(keys_api)  # Bearer tokens, not cookies: there is no cross-site request to forge
@@ -69,7 +68,7 @@ def revoke_my_key(key_id: str) -> tuple[str, int]:
 @keys_api.get("/orgs/<org_id>/api-keys")
 @problems
 def list_org_keys(org_id: str) -> Response:
-    by = orgs.caller(person(), org_id)
+    by = caller(person(), org_id)
     return jsonify([key_view(key) for key in api_keys.org_keys(by)])
 
 
@@ -78,7 +77,7 @@ def list_org_keys(org_id: str) -> Response:
 def create_org_key(org_id: str) -> tuple[Response, int]:
     user = person()
     data = models.parse(models.OrgKeyCreate)
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     key, raw = api_keys.create_for_org(
         by, data.name, data.roles, [str(team) for team in data.teams], data.expires_in
     )
@@ -97,7 +96,7 @@ def create_org_key(org_id: str) -> tuple[Response, int]:
 @problems
 def revoke_org_key(org_id: str, key_id: str) -> tuple[str, int]:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     key = api_keys.revoke_for_org(by, key_id)
     changed(
         "api_key.revoked", user, by.organization.id, target_type="api_key", target_id=str(key.id)

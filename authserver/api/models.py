@@ -85,10 +85,6 @@ class Invitation(View):
     expires_at: datetime
 
 
-class InvitationSent(Invitation):
-    token: str = Field(description="the link's token, returned once; only its hash is kept")
-
-
 class FactorPolicyChange(Body):
     require_second_factor: bool
 
@@ -193,7 +189,6 @@ SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
     MyOrganization,
     Member,
     Invitation,
-    InvitationSent,
     FactorPolicyChange,
     FactorPolicy,
     TeamCreate,

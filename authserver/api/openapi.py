@@ -50,7 +50,6 @@ ORG = {"$ref": "#/components/schemas/Organization"}
 MY_ORG = {"$ref": "#/components/schemas/MyOrganization"}
 MEMBER = {"$ref": "#/components/schemas/Member"}
 INVITATION = {"$ref": "#/components/schemas/Invitation"}
-INVITATION_SENT = {"$ref": "#/components/schemas/InvitationSent"}
 FACTOR_POLICY = {"$ref": "#/components/schemas/FactorPolicy"}
 
 
@@ -200,7 +199,7 @@ def _paths() -> dict[str, Any]:
                 WRITE,
                 "Invite",
                 {
-                    "201": _json(INVITATION_SENT, "Created"),
+                    "201": _json(INVITATION, "Created"),
                     "409": _problem("Pending invitation exists"),
                     "422": _problem("Invalid field"),
                 },
@@ -233,7 +232,7 @@ def _paths() -> dict[str, Any]:
                 WRITE,
                 "Mail the invitation again with a new link",
                 {
-                    "200": _json(INVITATION_SENT),
+                    "200": _json(INVITATION),
                     "404": _problem("No such invitation"),
                     "409": _problem("Not pending, or mailed too often"),
                 },

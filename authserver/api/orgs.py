@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from authserver import audit, ratelimits
 from authserver.api import models
@@ -17,6 +17,7 @@ from authserver.api.auth import orgs_scope_for, require_bearer
 from authserver.config import current_settings
 from authserver.errors import Problem
 from authserver.extensions import csrf, db
+from authserver.mfa.policy import allows_org_token
 from authserver.models import Invitation, Organization, OrganizationMember, User
 from authserver.numbers import ascii_uuid, parse_ascii_int
 from authserver.oauth.tokens import PERSON
@@ -34,7 +35,24 @@ def person() -> User:
     user = db.session.get(User, user_id) if user_id is not None else None
     if user is None or not user.is_active:
         raise Problem(403, "person-required", "This API needs a person's access token.")
+    # How the token's sign-in was made (RFC 8176), for organizations' second-factor policy.
+    g.api_auth_methods = tuple(token.family.auth_methods) if token.family else ()
     return user
+
+
+def caller(user: User, org_id: str) -> orgs.Caller:
+    """The person acting in the organization, through a token whose sign-in meets the
+    organization's second-factor policy: the policy guards the org's data and settings as
+    it guards its org-scoped tokens (security review: a password-only token must not read
+    members, invite admins or switch the policy off)."""
+    by = orgs.caller(user, org_id)
+    if not allows_org_token(by.organization.id, g.get("api_auth_methods", ())):
+        raise Problem(
+            403,
+            "second-factor-required",
+            "This organization requires a second factor: sign in again with one.",
+        )
+    return by
 
 
 def problems(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -112,14 +130,14 @@ def list_my_orgs() -> Response:
 @orgs_api.get("/<org_id>")
 @problems
 def get_org(org_id: str) -> Response:
-    return jsonify(org_view(orgs.caller(person(), org_id).organization))
+    return jsonify(org_view(caller(person(), org_id).organization))
 
 
 @orgs_api.patch("/<org_id>")
 @problems
 def rename_org(org_id: str) -> Response:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     orgs.rename(by, models.parse(models.OrganizationRename).name)
     changed("org.renamed", user, by.organization.id, name=by.organization.name)
     return jsonify(org_view(by.organization))
@@ -129,7 +147,7 @@ def rename_org(org_id: str) -> Response:
 @problems
 def delete_org(org_id: str) -> tuple[str, int]:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     organization_id = by.organization.id
     orgs.delete_organization(by)
     changed("org.deleted", user, organization_id)
@@ -139,7 +157,7 @@ def delete_org(org_id: str) -> tuple[str, int]:
 @orgs_api.get("/<org_id>/members")
 @problems
 def list_members(org_id: str) -> Response:
-    by = orgs.caller(person(), org_id)
+    by = caller(person(), org_id)
     return jsonify([member_view(m) for m in orgs.members(by)])
 
 
@@ -147,7 +165,7 @@ def list_members(org_id: str) -> Response:
 @problems
 def change_member_roles(org_id: str, member_id: str) -> Response:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     member = orgs.change_roles(by, member_id, models.parse(models.RolesReplace).roles)
     changed(
         "member.roles_changed",
@@ -163,26 +181,22 @@ def change_member_roles(org_id: str, member_id: str) -> Response:
 @problems
 def remove_member(org_id: str, member_id: str) -> tuple[str, int]:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     orgs.remove_member(by, member_id)
     changed("member.removed", user, by.organization.id, member_id=member_id)
     return "", 204
 
 
-def invitation_view(invitation: Invitation, token: str | None = None) -> dict[str, Any]:
-    fields = {
-        "id": invitation.id,
-        "organization_id": invitation.organization_id,
-        "email": invitation.email,
-        "roles": sorted(role.qualified_name for role in invitation.roles),
-        "teams": sorted(team.id for team in invitation.teams),
-        "state": invitation.state,
-        "expires_at": invitation.expires_at,
-    }
-    if token is None:
-        return models.Invitation(**fields).model_dump(mode="json")
-    # The token is shown once, for an email link; only its hash is stored.
-    return models.InvitationSent(**fields, token=token).model_dump(mode="json")
+def invitation_view(invitation: Invitation) -> dict[str, Any]:
+    return models.Invitation(
+        id=invitation.id,
+        organization_id=invitation.organization_id,
+        email=invitation.email,
+        roles=sorted(role.qualified_name for role in invitation.roles),
+        teams=sorted(team.id for team in invitation.teams),
+        state=invitation.state,
+        expires_at=invitation.expires_at,
+    ).model_dump(mode="json")
 
 
 INVITATION_LIMIT = "60 per hour"  # per inviting person, counted once they have authenticated
@@ -194,8 +208,8 @@ def create_invitation(org_id: str) -> tuple[Response, int]:
     user = person()
     data = models.parse(models.InvitationCreate)
     ratelimits.spend(INVITATION_LIMIT, "invite", str(user.id))
-    by = orgs.caller(user, org_id)
-    invitation, raw = invitations.create(
+    by = caller(user, org_id)
+    invitation = invitations.create(
         by,
         data.email,
         data.roles,
@@ -210,13 +224,15 @@ def create_invitation(org_id: str) -> tuple[Response, int]:
         invitation_id=str(invitation.id),
         roles=[r.qualified_name for r in invitation.roles],
     )
-    return jsonify(invitation_view(invitation, raw)), 201
+    # The link travels by mail only: using it proves the mailbox (it may mark the address
+    # verified), so the inviter, who could be anyone, must never see it.
+    return jsonify(invitation_view(invitation)), 201
 
 
 @orgs_api.get("/<org_id>/invitations")
 @problems
 def list_invitations(org_id: str) -> Response:
-    by = orgs.caller(person(), org_id)
+    by = caller(person(), org_id)
     return jsonify([invitation_view(i) for i in invitations.list_for_org(by)])
 
 
@@ -224,7 +240,7 @@ def list_invitations(org_id: str) -> Response:
 @problems
 def revoke_invitation(org_id: str, invitation_id: str) -> tuple[str, int]:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     invitations.revoke(by, invitation_id)
     changed("invitation.revoked", user, by.organization.id, invitation_id=invitation_id)
     return "", 204
@@ -236,10 +252,10 @@ def resend_invitation(org_id: str, invitation_id: str) -> Response:
     """Mail the invitee again with a new link; the old link stops working."""
     user = person()
     ratelimits.spend(INVITATION_LIMIT, "invite", str(user.id))  # shared with creating one
-    by = orgs.caller(user, org_id)
-    invitation, raw = invitations.resend(by, invitation_id)
+    by = caller(user, org_id)
+    invitation = invitations.resend(by, invitation_id)
     changed("invitation.resent", user, by.organization.id, invitation_id=invitation_id)
-    return jsonify(invitation_view(invitation, raw))
+    return jsonify(invitation_view(invitation))  # the new link goes by mail only
 
 
 invitations_api = Blueprint("invitations_api", __name__, url_prefix="/api/v1/invitations")
@@ -288,7 +304,7 @@ AUDIT_PAGE_MAX = 200
 def list_audit_events(org_id: str) -> Response:
     """The org's audit log for its owners and admins, newest first, a page at a time.
     IP addresses and user agents stay with the operators (`authserver audit tail`)."""
-    by = orgs.caller(person(), org_id)
+    by = caller(person(), org_id)
     limit = parse_ascii_int(request.args.get("limit", "50"), maximum=AUDIT_PAGE_MAX)
     if not limit:
         raise Problem(400, "invalid-limit", f"limit must be 1 to {AUDIT_PAGE_MAX}.")

@@ -6,10 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from authserver.api import models
-from authserver.api.orgs import changed, person, problems
+from authserver.api.orgs import caller, changed, person, problems
 from authserver.extensions import csrf
 from authserver.models import Team
-from authserver.orgs import service as orgs
 from authserver.orgs import teams
 
 teams_api = Blueprint("teams_api", __name__, url_prefix="/api/v1/orgs/<org_id>/teams")
@@ -32,7 +31,7 @@ def team_view(team: Team) -> dict[str, object]:
 @teams_api.get("")
 @problems
 def list_teams(org_id: str) -> Response:
-    by = orgs.caller(person(), org_id)
+    by = caller(person(), org_id)
     return jsonify([team_view(team) for team in teams.list_teams(by)])
 
 
@@ -41,7 +40,7 @@ def list_teams(org_id: str) -> Response:
 def create_team(org_id: str) -> tuple[Response, int]:
     user = person()
     data = models.parse(models.TeamCreate)
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     team = teams.create_team(by, data.name, data.slug, data.description, data.roles)
     changed(
         "team.created",
@@ -57,7 +56,7 @@ def create_team(org_id: str) -> tuple[Response, int]:
 @teams_api.get("/<team_id>")
 @problems
 def get_team(org_id: str, team_id: str) -> Response:
-    by = orgs.caller(person(), org_id)
+    by = caller(person(), org_id)
     by.require("member:read")
     return jsonify(team_view(teams.find_team(by, team_id)))
 
@@ -67,7 +66,7 @@ def get_team(org_id: str, team_id: str) -> Response:
 def update_team(org_id: str, team_id: str) -> Response:
     user = person()
     data = models.parse(models.TeamUpdate)
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     team = teams.update_team(by, team_id, models.sent(data))
     changed(
         "team.changed",
@@ -84,7 +83,7 @@ def update_team(org_id: str, team_id: str) -> Response:
 @problems
 def delete_team(org_id: str, team_id: str) -> tuple[str, int]:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     teams.delete_team(by, team_id)
     changed("team.deleted", user, by.organization.id, team_id=team_id)
     return "", 204
@@ -94,7 +93,7 @@ def delete_team(org_id: str, team_id: str) -> tuple[str, int]:
 @problems
 def add_team_member(org_id: str, team_id: str, member_id: str) -> Response:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     team = teams.add_to_team(by, team_id, member_id)
     changed("team.member_added", user, by.organization.id, team_id=team_id, member_id=member_id)
     return jsonify(team_view(team))
@@ -104,7 +103,7 @@ def add_team_member(org_id: str, team_id: str, member_id: str) -> Response:
 @problems
 def remove_team_member(org_id: str, team_id: str, member_id: str) -> tuple[str, int]:
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     teams.remove_from_team(by, team_id, member_id)
     changed("team.member_removed", user, by.organization.id, team_id=team_id, member_id=member_id)
     return "", 204

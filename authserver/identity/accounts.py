@@ -129,6 +129,30 @@ def disable(user: User, *, actor_user_id: uuid.UUID | None = None) -> SignedOut:
     return sign_out_everywhere(user)
 
 
+RELEASED_REASON = "address_released"
+
+
+def release_unverified_address(user: User) -> None:
+    """An account whose address was never proved gives it up to the person who proves it
+    (an upstream that verified it). Otherwise whoever registered the address first, with a
+    password of their choosing, would share the real owner's account: a pre-account
+    hijack. The account is disabled, signed out everywhere and moved to an address that can
+    never receive mail (RFC 2606 .invalid); its rows stay for the audit trail. The caller
+    commits."""
+    former = user.email
+    user.email = f"released-{user.id.hex}@released.invalid"
+    user.is_active = False
+    db.session.flush()  # the address is free for the account the caller makes next
+    audit.record(
+        "user.address_released",
+        target_type="user",
+        target_id=str(user.id),
+        email=former,
+        reason=RELEASED_REASON,
+    )
+    sign_out_everywhere(user, reason=RELEASED_REASON)
+
+
 def enable(user: User, *, actor_user_id: uuid.UUID | None = None) -> None:
     user.is_active = True
     audit.record(

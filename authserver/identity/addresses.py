@@ -28,7 +28,7 @@ def link(endpoint: str, raw: str) -> str:
 
 def send_verification(user: User) -> bool:
     """Mail a confirmation link for the person's current address (within the limit)."""
-    if user.email_verified or not limits.may_mail(user.email):
+    if user.email_verified or not limits.may_mail(user.email, owner=user):
         return False
     ttl = current_settings().email_verification_ttl
     raw = verification.issue(user, VERIFY, ttl, email=user.email)

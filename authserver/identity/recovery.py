@@ -27,7 +27,7 @@ def request_reset(email: str) -> None:
     user = User.find_by_email(email)
     if user is None or not user.is_active or user.password_hash is None:
         return
-    if not limits.may_mail(user.email):
+    if not limits.may_mail(user.email, owner=user):
         return
     ttl = current_settings().password_reset_ttl
     raw = verification.issue(user, RESET, ttl, email=user.email)

@@ -61,6 +61,6 @@ def sign_up(
             if not invited:
                 addresses.send_verification(user)
             return user
-    if existing is not None and limits.may_mail(address):
+    if existing is not None and limits.may_mail(address, owner=existing):
         messages.queue("signup_exists", address, name=existing.display_name, email=address)
     return None

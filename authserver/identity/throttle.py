@@ -87,6 +87,11 @@ def trust_device(response: Response, user: User) -> None:
     )
 
 
+def is_trusted_for(user: User) -> bool:
+    """This browser signed in as the person before (it carries our device cookie for them)."""
+    return str(user.id) in _devices()
+
+
 def device_cookie_name() -> str:
     # The __Host- prefix needs Secure, so it is only used when the cookie is Secure.
     return "__Host-authserver_device" if current_settings().cookie_secure else "authserver_device"

@@ -25,6 +25,7 @@ from joserfc.errors import JoseError
 from authserver.clock import utcnow
 from authserver.config import Settings, Upstream
 from authserver.extensions import db
+from authserver.identity import accounts
 from authserver.models import OAuthAccount, User
 from authserver.models.users import normalize_email
 from authserver.oauth.freshness import Freshness
@@ -220,6 +221,11 @@ def find_or_create_user(identity: Identity) -> tuple[User, bool]:
         account.email = identity.email
         return account.user, False
     user = User.find_by_email(identity.email)
+    if user is not None and not user.email_verified:
+        # Linking by email trusts that the account's holder proved the address; this one
+        # never did, so it may be anyone's (security review: pre-account hijack).
+        accounts.release_unverified_address(user)
+        user = None
     created = user is None
     if user is None:
         user = User(

@@ -7,11 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from authserver.api import models
-from authserver.api.orgs import changed, person, problems
+from authserver.api.orgs import caller, changed, person, problems
 from authserver.extensions import csrf, db
 from authserver.mfa import policy
 from authserver.models import OrganizationFactorPolicy
-from authserver.orgs import service as orgs
 
 mfa_policy_api = Blueprint("mfa_policy_api", __name__, url_prefix="/api/v1/orgs")
 csrf.exempt(mfa_policy_api)  # Bearer tokens, not cookies
@@ -28,7 +27,7 @@ def policy_view(found: OrganizationFactorPolicy | None) -> dict[str, Any]:
 @problems
 def get_policy(org_id: str) -> Response:
     """Every member may read the rule that applies to them."""
-    by = orgs.caller(person(), org_id)
+    by = caller(person(), org_id)
     by.require("member:read")
     return jsonify(policy_view(db.session.get(OrganizationFactorPolicy, by.organization.id)))
 
@@ -38,7 +37,7 @@ def get_policy(org_id: str) -> Response:
 def put_policy(org_id: str) -> Response:
     """Owners and admins (member:manage) set whether members' org tokens need a factor."""
     user = person()
-    by = orgs.caller(user, org_id)
+    by = caller(user, org_id)
     by.require("member:manage")
     require = models.parse(models.FactorPolicyChange).require_second_factor
     found = policy.set_policy(by.organization.id, require, user)

@@ -46,6 +46,15 @@ def has_own_factor(user: User) -> bool:
     return bool(WebAuthnCredential.all_of(user.id))
 
 
+def had_factor_before(user: User, when: datetime) -> bool:
+    """A factor of ours set up no later than `when`: one the person could have used at a
+    sign-in made then (one set up later only upgraded that session)."""
+    totp = TotpSecret.confirmed_of(user.id)
+    if totp is not None and totp.confirmed_at <= when:
+        return True
+    return any(key.created_at <= when for key in WebAuthnCredential.all_of(user.id))
+
+
 def owes_second_factor(user: User, methods: list[str]) -> bool:
     """At sign-in: the person enrolled a factor of ours and the first one was single."""
     return amr.owes_second_factor(methods, has_own_factor=has_own_factor(user))

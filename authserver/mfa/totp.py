@@ -56,6 +56,7 @@ def raw_secret(secret: TotpSecret) -> str | None:
 def start_enrolment(user: User) -> TotpSecret:
     """A new unconfirmed secret, replacing an unconfirmed one; a confirmed secret stays
     until the person removes it (policy.removal_refusal). The caller commits."""
+    User.lock(user.id)  # two tabs starting at once must not both insert (one per person)
     existing = TotpSecret.of(user.id)
     if existing is not None and existing.confirmed_at is not None:
         raise ValueError("an authenticator app is already set up")

@@ -79,6 +79,12 @@ class User(UUIDPrimaryKey, Timestamps, db.Model):
         return str(self.id)
 
     @classmethod
+    def lock(cls, user_id: uuid.UUID) -> None:
+        """Row-lock the person until the transaction ends (PostgreSQL), so that changes to
+        their own rows (factors) made by parallel requests run one at a time."""
+        db.session.scalar(select(cls.id).where(cls.id == user_id).with_for_update(key_share=True))
+
+    @classmethod
     def find_by_email(cls, email: str) -> User | None:
         return db.session.scalar(select(cls).where(cls.email == normalize_email(email)))
 

@@ -13,12 +13,19 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import CompoundSelect, bindparam, null, select, union_all
 
 from authserver.extensions import db
-from authserver.models import Organization, OrganizationMember, Permission, Role, Team
+from authserver.models import (
+    Organization,
+    OrganizationFactorPolicy,
+    OrganizationMember,
+    Permission,
+    Role,
+    Team,
+)
 from authserver.models.orgs import member_roles
 from authserver.models.rbac import role_permissions
 from authserver.models.teams import team_members, team_roles
@@ -35,27 +42,45 @@ class OrgClaim(TypedDict, total=False):
     roles: list[str]
     teams: list[str]  # only when the person is in a team of the org
     teams_truncated: bool
+    # The organization requires a second factor that this sign-in did not use: its roles
+    # (and teams) are withheld, as an org-scoped token for it would be refused.
+    second_factor_required: NotRequired[bool]
 
 
-def memberships(user_id: uuid.UUID, service: str | None = None) -> tuple[list[OrgClaim], bool]:
+def memberships(
+    user_id: uuid.UUID, service: str | None = None, *, multi_factor: bool
+) -> tuple[list[OrgClaim], bool]:
     """Every membership with its roles, its own and its teams' (only `service`'s when
-    given), and its team slugs, oldest first, at most MAX_ORGS; True if cut."""
+    given), and its team slugs, oldest first, at most MAX_ORGS; True if cut. Without a
+    second factor (`multi_factor` False), an organization whose policy requires one lists
+    no roles and no teams."""
     rows = db.session.execute(_memberships_query(), {"user_id": user_id})
     orgs: dict[uuid.UUID, tuple[set[str], set[str]]] = {}
     slugs: dict[uuid.UUID, str] = {}
-    for org_id, slug, team, role_service, role, _joined in rows:
+    withheld: set[uuid.UUID] = set()
+    for org_id, slug, requires_factor, team, role_service, role, _joined in rows:
         roles, teams = orgs.setdefault(org_id, (set(), set()))
         slugs[org_id] = slug
+        if requires_factor and not multi_factor:
+            withheld.add(org_id)
+            continue
         if team is not None:
             teams.add(team)
         if role is not None and (service is None or role_service == service):
             roles.add(f"{role_service}:{role}")
-    listed = [_org_claim(org_id, slugs[org_id], *found) for org_id, found in orgs.items()]
+    listed = [
+        _org_claim(org_id, slugs[org_id], *found, withheld=org_id in withheld)
+        for org_id, found in orgs.items()
+    ]
     return listed[:MAX_ORGS], len(listed) > MAX_ORGS
 
 
-def _org_claim(org_id: uuid.UUID, slug: str, roles: set[str], teams: set[str]) -> OrgClaim:
+def _org_claim(
+    org_id: uuid.UUID, slug: str, roles: set[str], teams: set[str], *, withheld: bool
+) -> OrgClaim:
     claim: OrgClaim = {"id": str(org_id), "slug": slug, "roles": sorted(roles)}
+    if withheld:
+        claim["second_factor_required"] = True
     claim.update(team_claims(teams))  # type: ignore[typeddict-item]
     return claim
 
@@ -82,9 +107,11 @@ def role_claims(rows: list[Any], service: str | None) -> dict[str, Any]:
     }
 
 
-def orgs_claims(user_id: uuid.UUID, service: str | None = None) -> dict[str, Any]:
+def orgs_claims(
+    user_id: uuid.UUID, service: str | None = None, *, multi_factor: bool
+) -> dict[str, Any]:
     """The `orgs` claim (and `orgs_truncated` when cut), for tokens and /userinfo alike."""
-    orgs, truncated = memberships(user_id, service)
+    orgs, truncated = memberships(user_id, service, multi_factor=multi_factor)
     return {"orgs": orgs, "orgs_truncated": True} if truncated else {"orgs": orgs}
 
 
@@ -135,18 +162,24 @@ def organization_scoped(
 
 @functools.cache
 def _memberships_query() -> CompoundSelect:
-    """One row per (membership, role held directly) and per (membership, team, team role):
-    a UNION ALL, so a person's own roles and their teams' arrive in one statement."""
+    """One row per (membership, role held directly) and per (membership, team, team role),
+    each with the org's second-factor rule: a UNION ALL, so a person's own roles and their
+    teams' arrive in one statement."""
     own = (
         select(
             Organization.id.label("org_id"),
             Organization.slug.label("slug"),
+            OrganizationFactorPolicy.require_second_factor.label("requires_factor"),
             null().label("team"),
             Role.service.label("service"),
             Role.name.label("name"),
             OrganizationMember.created_at.label("joined"),
         )
         .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .outerjoin(
+            OrganizationFactorPolicy,
+            OrganizationFactorPolicy.organization_id == Organization.id,
+        )
         .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
         .outerjoin(Role, Role.id == member_roles.c.role_id)
         .where(OrganizationMember.user_id == bindparam("user_id"))
@@ -155,12 +188,17 @@ def _memberships_query() -> CompoundSelect:
         select(
             Organization.id,
             Organization.slug,
+            OrganizationFactorPolicy.require_second_factor,
             Team.slug,
             Role.service,
             Role.name,
             OrganizationMember.created_at,
         )
         .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .outerjoin(
+            OrganizationFactorPolicy,
+            OrganizationFactorPolicy.organization_id == Organization.id,
+        )
         .join(team_members, team_members.c.member_id == OrganizationMember.id)
         .join(Team, Team.id == team_members.c.team_id)
         .outerjoin(team_roles, team_roles.c.team_id == Team.id)

@@ -26,6 +26,7 @@ from authserver.extensions import db
 from authserver.hashing import sha256_hex
 from authserver.identity import sessions
 from authserver.keys import current_key_store
+from authserver.mfa.amr import is_multi_factor
 from authserver.mfa.policy import allows_org_token
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
 from authserver.models.clients import AUTH_METHODS
@@ -61,7 +62,8 @@ def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: st
         return grant
     extra: dict[str, Any] = {}
     if "orgs" in scopes_of(grant.scope):
-        extra.update(claims.orgs_claims(grant.user.id, service))
+        multi_factor = is_multi_factor(grant.auth_methods)
+        extra.update(claims.orgs_claims(grant.user.id, service, multi_factor=multi_factor))
     access_extra = dict(extra)
     if organization_id is not None:
         if not allows_org_token(organization_id, grant.auth_methods):

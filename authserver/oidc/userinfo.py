@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Response, abort
 
 from authserver.extensions import db
+from authserver.mfa.amr import is_multi_factor
 from authserver.models import User
 from authserver.oauth import claims
 from authserver.oauth.endpoints import AccessToken, find_access_token
@@ -58,7 +59,10 @@ def userinfo_claims(token: AccessToken) -> dict[str, Any] | None:
         return None
     found = profile_claims(user, token.get_scope())
     if "orgs" in token.get_scope().split():
-        found.update(claims.orgs_claims(user.id, _service_of(token)))
+        methods = token.family.auth_methods if token.family else ()
+        found.update(
+            claims.orgs_claims(user.id, _service_of(token), multi_factor=is_multi_factor(methods))
+        )
     return found
 
 

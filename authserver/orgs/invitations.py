@@ -45,9 +45,9 @@ def create(
     expires_in: object,
     default_ttl: int,
     team_ids: object = None,
-) -> tuple[Invitation, str]:
-    """A pending invitation and its raw token (shown once; only its hash is kept). Naming
-    teams needs team:manage too: joining one grants its roles."""
+) -> Invitation:
+    """A pending invitation; its link (only its hash is kept) goes to the invitee by mail.
+    Naming teams needs team:manage too: joining one grants its roles."""
     by.require("member:invite")
     if not isinstance(email, str) or not EMAIL.match(normalize_email(email)):
         raise Invalid("The email address is malformed.", field="email")
@@ -82,7 +82,7 @@ def create(
         # One pending invitation per (org, email): the partial unique index decides races.
         raise Conflict("A pending invitation for that address exists.", field="email") from None
     _mail(invitation, raw, by)
-    return invitation, raw
+    return invitation
 
 
 def _mail(invitation: Invitation, raw: str, by: Caller) -> None:
@@ -147,7 +147,7 @@ def revoke(by: Caller, invitation_id: str) -> Invitation:
     return invitation
 
 
-def resend(by: Caller, invitation_id: str) -> tuple[Invitation, str]:
+def resend(by: Caller, invitation_id: str) -> Invitation:
     """Mail a pending invitation again with a new link (the old link stops working). The
     invitee's address is limited like every requested mail (mail/limits.py)."""
     by.require("member:invite")
@@ -162,7 +162,7 @@ def resend(by: Caller, invitation_id: str) -> tuple[Invitation, str]:
     invitation.token_hash = sha256_hex(raw)
     db.session.flush()
     _mail(invitation, raw, by)
-    return invitation, raw
+    return invitation
 
 
 def mine(user: User) -> list[Invitation]:

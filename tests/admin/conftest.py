@@ -12,13 +12,21 @@ from flask.testing import FlaskClient
 from authserver.extensions import db
 from authserver.models import PlatformRole, User
 from tests.factories import make_user
+from tests.mfa.helpers import add_totp
 from tests.oauth_helpers import csrf_token_in, sign_in
 
+# An operator's sign-in: a password and an authenticator app's code (RFC 8176).
+OPERATOR_METHODS = ("pwd", "otp", "mfa")
 
-def make_operator(role: str | None, **over: Any) -> User:
+
+def make_operator(role: str | None, *, with_factor: bool = True, **over: Any) -> User:
+    """A person with a platform role and, unless told otherwise, an authenticator app set
+    up before any sign-in the test makes (the console's rule 4)."""
     user = make_user(**over)
     if role is not None:
         db.session.add(PlatformRole(user_id=user.id, role=role))
+        if with_factor:
+            add_totp(user)
     db.session.commit()
     return user
 
@@ -43,7 +51,7 @@ def console(app: Flask, http: FlaskClient) -> Callable[[User], FlaskClient]:
     """console(user): the test client signed in as `user`, fresh, with a second factor."""
 
     def open_as(user: User) -> FlaskClient:
-        sign_in(app, http, user, methods=("pwd", "otp", "mfa"))
+        sign_in(app, http, user, methods=OPERATOR_METHODS)
         return http
 
     return open_as

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from authserver.extensions import db
-from authserver.models import AuditEvent, User
+from authserver.models import AuditEvent, Session, User
 from tests.admin.conftest import post
 
 CONSOLE_PAGES = [
@@ -166,7 +168,9 @@ def _sign_in_as_operator(http: FlaskClient) -> object:
     from tests.mfa.helpers import EMAIL, PASSWORD
     from tests.oauth_helpers import csrf_token_in
 
-    operator = make_operator("admin", email=EMAIL, password_hash=hash_password(PASSWORD))
+    operator = make_operator(
+        "admin", with_factor=False, email=EMAIL, password_hash=hash_password(PASSWORD)
+    )
     page = http.get("/sign-in?return_to=admin")
     response = http.post(
         "/sign-in",
@@ -203,6 +207,29 @@ def _sign_in_as_operator_again(http: FlaskClient) -> tuple[None, object]:
     page = http.get("/sign-in?return_to=admin")
     form = {"csrf_token": csrf_token_in(page.data), "email": EMAIL, "password": PASSWORD}
     return None, http.post("/sign-in", data={**form, "return_to": "admin"})
+
+
+def test_a_first_factor_set_up_in_a_password_session_does_not_open_the_console(
+    app: Flask, http: FlaskClient
+) -> None:
+    """Setting up a factor upgrades the session for the person's apps, but whoever signed
+    in with a stolen password could do that too: the console wants a sign-in that used a
+    factor set up before it (security review)."""
+    from tests.mfa.helpers import post_form
+
+    _sign_in_as_operator(http)
+    started = post_form(http, "/account/security", "/account/security/totp")
+    assert started.status_code == 200
+    secret = re.search(rb"data-totp-secret[^>]*>([A-Z2-7]+)<", started.data).group(1).decode()
+    confirmed = post_form(
+        http, "/account/security", "/account/security/totp/confirm", code=pyotp.TOTP(secret).now()
+    )
+    assert confirmed.status_code in (200, 303)
+    session = db.session.scalar(select(Session))
+    assert "mfa" in session.auth_methods  # the upgrade happened
+    response = http.get("/admin/people")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/sign-in?return_to=admin")
 
 
 def test_an_operator_signed_in_with_a_password_alone_cannot_enter(

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from authserver.extensions import db
 from authserver.models import PlatformRole
-from tests.admin.conftest import make_operator
+from tests.admin.conftest import OPERATOR_METHODS, make_operator
 from tests.oauth_helpers import csrf_token_in, sign_in
 
 
@@ -30,7 +30,7 @@ def test_two_roots_demoting_each_other_at_once_leave_one_root(
     plans = []
     for actor, target in ((first, second), (second, first)):
         http = app.test_client()
-        sign_in(app, http, actor)
+        sign_in(app, http, actor, methods=OPERATOR_METHODS)
         g.pop("csrf_token", None)  # Flask-WTF caches it on g, which the test's context shares
         token = csrf_token_in(http.get("/admin/keys").data)
         plans.append((http, f"/admin/people/{target.id}/platform-role", token))

@@ -44,12 +44,13 @@ class Person:
         email: str,
         scope: str = "openid orgs orgs:write",
         client: RegisteredClient | None = None,
+        methods: tuple[str, ...] = ("pwd",),
         **params: str,
     ) -> None:
         self.user = User.find_by_email(email) or make_user(email=email)
         db.session.commit()
         self.http = app.test_client()
-        sign_in(app, self.http, self.user)
+        sign_in(app, self.http, self.user, methods=methods)
         self.authorize(scope, client, **params)
 
     def authorize(self, scope: str, client: RegisteredClient | None = None, **params: str) -> None:

@@ -287,3 +287,40 @@ def test_leaving_the_org_leaves_its_teams_and_deleting_the_org_deletes_them(
     assert owner.call("GET", f"/{org['id']}/teams/{team['id']}").json["member_ids"] == []
     assert owner.call("DELETE", f"/{org['id']}").status_code == 204
     assert db.session.scalar(select(func.count()).select_from(Team)) == 0
+
+
+MULTI_FACTOR = ("pwd", "otp", "mfa")
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("GET", "/teams", None),
+        ("POST", "/teams", {"name": "Ops", "slug": "ops"}),
+        ("GET", "/api-keys", None),
+        ("POST", "/api-keys", {"name": "CI"}),
+    ],
+)
+def test_an_org_that_requires_a_second_factor_guards_its_teams_and_keys(
+    app: Flask, owner: Person, org: dict, method: str, suffix: str, body: object
+) -> None:
+    owner.call("PUT", f"/{org['id']}/second-factor-policy", {"require_second_factor": True})
+    refused = owner.call(method, f"/{org['id']}{suffix}", body)
+    assert_problem(refused, 403)
+    assert refused.json["type"].endswith("second-factor-required")
+    strong = Person(app, "owner@example.com", methods=MULTI_FACTOR)
+    assert strong.call(method, f"/{org['id']}{suffix}", body).status_code < 400
+
+
+def test_without_a_second_factor_the_orgs_claim_withholds_team_roles_and_slugs(
+    app: Flask, owner: Person, org: dict, member: tuple[Person, str]
+) -> None:
+    person, member_id = member
+    team = create_team(owner, org)
+    owner.call("PUT", f"/{org['id']}/teams/{team['id']}/members/{member_id}")
+    owner.call("PUT", f"/{org['id']}/second-factor-policy", {"require_second_factor": True})
+
+    (entry,) = claims(person)["orgs"]
+
+    assert entry["roles"] == [] and entry["second_factor_required"] is True
+    assert "teams" not in entry

@@ -132,6 +132,23 @@ def test_a_stranger_cannot_mail_bomb_an_address(
     assert len(mailbox.to("ada@example.com")) == 5
 
 
+def test_a_stranger_cannot_spend_the_owners_own_allowance(
+    http: FlaskClient, ada: User, deliver: Callable, mailbox: Mailbox
+) -> None:
+    """Security review: five strangers' requests an hour must not keep the owner from ever
+    getting a reset link. A browser that signed in as the owner before has its own."""
+    for n in range(6):
+        submit(http, "/forgot-password", {"email": "ada@example.com"},
+               environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})  # fmt: skip
+    deliver()
+    assert len(mailbox.to("ada@example.com")) == 5  # the strangers' allowance is spent
+    assert sign_in_with_password(http, "ada@example.com").status_code == 303
+    http.delete_cookie("authserver_session")  # signed out; the device cookie stays
+    assert ask_reset(http, "ada@example.com").status_code == 200
+    deliver()
+    assert len(mailbox.to("ada@example.com")) == 6  # the owner's browser was still mailed
+
+
 def test_one_address_is_limited_in_how_often_it_asks(app: Flask, http: FlaskClient) -> None:
     statuses = [ask_reset(http, f"p{n}@example.com").status_code for n in range(11)]
     assert statuses[:10] == [200] * 10 and statuses[10] == 429

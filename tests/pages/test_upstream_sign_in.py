@@ -24,6 +24,7 @@ from tests.factories import make_user
 from tests.fake_upstream import CLIENT_ID, CLIENT_SECRET, FakeProvider
 from tests.oauth_helpers import (
     authorize_params,
+    csrf_token_in,
     pkce_pair,
     redeem,
     redirect_params,
@@ -151,12 +152,54 @@ def test_a_later_sign_in_matches_on_provider_and_subject(
 def test_a_verified_email_links_to_the_existing_account(
     app: Flask, http: FlaskClient, fake_google: FakeProvider
 ) -> None:
-    existing = make_user(email="grace@example.com", password_hash=hash_password("a long password"))
+    existing = make_user(
+        email="grace@example.com",
+        email_verified=True,
+        password_hash=hash_password("a long password"),
+    )
     db.session.commit()
     assert come_back(http, go_to_google(http)).status_code == 303
     account = db.session.scalar(select(OAuthAccount))
     assert account.user_id == existing.id
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_an_account_that_never_proved_its_address_is_not_linked_but_released(
+    app: Flask, http: FlaskClient, fake_google: FakeProvider
+) -> None:
+    """A pre-account hijack: someone registered the real owner's address with a password of
+    their own and never confirmed it. The owner's Google sign-in must not land in that
+    account, and the squatter's password must stop working."""
+    squatter = make_user(
+        email="grace@example.com",
+        email_verified=False,
+        password_hash=hash_password("the squatter's password"),
+    )
+    db.session.commit()
+    squatter_id = squatter.id
+
+    assert come_back(http, go_to_google(http)).status_code == 303
+
+    account = db.session.scalar(select(OAuthAccount))
+    owner = db.session.get(User, account.user_id)
+    assert owner.id != squatter_id and owner.email == "grace@example.com"
+    assert owner.email_verified and owner.password_hash is None
+    released = db.session.get(User, squatter_id)
+    assert not released.is_active and released.email.endswith("@released.invalid")
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.event_type == "user.address_released")
+    )
+    assert event.target_id == str(squatter_id)
+    page = http.get("/sign-in")
+    refused = http.post(
+        "/sign-in",
+        data={
+            "csrf_token": csrf_token_in(page.data),
+            "email": "grace@example.com",
+            "password": "the squatter's password",
+        },
+    )
+    assert refused.status_code == 401
 
 
 @pytest.mark.parametrize(
