@@ -22,7 +22,7 @@ from authserver.orgs.service import (
     checked_name,
     lock_organization,
 )
-from authserver.orgs.teams import resolve_teams, team_roles
+from authserver.orgs.teams import grantable_roles, resolve_teams
 
 KEY_PREFIX = "ask_live_"
 SHOWN_CHARACTERS = len(KEY_PREFIX) + 8  # ask_live_Ab12Cd34: enough to tell keys apart
@@ -77,7 +77,7 @@ def create_for_org(
     """A key acting for the organization with service roles and teams, never more than
     `by` may grant (the rules of team roles: no auth roles, owners make owners)."""
     by.require("key:manage")
-    roles = team_roles(by, role_names)
+    roles = grantable_roles(by, role_names)
     teams = resolve_teams(by, team_ids)
     if teams:
         by.require("team:manage")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint, select
+from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from authserver.extensions import db
@@ -61,8 +61,3 @@ class Team(UUIDPrimaryKey, Timestamps, db.Model):
 
     members: Mapped[list[OrganizationMember]] = relationship(secondary=team_members)
     roles: Mapped[list[Role]] = relationship(secondary=team_roles)
-
-    @classmethod
-    def of_organization(cls, organization_id: uuid.UUID) -> list[Team]:
-        stmt = select(cls).where(cls.organization_id == organization_id).order_by(cls.slug)
-        return list(db.session.scalars(stmt))

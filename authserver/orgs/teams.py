@@ -48,7 +48,7 @@ def create_team(
         name=checked_name(name),
         slug=_checked_slug(slug),
         description=_checked_description(description),
-        roles=team_roles(by, role_names),
+        roles=grantable_roles(by, role_names),
     )
     lock_organization(by.organization.id)
     _save_unique(team)
@@ -65,7 +65,7 @@ def update_team(by: Caller, team_id: str, changes: dict[str, object]) -> Team:
     if "description" in changes:
         team.description = _checked_description(changes["description"])
     if "roles" in changes:
-        team.roles = team_roles(by, changes["roles"])
+        team.roles = grantable_roles(by, changes["roles"])
     _save_unique(team)
     return team
 
@@ -103,7 +103,7 @@ def remove_from_team(by: Caller, team_id: str, member_id: str) -> Team:
     return team
 
 
-def team_roles(by: Caller, role_names: object) -> list[Role]:
+def grantable_roles(by: Caller, role_names: object) -> list[Role]:
     """The roles a team may hold: services' roles the caller may grant, never the auth
     server's own, so that org ownership and its last-owner rule stay with people."""
     roles = resolve_roles([] if role_names is None else role_names)
