@@ -18,6 +18,7 @@ from authserver.models import ApiKey, AuditEvent
 from authserver.models.clients import TOKEN_EXCHANGE
 from benchmarks.statements import counting
 from tests.api.conftest import Person, assert_problem, join
+from tests.api.test_org_races import at_once
 from tests.factories import make_permission, make_role
 from tests.oauth_helpers import (
     RegisteredClient,
@@ -308,3 +309,19 @@ def test_an_exchange_within_the_minute_writes_nothing_and_reads_a_few_rows(
         assert exchange_key(http, script, key, resource="billing").status_code == 200
 
     assert counts.writes == 0 and counts.statements <= 6, counts.sql
+
+
+@pytest.fixture
+def postgres_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has no row locks; this is a PostgreSQL guarantee")
+
+
+def test_revoking_one_key_twice_at_once_is_one_204_and_one_409(
+    app: Flask, owner: Person, org: dict, postgres_only: None
+) -> None:
+    for _ in range(3):
+        key = org_key(owner, org)
+        path = f"/api/v1/orgs/{org['id']}/api-keys/{key['id']}"
+        statuses = at_once(app, [(owner.token, "DELETE", path, None)] * 2)
+        assert statuses == [204, 409]
