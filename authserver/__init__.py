@@ -164,6 +164,7 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.api.services import services_api
     from authserver.api.teams import teams_api
     from authserver.demo.routes import init_demo
+    from authserver.device.routes import device
     from authserver.errors import register_error_handlers
     from authserver.health import health
     from authserver.identity.flows import flows
@@ -178,6 +179,7 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.oauth.cors import init_cors
     from authserver.oauth.routes import oauth
     from authserver.oauth.server import init_server
+    from authserver.oidc.backchannel import init_backchannel
     from authserver.oidc.routes import oidc
 
     init_sessions(app)
@@ -187,6 +189,7 @@ def _register_blueprints(app: Flask) -> None:
     init_cors(app)
     init_metrics(app, app.extensions["authserver.settings"].metrics)
     init_mail(app, app.extensions["authserver.settings"])
+    init_backchannel(app)
     app.register_blueprint(account)
     app.register_blueprint(admin)
     app.register_blueprint(credentials)
@@ -205,6 +208,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(security)
     app.register_blueprint(oauth)
     app.register_blueprint(oidc)
+    app.register_blueprint(device)
     register_error_handlers(app)
     app.after_request(add_security_headers)
 

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
+from typing import IO
 
 import click
 from flask import Flask, current_app
@@ -27,7 +28,7 @@ from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
 from authserver.models import OAuthClient
-from authserver.models.clients import GRANT_TYPES
+from authserver.models.clients import DEVICE_CODE_GRANT_TYPE, TOKEN_EXCHANGE
 from authserver.numbers import AsciiIntRange
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.orgs_cli import orgs_cli
@@ -241,20 +242,43 @@ def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
     "--grant-type",
     "grant_types",
     multiple=True,
-    type=click.Choice(GRANT_TYPES),
-    help="Default: authorization_code and refresh_token (client_credentials with --service).",
+    type=click.Choice(
+        [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "device_code",
+            "token_exchange",
+        ]
+    ),
+    help="Default: authorization_code and refresh_token (client_credentials with --service). "
+    "device_code is RFC 8628's grant, for CLIs and TVs; token_exchange is RFC 8693's, for "
+    "exchanging API keys.",
 )
 @click.option("--scope", "scopes", multiple=True, help="Allowed scope; repeat for more.")
 @click.option("--public", is_flag=True, help="No secret (SPA, mobile, CLI): PKCE only.")
 @click.option(
     "--auth-method",
-    type=click.Choice(["client_secret_basic", "client_secret_post"]),
+    type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt"]),
     default="client_secret_basic",
     show_default=True,
+    help="private_key_jwt: no secret; the client signs assertions (needs --jwks or --jwks-uri).",
 )
+@click.option(
+    "--jwks", "jwks_file", type=click.File("rb"), help="JSON file of public keys; - reads stdin."
+)
+@click.option("--jwks-uri", help="https URL of the client's public keys (fetched, cached).")
+@click.option("--require-par", is_flag=True, help="Authorization requests must come through /par.")
 @click.option("--first-party", is_flag=True, help="Our own app: people are not asked to consent.")
 @click.option("--service", "service_name", help="Bind the client to a service (its manifest).")
 @click.option("--client-id", help="Choose the client id (default: random).")
+@click.option(
+    "--dpop-bound", is_flag=True, help="Every token request must carry a DPoP proof (RFC 9449)."
+)
+@click.option("--backchannel-logout-uri", help="Where logout tokens are POSTed (https).")
+@click.option(
+    "--backchannel-logout-session-required", is_flag=True, help="Logout tokens carry sid."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def clients_create(
     name: str,
@@ -264,12 +288,19 @@ def clients_create(
     scopes: tuple[str, ...],
     public: bool,
     auth_method: str,
+    jwks_file: IO[bytes] | None,
+    jwks_uri: str | None,
+    require_par: bool,
     first_party: bool,
     service_name: str | None,
     client_id: str | None,
+    dpop_bound: bool,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
     as_json: bool,
 ) -> None:
     """Register a client. A confidential client's secret is printed once, never again."""
+    grant_types = tuple(_grant_type_names(grant_types))
     if not grant_types:
         grant_types = (
             ("client_credentials",)
@@ -288,6 +319,12 @@ def clients_create(
         is_first_party=first_party,
         service_name=service_name,
         client_id=client_id,
+        dpop_bound_access_tokens=dpop_bound,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
+        jwks=_read_jwks(jwks_file),
+        jwks_uri=jwks_uri,
+        require_pushed_authorization_requests=require_par,
     )
     try:
         client, secret = register(spec)
@@ -307,8 +344,28 @@ def clients_create(
     click.echo(f"client_id:     {client.client_id}")
     if secret:
         _show_secret_once(secret)
+    elif client.token_endpoint_auth_method == "private_key_jwt":
+        click.echo("private_key_jwt client: no secret; it signs client assertions")
     else:
         click.echo("public client: no secret; it must use PKCE")
+
+
+GRANT_TYPE_URNS = {"device_code": DEVICE_CODE_GRANT_TYPE, "token_exchange": TOKEN_EXCHANGE}
+
+
+def _grant_type_names(names: Iterable[str]) -> Iterable[str]:
+    """The CLI's short "device_code" and "token_exchange" are RFC 8628's and RFC 8693's
+    grant type URNs."""
+    return (GRANT_TYPE_URNS.get(name, name) for name in names)
+
+
+def _read_jwks(jwks_file: IO[bytes] | None) -> dict | None:
+    if jwks_file is None:
+        return None
+    document = read_json_file(jwks_file, "--jwks")
+    if not isinstance(document, dict):
+        raise click.BadParameter("must be a JSON object with a keys list", param_hint="--jwks")
+    return document
 
 
 def _show_secret_once(secret: str) -> None:
@@ -319,7 +376,7 @@ def _show_secret_once(secret: str) -> None:
 def _default_scopes(grant_types: Iterable[str]) -> tuple[str, ...]:
     if "client_credentials" in grant_types:
         return ("services:sync",)
-    if "authorization_code" in grant_types:
+    if {"authorization_code", DEVICE_CODE_GRANT_TYPE} & set(grant_types):
         return ("openid", "profile", "email", "offline_access", "orgs")
     return ("orgs",)  # a token exchange client: what a personal API key's token may carry
 
@@ -353,7 +410,17 @@ def clients_show(client_id: str) -> None:
 @click.option("--post-logout-redirect-uri", "post_logout_uris", multiple=True)
 @click.option("--scope", "scopes", multiple=True, help="Replaces the allowed scopes.")
 @click.option("--first-party/--third-party", "first_party", default=None)
+@click.option("--jwks", "jwks_file", type=click.File("rb"), help="Replaces the public keys.")
+@click.option("--jwks-uri", help="Replaces the URL of the public keys.")
+@click.option("--require-par/--allow-authorize", "require_par", default=None)
 @click.option("--rotate-secret", is_flag=True, help="Print a new secret; the old one stops.")
+@click.option("--dpop-bound/--no-dpop-bound", "dpop_bound", default=None)
+@click.option("--backchannel-logout-uri", help='Where logout tokens are POSTed; "" removes it.')
+@click.option(
+    "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+    "backchannel_session_required",
+    default=None,
+)
 def clients_update(
     client_id: str,
     name: str | None,
@@ -361,7 +428,13 @@ def clients_update(
     post_logout_uris: tuple[str, ...],
     scopes: tuple[str, ...],
     first_party: bool | None,
+    jwks_file: IO[bytes] | None,
+    jwks_uri: str | None,
+    require_par: bool | None,
     rotate_secret: bool,
+    dpop_bound: bool | None,
+    backchannel_logout_uri: str | None,
+    backchannel_session_required: bool | None,
 ) -> None:
     """Change a client. Running workers see the change within AUTHSERVER_CLIENT_CACHE_TTL."""
     client = _find_client(client_id)
@@ -371,13 +444,21 @@ def clients_update(
         "post_logout_redirect_uris": post_logout_uris or None,
         "scopes": scopes or None,
         "is_first_party": first_party,
+        "dpop_bound_access_tokens": dpop_bound,
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "backchannel_logout_session_required": backchannel_session_required,
+        "require_pushed_authorization_requests": require_par,
     }
+    changes = {field: value for field, value in requested.items() if value is not None}
+    if backchannel_logout_uri == "":
+        changes["backchannel_logout_uri"] = None
+    # A client has one source of keys: naming one replaces the other.
+    if jwks_file is not None:
+        changes.update(jwks=_read_jwks(jwks_file), jwks_uri=None)
+    if jwks_uri is not None:
+        changes.update(jwks_uri=jwks_uri, jwks=None)
     try:
-        changed, secret = change(
-            client,
-            {field: value for field, value in requested.items() if value is not None},
-            rotate_secret=rotate_secret,
-        )
+        changed, secret = change(client, changes, rotate_secret=rotate_secret)
     except RegistrationError as error:
         raise _bad_parameter(error) from None
     if changed:
@@ -428,6 +509,12 @@ def _client_view(client: OAuthClient) -> dict[str, object]:
         "scopes": client.scopes,
         "first_party": client.is_first_party,
         "service": client.service_name,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        "jwks": client.jwks,
+        "jwks_uri": client.jwks_uri,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         "created_at": client.created_at.isoformat(),
     }
 

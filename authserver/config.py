@@ -60,10 +60,18 @@ DURATIONS: dict[str, Duration] = {
     "JWKS_MAX_AGE": Duration(300, 0, 86400),
     "KEY_RELOAD_INTERVAL": Duration(1, 0, 300),
     "CLIENT_CACHE_TTL": Duration(5, 0, 60),
+    # RFC 9449 §11.1: how old a DPoP proof's `iat` may be (its jti is remembered this long).
+    "DPOP_PROOF_MAX_AGE": Duration(60, 5, 600),
     # How recent an operator's sign-in must be to use /admin (re-authentication after).
     "ADMIN_MAX_AGE": Duration(900, 60, 86400),
     "EMAIL_VERIFICATION_TTL": Duration(2 * 86400, 600, 30 * 86400),
     "PASSWORD_RESET_TTL": Duration(3600, 300, 86400),
+    # RFC 8628 §3.2: how long a device and user code live; RFC 9126 §2.2: a request_uri
+    # lives a short time (the RFC's example is 60 s).
+    "DEVICE_CODE_TTL": Duration(600, 60, 1800),
+    "PAR_TTL": Duration(60, 10, 600),
+    # How long a fetched jwks_uri is reused before it is fetched again (private_key_jwt).
+    "CLIENT_JWKS_CACHE_TTL": Duration(300, 0, 86400),
 }
 
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -132,6 +140,8 @@ class Settings:
     jwks_max_age: int = DURATIONS["JWKS_MAX_AGE"].default
     key_reload_interval: int = DURATIONS["KEY_RELOAD_INTERVAL"].default
     client_cache_ttl: int = DURATIONS["CLIENT_CACHE_TTL"].default
+    dpop_proof_max_age: int = DURATIONS["DPOP_PROOF_MAX_AGE"].default
+    dpop_nonce: bool = False  # RFC 9449 §8: require a server-issued nonce in DPoP proofs
     admin_max_age: int = DURATIONS["ADMIN_MAX_AGE"].default
     email_verification_ttl: int = DURATIONS["EMAIL_VERIFICATION_TTL"].default
     password_reset_ttl: int = DURATIONS["PASSWORD_RESET_TTL"].default
@@ -139,6 +149,10 @@ class Settings:
     mail_from: str = "authserver@localhost"
     signup: bool = False
     signup_domains: tuple[str, ...] = ()
+    device_code_ttl: int = DURATIONS["DEVICE_CODE_TTL"].default
+    par_ttl: int = DURATIONS["PAR_TTL"].default
+    client_jwks_cache_ttl: int = DURATIONS["CLIENT_JWKS_CACHE_TTL"].default
+    require_pushed_authorization_requests: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -181,8 +195,10 @@ class Settings:
             "token_rate_limit": _read_rate_limit(environ, "TOKEN_RATE_LIMIT", "6000/minute"),
             "trusted_proxies": _read_count(environ, "TRUSTED_PROXIES", maximum=5),
             "metrics": _read_bool(environ, "METRICS", False),
+            "dpop_nonce": _read_bool(environ, "DPOP_NONCE", False),
             # 0: SQLAlchemy's default pool; gunicorn.conf.py sets it to the worker's threads.
             "database_pool_size": _read_count(environ, "DATABASE_POOL_SIZE", maximum=100),
+            "require_pushed_authorization_requests": _read_bool(environ, "REQUIRE_PAR", False),
         }
         values["upstreams"] = _read_upstreams(environ, production)
         values["smtp"] = _read_smtp(environ)

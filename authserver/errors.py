@@ -58,7 +58,9 @@ def render_error_page(title: str, detail: str, *, status: int) -> tuple[str, int
 
 
 # Endpoints that answer only in RFC 6749 JSON, whatever went wrong (STYLE "Errors").
-OAUTH_JSON_PATHS = frozenset({"/token", "/revoke", "/introspect", "/userinfo"})
+OAUTH_JSON_PATHS = frozenset(
+    {"/token", "/revoke", "/introspect", "/userinfo", "/par", "/device_authorization"}
+)
 
 
 def is_api_path(path: str) -> bool:

@@ -15,12 +15,16 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from authserver.extensions import db
 from authserver.models import (
     AuthorizationCode,
+    DeviceAuthorization,
+    DPoPProofUse,
     GrantFamily,
     OutboxMessage,
     PendingAuthorization,
     PendingSignIn,
+    PushedAuthorizationRequest,
     RefreshToken,
     Session,
+    UsedClientAssertion,
     VerificationToken,
     WebAuthnChallenge,
 )
@@ -44,6 +48,7 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
             or_(GrantFamily.expires_at < cutoff, GrantFamily.revoked_at < cutoff),
         ),
         "refresh_tokens": (RefreshToken, RefreshToken.expires_at < cutoff),
+        "dpop_proof_uses": (DPoPProofUse, DPoPProofUse.expires_at < cutoff),
         "mfa_pending_sign_ins": (PendingSignIn, PendingSignIn.expires_at < cutoff),
         "mfa_webauthn_challenges": (WebAuthnChallenge, WebAuthnChallenge.expires_at < cutoff),
         "verification_tokens": (
@@ -52,6 +57,13 @@ def stale_rows(now: datetime) -> dict[str, tuple[Any, ColumnElement[bool]]]:
         ),
         # Only delivered messages: one waiting or given up is kept until it is sent.
         "outbox": (OutboxMessage, OutboxMessage.delivered_at < cutoff),
+        "device_authorizations": (DeviceAuthorization, DeviceAuthorization.expires_at < cutoff),
+        "pushed_authorization_requests": (
+            PushedAuthorizationRequest,
+            PushedAuthorizationRequest.expires_at < cutoff,
+        ),
+        # A jti is only needed while its assertion could still be presented.
+        "used_client_assertions": (UsedClientAssertion, UsedClientAssertion.expires_at < now),
     }
 
 

@@ -39,7 +39,14 @@ REFRESH_REUSE = Counter(
     "authserver_refresh_token_reuse_total",
     "Rotated-out refresh tokens presented again; each revoked its family",
 )
-GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials"})
+GRANT_TYPES = frozenset(
+    {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    }
+)
 
 metrics = Blueprint("metrics", __name__)
 

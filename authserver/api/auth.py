@@ -11,6 +11,7 @@ from flask import request
 
 from authserver.errors import Problem
 from authserver.models import OAuthClient
+from authserver.oauth import dpop
 from authserver.oauth.endpoints import AccessToken, find_access_token
 from authserver.oauth.tokens import API_AUDIENCE, PERSON, SERVICE
 
@@ -28,7 +29,7 @@ def require_bearer(scope: str, *, subject: str) -> AccessToken:
     """The request's valid, unrevoked access token for this API, whose subject is of the
     kind `subject` and which carries `scope`; else 401 or 403."""
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not raw.strip():
+    if scheme.lower() not in ("bearer", "dpop") or not raw.strip():
         raise Problem(
             401,
             "unauthenticated",
@@ -38,6 +39,7 @@ def require_bearer(scope: str, *, subject: str) -> AccessToken:
     token = find_access_token(raw.strip())
     if token is None or token.is_expired() or token.is_revoked():
         raise _invalid_token("The access token is invalid, expired or revoked.")
+    _check_binding(scheme, raw.strip(), token)
     if not token.is_for(API_AUDIENCE):
         # RFC 9068 §4 and RFC 8707: a token for a client or another service is not ours.
         raise _invalid_token(f"The token is not for this API: ask with resource={API_AUDIENCE}.")
@@ -54,6 +56,16 @@ def require_bearer(scope: str, *, subject: str) -> AccessToken:
             headers={"WWW-Authenticate": challenge},
         )
     return token
+
+
+def _check_binding(scheme: str, raw: str, token: AccessToken) -> None:
+    """RFC 9449 §7: a DPoP-bound token comes with the DPoP scheme and a proof with `ath`."""
+    try:
+        dpop.check_presentation(scheme, raw, token.claims)
+    except dpop.ProofRefused as refused:
+        headers = {"WWW-Authenticate": dpop.challenge(refused), **dpop.nonce_headers(refused)}
+        slug = refused.error.replace("_", "-")
+        raise Problem(401, slug, refused.description, headers=headers) from None
 
 
 def _invalid_token(detail: str) -> Problem:

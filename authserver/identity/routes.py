@@ -40,6 +40,7 @@ RETURN_TO = {
     "security": "security.overview",
     "admin": "admin.dashboard",
     "invitation": "invitation_link.resume",
+    "device": "device.enter",
 }
 
 

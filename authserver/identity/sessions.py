@@ -19,6 +19,7 @@ from authserver.extensions import db, login_manager
 from authserver.hashing import new_secret, sha256_hex
 from authserver.models import GrantFamily, Session, User
 from authserver.oauth import families
+from authserver.oidc import backchannel
 
 # Refresh last_used_at at most this often: a write per page view is not worth it.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -132,9 +133,10 @@ def _touch(session: Session, settings: Settings) -> None:
 
 
 def end(session: Session, *, reason: str) -> None:
-    """Delete the session (its cookie is then worthless on every instance at once) and
-    revoke the grants it started, except offline_access ones, which a person granted
-    precisely to outlive the session (OIDC Core §11)."""
+    """Delete the session (its cookie is then worthless on every instance at once), revoke
+    the grants it started, except offline_access ones, which a person granted precisely to
+    outlive the session (OIDC Core §11), and queue a logout token for each client that holds
+    a grant from it and asked for one (OIDC Back-Channel Logout 1.0)."""
     now = utcnow()
     started = db.session.scalars(
         select(GrantFamily).where(
@@ -144,6 +146,8 @@ def end(session: Session, *, reason: str) -> None:
     for family in started:
         if "offline_access" not in family.scope.split():
             families.revoke_family(family, reason, now)
+    # OIDC Back-Channel Logout 1.0: queued with this change, sent later by the outbox worker.
+    backchannel.queue_for(session)
     audit.record(
         "session.ended",
         actor_user_id=session.user_id,

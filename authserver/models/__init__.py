@@ -1,8 +1,10 @@
 """The data model, one module per aggregate. Importing this package registers every table."""
 
 from authserver.models.api_keys import ApiKey
+from authserver.models.assertions import UsedClientAssertion
 from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
+from authserver.models.device import DeviceAuthorization
 from authserver.models.grants import AuthorizationCode, Consent, GrantFamily, RefreshToken
 from authserver.models.mfa import (
     OrganizationFactorPolicy,
@@ -15,6 +17,8 @@ from authserver.models.mfa import (
 from authserver.models.orgs import Invitation, Organization, OrganizationMember
 from authserver.models.outbox import OutboxMessage
 from authserver.models.pending import PendingAuthorization
+from authserver.models.proofs import DPoPProofUse
+from authserver.models.pushed import PushedAuthorizationRequest
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
 from authserver.models.teams import Team
@@ -26,6 +30,8 @@ __all__ = [
     "AuditEvent",
     "AuthorizationCode",
     "Consent",
+    "DPoPProofUse",
+    "DeviceAuthorization",
     "GrantFamily",
     "Invitation",
     "OAuthAccount",
@@ -39,12 +45,14 @@ __all__ = [
     "Permission",
     "PlatformRole",
     "RecoveryCode",
+    "PushedAuthorizationRequest",
     "RefreshToken",
     "Role",
     "Service",
     "Session",
     "Team",
     "TotpSecret",
+    "UsedClientAssertion",
     "User",
     "VerificationToken",
     "WebAuthnChallenge",

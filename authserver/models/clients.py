@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, select
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, false, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.extensions import db
 from authserver.hashing import matches_hash
 from authserver.models.base import JSONType, Timestamps, UUIDPrimaryKey
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+# The methods of a client that can keep a credential: a secret, or a private key (RFC 7523).
+CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+SECRETLESS_AUTH_METHODS = ("private_key_jwt", "none")
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693, for API keys
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE)
+GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    DEVICE_CODE_GRANT_TYPE,
+    TOKEN_EXCHANGE,
+)
 
 
 class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):
@@ -23,12 +33,14 @@ class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):
     __tablename__ = "oauth_clients"
     __table_args__ = (
         CheckConstraint(
-            "token_endpoint_auth_method IN ('client_secret_basic', 'client_secret_post', 'none')",
+            "token_endpoint_auth_method IN "
+            "('client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none')",
             name="auth_method_known",
         ),
-        # A public client has no secret; a confidential one always has one.
+        # A public client and a private_key_jwt client have no secret; the others always do.
         CheckConstraint(
-            "(token_endpoint_auth_method = 'none') = (client_secret_hash IS NULL)",
+            "(token_endpoint_auth_method IN ('none', 'private_key_jwt'))"
+            " = (client_secret_hash IS NULL)",
             name="secret_matches_auth_method",
         ),
     )
@@ -45,6 +57,23 @@ class OAuthClient(UUIDPrimaryKey, Timestamps, db.Model):
     is_first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     service_name: Mapped[str | None] = mapped_column(
         ForeignKey("services.name", ondelete="RESTRICT"), index=True
+    )
+    # RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # OIDC Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed, and whether
+    # the client needs `sid` in them.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # private_key_jwt (RFC 7523, OIDC Core §9): the client's public keys, inline or by URL.
+    jwks: Mapped[dict | None] = mapped_column(JSONType)
+    jwks_uri: Mapped[str | None] = mapped_column(Text)
+    # RFC 9126 §6: this client's authorization requests must come through /par.
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
     )
 
     @property

@@ -101,6 +101,9 @@ class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(30))
+    # RFC 9449 §5: a public client's refresh tokens are bound to the DPoP key (its RFC 7638
+    # thumbprint) that the family was started with.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
 
     client: Mapped[OAuthClient] = relationship()
     user: Mapped[User] = relationship()
@@ -112,6 +115,19 @@ class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
     @classmethod
     def find_with_person(cls, family_id: uuid.UUID) -> GrantFamily | None:
         return db.session.scalar(_family_lookup(), {"family_id": family_id})
+
+    @classmethod
+    def backchannel_clients_of_session(cls, session_id: uuid.UUID) -> list[str]:
+        """The client ids of the clients that hold a grant (revoked or not) from the session
+        and registered a back-channel logout URI (OIDC Back-Channel Logout 1.0 §2.7)."""
+        stmt = (
+            select(OAuthClient.client_id)
+            .join(cls, cls.client_id == OAuthClient.id)
+            .where(cls.session_id == session_id, OAuthClient.backchannel_logout_uri.is_not(None))
+            .distinct()
+            .order_by(OAuthClient.client_id)
+        )
+        return list(db.session.scalars(stmt))
 
     @classmethod
     def active_of(cls, user_id: uuid.UUID, client_id: uuid.UUID | None = None) -> list[GrantFamily]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, Uuid, select
+from sqlalchemy import Boolean, String, Uuid, false, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authserver.clock import utcnow
@@ -28,6 +28,8 @@ class PendingAuthorization(UUIDPrimaryKey, db.Model):
     # prompt=login and max_age (OIDC Core §3.1.2.1), however the clocks of an upstream
     # and ours differ. No foreign key: a session ended since matches no live session.
     signed_in_session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The parameters came through /par (RFC 9126): a client that must push them is served.
+    pushed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @classmethod
     def find_live(cls, pending_id: uuid.UUID) -> PendingAuthorization | None:

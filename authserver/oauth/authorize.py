@@ -71,7 +71,9 @@ class Flow:
 def _validated(parked: PendingAuthorization | None) -> Flow | Response:
     """Authlib's validation plus our checks, on this request or (again) on a parked one."""
     server = current_server()
-    oauth_request = pending.ParkedRequest(parked, request.url, request.headers) if parked else None
+    oauth_request = (
+        pending.ParkedRequest.of(parked, request.url, request.headers) if parked else None
+    )
     if parked is None and has_unechoable_values(request.values):
         return _refuse(server, InvalidRequestError("The request has malformed parameters."))
     try:

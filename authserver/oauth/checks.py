@@ -10,6 +10,7 @@ from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 
+from authserver.config import current_settings
 from authserver.models import Service
 from authserver.numbers import parse_ascii_int
 from authserver.oauth.claims import SLUG_PATTERN
@@ -88,12 +89,23 @@ def check_resource(request: OAuth2Request) -> None:
         raise InvalidTargetError("The resource is not a service known to this server.")
 
 
+def check_pushed(request: OAuth2Request) -> None:
+    """RFC 9126 §5-6: a client registered with require_pushed_authorization_requests (or
+    every client, when the server requires it) sends its requests only through /par."""
+    if getattr(request, "pushed", False):
+        return
+    required = current_settings().require_pushed_authorization_requests
+    if required or request.client.require_pushed_authorization_requests:
+        raise InvalidRequestError("This client must push its authorization requests to /par.")
+
+
 def check_lengths(request: OAuth2Request) -> None:
     check_parameter_lengths(request.payload.data)  # the rule of every OAuth endpoint
 
 
 AUTHORIZE_CHECKS = (
     check_lengths,
+    check_pushed,
     require_pkce_s256,
     check_scope_allowed,
     check_prompt,

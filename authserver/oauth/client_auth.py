@@ -18,10 +18,12 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from authserver.models import OAuthClient
+from authserver.oauth.private_key_jwt import AssertionRefused
 
 IN_WORDS = {
     "client_secret_basic": "HTTP Basic authentication with its client secret",
     "client_secret_post": "its client_id and client_secret in the request body",
+    "private_key_jwt": "a client_assertion JWT signed with its private key",
     "none": "its client_id alone, as a public client",
 }
 
@@ -38,8 +40,11 @@ def described(
     methods: Sequence[str],
     query_client: Callable[[str], OAuthClient | None],
 ) -> InvalidClientError:
-    """`error` as a 401 with a description that names the client's own method."""
+    """`error` as a 401 with a description that names the client's own method. A refused
+    client assertion keeps its own description: it says which rule the JWT broke."""
     error.status_code = 401
+    if isinstance(error, AssertionRefused):
+        return error
     client_id = presented_client_id(request)
     client = query_client(client_id) if client_id else None
     if client_id is None:

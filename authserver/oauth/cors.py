@@ -31,8 +31,9 @@ CORS_ENDPOINTS = {
     "oauth.revoke_token": "POST",
     "oidc.userinfo": "GET, POST",
 }
-ALLOWED_HEADERS = "Authorization, Content-Type"
-EXPOSED_HEADERS = "WWW-Authenticate, Retry-After"
+# RFC 9449: a browser app sends its proof in DPoP and must read the server's DPoP-Nonce.
+ALLOWED_HEADERS = "Authorization, Content-Type, DPoP"
+EXPOSED_HEADERS = "WWW-Authenticate, Retry-After, DPoP-Nonce"
 PREFLIGHT_MAX_AGE = "600"  # seconds a browser may reuse a preflight answer
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -21,7 +21,7 @@ from authserver.clock import utcnow
 from authserver.config import current_settings
 from authserver.keys import current_key_store
 from authserver.models import GrantFamily, OAuthClient, RefreshToken
-from authserver.models.clients import AUTH_METHODS
+from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth import families
 from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, PERSON, SUBJECT_KIND_CLAIM
 
@@ -162,7 +162,7 @@ class RevocationEndpoint(RefusesUnknownHintsWith400, AuthlibRevocationEndpoint):
 
 
 class IntrospectionEndpoint(RefusesUnknownHintsWith400, AuthlibIntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Presented | None:
         return find_token(token_string, token_type_hint)
@@ -179,9 +179,10 @@ class IntrospectionEndpoint(RefusesUnknownHintsWith400, AuthlibIntrospectionEndp
     def introspect_token(self, token: Presented) -> dict[str, Any]:
         if isinstance(token, AccessToken):
             keep = ("scope", "client_id", "sub", SUBJECT_KIND_CLAIM, "aud", "iss", "exp", "iat")
-            keep += ("jti", "family_id")
+            keep += ("jti", "family_id", "cnf")  # RFC 9449 §6.2: cnf tells the RS the key
             payload = {name: token.claims[name] for name in keep if name in token.claims}
-            return {"active": True, "token_type": "Bearer", **payload}
+            token_type = "DPoP" if "cnf" in payload else "Bearer"
+            return {"active": True, "token_type": token_type, **payload}
         row = token.row
         return {
             "active": True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import logging
 import uuid
 from datetime import timedelta
@@ -29,8 +30,8 @@ from authserver.keys import current_key_store
 from authserver.mfa.amr import is_multi_factor
 from authserver.mfa.policy import allows_org_token
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
-from authserver.models.clients import AUTH_METHODS
-from authserver.oauth import claims, families
+from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
+from authserver.oauth import claims, dpop, families
 from authserver.oauth.parameters import normalize_scope
 from authserver.oauth.resources import token_resource
 from authserver.oauth.scopes import SERVICE_SCOPES
@@ -43,8 +44,6 @@ from authserver.oauth.tokens import (
 )
 
 log = logging.getLogger(__name__)
-
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -83,7 +82,7 @@ def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
     access_token = issue_access_token(grant, settings, keys)
     body: dict[str, Any] = {
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if grant.dpop_jkt else "Bearer",  # RFC 9449 §5
         "expires_in": settings.access_token_ttl,
         "scope": grant.scope,
     }
@@ -94,14 +93,26 @@ def token_response(grant: Grant, refresh_token: str | None) -> dict[str, Any]:
     return body
 
 
+def dpop_key(client: OAuthClient) -> str | None:
+    """The thumbprint of the DPoP key this token request proved (RFC 9449 §5; the proof was
+    checked by the server before the grant ran), None without a proof."""
+    proof = dpop.token_request_proof()
+    if proof is None and client.dpop_bound_access_tokens:
+        # RFC 9449 §5.2: the client registered dpop_bound_access_tokens.
+        raise InvalidRequestError("This client must send a DPoP proof.")
+    return proof.jkt if proof else None
+
+
 def family_grant(
     family: GrantFamily,
     client: OAuthClient,
     scope: str,
     nonce: str | None = None,
     service: str | None = None,
+    dpop_jkt: str | None = None,
 ) -> Grant:
     return Grant(
+        dpop_jkt=dpop_jkt,
         audience=service,
         client=client,
         scope=scope,
@@ -185,6 +196,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         code: AuthorizationCode = self.request.authorization_code
         client: OAuthClient = self.request.client
         service = token_resource(self.request.payload.datalist.get("resource", []), code.resources)
+        jkt = dpop_key(client)
         user = self.authenticate_user(code)
         if user is None:
             raise InvalidGrantError("The authorization code is invalid.")
@@ -202,6 +214,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_methods=list(code.auth_methods),
             created_at=now,
             expires_at=now + timedelta(seconds=settings.refresh_token_absolute_ttl),
+            # RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key; a
+            # confidential client's are bound to its authentication already.
+            dpop_jkt=jkt if client.is_public else None,
         )
         db.session.add(family)
         db.session.flush()
@@ -212,7 +227,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if may_refresh(client, code.scope):
             refresh_raw, _ = families.mint_refresh_token(family, settings, now)
         grant = with_org_claims(
-            family_grant(family, client, code.scope, code.nonce, service),
+            family_grant(family, client, code.scope, code.nonce, service, jkt),
             family.organization_id,
             service,
         )
@@ -241,6 +256,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         service = token_resource(
             self.request.payload.datalist.get("resource", []), token.family.resources
         )
+        jkt = dpop_key(client)
+        bound = token.family.dpop_jkt
+        if bound is not None and (jkt is None or not hmac.compare_digest(jkt, bound)):
+            # RFC 9449 §5: a bound refresh token is used only with a proof by its key.
+            raise InvalidGrantError("The refresh token is bound to another DPoP key.")
         try:
             successor = families.rotate(
                 self.request.presented_refresh_token, token, client, current_settings(), utcnow()
@@ -257,7 +277,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         scope = normalize_scope(self.request.payload.scope or family.scope)
         try:
             grant = with_org_claims(
-                family_grant(family, client, scope, service=service),
+                family_grant(family, client, scope, service=service, dpop_jkt=jkt),
                 family.organization_id,
                 service,
             )
@@ -282,7 +302,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """For service clients only (DESIGN); no refresh token, no family, nothing written."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = list(CONFIDENTIAL_AUTH_METHODS)
 
     @hooked
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
@@ -299,5 +319,5 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         # RFC 8707 §2: a service's own token is for our API only; naming any other
         # resource is invalid_target, not silently ignored.
         token_resource(self.request.payload.datalist.get("resource", []), [API_AUDIENCE])
-        body = token_response(Grant(client=client, scope=scope), None)
+        body = token_response(Grant(client=client, scope=scope, dpop_jkt=dpop_key(client)), None)
         return 200, body, self.TOKEN_RESPONSE_HEADER

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
@@ -18,15 +19,19 @@ PENDING_TTL = timedelta(minutes=15)
 MAX_PARAMS = 40
 
 
-def park(params: MultiDict[str, str], client_id: str) -> PendingAuthorization:
-    """Store the validated query; the caller commits. Repeated parameters were refused
-    before we get here, so one value per name is the whole request."""
+def park(
+    params: Mapping[str, str], client_id: str, *, pushed: bool = False
+) -> PendingAuthorization:
+    """Store the validated query (or the parameters a client pushed to /par); the caller
+    commits. Repeated parameters were refused before we get here, so one value per name
+    is the whole request."""
     now = utcnow()
     pending = PendingAuthorization(
         client_id=client_id,
         params={name: params[name] for name in list(params)[:MAX_PARAMS]},
         created_at=now,
         expires_at=now + PENDING_TTL,
+        pushed=pushed,
     )
     db.session.add(pending)
     db.session.flush()
@@ -63,13 +68,20 @@ class _ParkedPayload(OAuth2Payload):
 
 
 class ParkedRequest(OAuth2Request):
-    """An Authlib request built from parked parameters, so that resuming runs every
-    /authorize check again (STYLE "One request, end to end", step 4)."""
+    """An Authlib request built from stored parameters, so that resuming runs every
+    /authorize check again (STYLE "One request, end to end", step 4); /par validates
+    what a client pushed with it too. `pushed`: the parameters came through /par."""
 
-    def __init__(self, pending: PendingAuthorization, uri: str, headers: object) -> None:
+    def __init__(
+        self, params: Mapping[str, str], uri: str, headers: object, *, pushed: bool
+    ) -> None:
         super().__init__(method="GET", uri=uri, headers=headers)
-        self.payload = _ParkedPayload(pending.params)
-        self.pending = pending
+        self.payload = _ParkedPayload(dict(params))
+        self.pushed = pushed
+
+    @classmethod
+    def of(cls, pending: PendingAuthorization, uri: str, headers: object) -> ParkedRequest:
+        return cls(pending.params, uri, headers, pushed=pending.pushed)
 
     @property
     def args(self) -> MultiDict[str, str]:

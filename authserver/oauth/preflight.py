@@ -68,7 +68,7 @@ def check_one_authentication_method(form: MultiDict[str, str], basic_client_id: 
     """RFC 6749 §2.3: one authentication method per request. Beside Basic credentials the
     body may repeat the same client_id (§3.2.1), but not name another client nor carry a
     client_secret. Authlib would accept the Basic credentials and ignore the rest."""
-    if "client_secret" in form:
+    if "client_secret" in form or "client_assertion" in form:
         raise InvalidRequestError("Use one client authentication method, not two.")
     client_id = form.get("client_id")
     if client_id and client_id != basic_client_id:

@@ -13,7 +13,13 @@ from urllib.parse import urlsplit
 from authserver.extensions import db
 from authserver.hashing import new_secret, sha256_hex
 from authserver.models import OAuthClient
-from authserver.models.clients import AUTH_METHODS, GRANT_TYPES
+from authserver.models.clients import (
+    AUTH_METHODS,
+    DEVICE_CODE_GRANT_TYPE,
+    GRANT_TYPES,
+    SECRETLESS_AUTH_METHODS,
+)
+from authserver.oauth.client_jwks import check_jwks_uri, parse_jwks
 from authserver.oauth.scopes import SCOPES, SERVICE_SCOPES, USER_SCOPES
 from authserver.services.auth_manifest import AUTH_SERVICE
 from authserver.services.sync import lock_service
@@ -49,6 +55,12 @@ class ClientSpec:
     service_name: str | None = None
     client_id: str | None = None
     description: str | None = None
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2
+    backchannel_logout_uri: str | None = None  # OIDC Back-Channel Logout 1.0 §2.2
+    backchannel_logout_session_required: bool = False
+    jwks: dict | None = None
+    jwks_uri: str | None = None
+    require_pushed_authorization_requests: bool = False
 
 
 def validate(spec: ClientSpec) -> None:
@@ -60,10 +72,13 @@ def validate(spec: ClientSpec) -> None:
         raise RegistrationError("auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
     _check_grant_types(spec)
     _check_scopes(spec)
+    _check_keys(spec)
     for uri in spec.redirect_uris:
         check_redirect_uri(uri, "redirect_uri")
     for uri in spec.post_logout_redirect_uris:
         check_redirect_uri(uri, "post_logout_redirect_uri")
+    if spec.backchannel_logout_uri is not None:
+        check_backchannel_logout_uri(spec.backchannel_logout_uri)
     if spec.service_name is not None and not SERVICE_NAME_PATTERN.match(spec.service_name):
         raise RegistrationError("service", "use 1 to 50 of a-z 0-9 _ . -")
     if spec.service_name == AUTH_SERVICE:
@@ -107,8 +122,10 @@ def _check_grant_types(spec: ClientSpec) -> None:
         raise RegistrationError("grant_type", f"unknown: {', '.join(sorted(unknown))}")
     if "authorization_code" in grants and not spec.redirect_uris:
         raise RegistrationError("redirect_uri", "authorization_code needs at least one")
-    if "refresh_token" in grants and "authorization_code" not in grants:
-        raise RegistrationError("grant_type", "refresh_token goes with authorization_code")
+    if "refresh_token" in grants and not grants & {"authorization_code", DEVICE_CODE_GRANT_TYPE}:
+        raise RegistrationError(
+            "grant_type", "refresh_token goes with authorization_code or the device code grant"
+        )
     if "client_credentials" in grants:
         if spec.auth_method == "none":
             raise RegistrationError("grant_type", "a public client cannot use client_credentials")
@@ -135,6 +152,28 @@ def _check_scopes(spec: ClientSpec) -> None:
         raise RegistrationError("scope", f"not for {who}: {', '.join(sorted(mismatched))}")
 
 
+def _check_keys(spec: ClientSpec) -> None:
+    """private_key_jwt (RFC 7523, OIDC Core §9) needs the client's public keys: one JWK Set
+    inline or one jwks_uri; any other method has no use for keys."""
+    has_keys = spec.jwks is not None or spec.jwks_uri is not None
+    if spec.auth_method != "private_key_jwt":
+        if has_keys:
+            raise RegistrationError("jwks", "keys are for clients that use private_key_jwt")
+        return
+    if (spec.jwks is None) == (spec.jwks_uri is None):
+        raise RegistrationError("jwks", "private_key_jwt needs either jwks or jwks_uri")
+    if spec.jwks is not None:
+        try:
+            parse_jwks(spec.jwks)
+        except ValueError as error:
+            raise RegistrationError("jwks", str(error)) from None
+    if spec.jwks_uri is not None:
+        check_redirect_uri(spec.jwks_uri, "jwks_uri")  # length, controls, no fragment
+        problem = check_jwks_uri(spec.jwks_uri)
+        if problem is not None:
+            raise RegistrationError("jwks_uri", problem)
+
+
 def check_redirect_uri(uri: str, field_name: str) -> None:
     """RFC 9700 §2.1 and RFC 8252 §7: https, loopback http, or a private-use scheme."""
     if len(uri) > MAX_URI_LENGTH:
@@ -156,6 +195,26 @@ def check_redirect_uri(uri: str, field_name: str) -> None:
     )
 
 
+def check_backchannel_logout_uri(uri: str) -> None:
+    """Back-Channel Logout 1.0 §2.2: an absolute URI without a fragment; ours are https, or
+    http on a loopback address, since the server itself POSTs a logout token there."""
+    field_name = "backchannel_logout_uri"
+    if len(uri) > MAX_URI_LENGTH:
+        raise RegistrationError(field_name, f"must be at most {MAX_URI_LENGTH} characters")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in uri) or "#" in uri:
+        raise RegistrationError(field_name, f"{uri!r} has spaces, controls or a fragment")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise RegistrationError(field_name, f"{uri!r} is not a URI") from None
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return
+    raise RegistrationError(field_name, f"{uri!r} must be https or http on a loopback address")
+
+
 def new_client_id() -> str:
     return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(CLIENT_ID_LENGTH))
 
@@ -171,7 +230,7 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         raise RegistrationError("client_id", f"{client_id!r} is taken")
     if spec.service_name is not None:
         lock_service(spec.service_name)  # registers it when new, race-safe
-    secret = None if spec.auth_method == "none" else new_secret()
+    secret = None if spec.auth_method in SECRETLESS_AUTH_METHODS else new_secret()
     client = OAuthClient(
         client_id=client_id,
         client_secret_hash=sha256_hex(secret) if secret else None,
@@ -184,6 +243,12 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
         token_endpoint_auth_method=spec.auth_method,
         is_first_party=spec.is_first_party,
         service_name=spec.service_name,
+        dpop_bound_access_tokens=spec.dpop_bound_access_tokens,
+        backchannel_logout_uri=spec.backchannel_logout_uri,
+        backchannel_logout_session_required=spec.backchannel_logout_session_required,
+        jwks=spec.jwks,
+        jwks_uri=spec.jwks_uri,
+        require_pushed_authorization_requests=spec.require_pushed_authorization_requests,
     )
     db.session.add(client)
     db.session.flush()
@@ -192,7 +257,19 @@ def register(spec: ClientSpec) -> tuple[OAuthClient, str | None]:
 
 # What `authserver clients update` may change; the grant types, authentication method and
 # service define what a client is, so they stay (register a new client instead).
-CHANGEABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "scopes", "is_first_party")
+CHANGEABLE = (
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "scopes",
+    "is_first_party",
+    "dpop_bound_access_tokens",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+    "jwks",
+    "jwks_uri",
+    "require_pushed_authorization_requests",
+)
 
 
 def change(
@@ -212,10 +289,17 @@ def change(
             auth_method=client.token_endpoint_auth_method,
             is_first_party=future["is_first_party"],
             service_name=client.service_name,
+            dpop_bound_access_tokens=future["dpop_bound_access_tokens"],
+            backchannel_logout_uri=future["backchannel_logout_uri"],
+            backchannel_logout_session_required=future["backchannel_logout_session_required"],
+            jwks=future["jwks"],
+            jwks_uri=future["jwks_uri"],
+            require_pushed_authorization_requests=future["require_pushed_authorization_requests"],
         )
     )
-    if rotate_secret and client.is_public:
-        raise RegistrationError("rotate_secret", "a public client has no secret")
+    if rotate_secret and client.client_secret_hash is None:
+        kind = "public" if client.is_public else "private_key_jwt"
+        raise RegistrationError("rotate_secret", f"a {kind} client has no secret")
     changed = []
     for field, value in future.items():
         value = _stored_form(field, value)

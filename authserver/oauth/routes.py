@@ -11,6 +11,7 @@ from authserver.config import current_settings
 from authserver.extensions import csrf, db, limiter
 from authserver.metrics import count_token_issued
 from authserver.oauth import authorize as flow
+from authserver.oauth import par
 from authserver.oauth.pending import expired_page, find
 from authserver.oauth.server import current_server
 
@@ -79,9 +80,35 @@ def introspect_token() -> Response:
     return _committed(current_server().create_endpoint_response("introspection"))
 
 
+# Each request stores a row, and a public client can be named by anyone: a bound per
+# address, so that a flood from one place cannot fill the tables (housekeeping empties them).
+STORED_REQUEST_LIMIT = "120/minute"
+
+
+@oauth.post("/device_authorization")
+@csrf.exempt
+@limiter.limit(STORED_REQUEST_LIMIT)
+def device_authorization() -> Response:
+    """RFC 8628 §3.1: a device code for the client, a user code for the person."""
+    return _committed(current_server().create_endpoint_response("device_authorization"))
+
+
+@oauth.post("/par")
+@csrf.exempt
+@limiter.limit(STORED_REQUEST_LIMIT)
+def push_authorization_request() -> Response:
+    """RFC 9126 §2: the client pushes its authorization request and gets a request_uri."""
+    return _committed(current_server().create_endpoint_response("pushed_authorization"))
+
+
 @oauth.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt  # OIDC Core §3.1.2.1: clients may POST the request; it carries no session change
 def authorize() -> Response:
+    if "request_uri" in request.values:  # RFC 9126 §4: the pushed parameters, and only them
+        parked = par.resolve(request.values["request_uri"], request.values.get("client_id"))
+        if isinstance(parked, Response):
+            return parked
+        return flow.run(parked=parked)
     return flow.run(parked=None)
 
 

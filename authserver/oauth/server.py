@@ -12,9 +12,10 @@ from flask import request as flask_request
 from authserver.config import current_settings
 from authserver.credentials.exchange import TokenExchangeGrant
 from authserver.models import OAuthClient
-from authserver.oauth import client_auth
+from authserver.oauth import client_auth, dpop
 from authserver.oauth.checks import AuthorizeChecks
 from authserver.oauth.client_cache import current_client_cache
+from authserver.oauth.device import DeviceAuthorizationEndpoint, DeviceCodeGrant
 from authserver.oauth.endpoints import IntrospectionEndpoint, RevocationEndpoint
 from authserver.oauth.grants import (
     AuthorizationCodeGrant,
@@ -22,8 +23,11 @@ from authserver.oauth.grants import (
     RefreshTokenGrant,
     S256CodeChallenge,
 )
+from authserver.oauth.par import PushedAuthorizationEndpoint
 from authserver.oauth.pending import ParkedRequest
 from authserver.oauth.preflight import check_grant_type_present, check_request
+from authserver.oauth.private_key_jwt import METHOD as PRIVATE_KEY_JWT
+from authserver.oauth.private_key_jwt import PrivateKeyJWT
 from authserver.oauth.scopes import SCOPES
 from authserver.oidc.logout import EndSessionEndpoint
 
@@ -68,9 +72,16 @@ class AuthorizationServer(FlaskAuthorizationServer):
         try:
             check_request(flask_request.form, flask_request.headers)
             check_grant_type_present(flask_request.form)
+            dpop.check_token_request()
+        except dpop.ProofRefused as refused:
+            return self.handle_error_response(request, dpop.TokenEndpointError(refused))
         except OAuth2Error as error:
             return self.handle_error_response(request, error)
-        return super().create_token_response(request)
+        response = super().create_token_response(request)
+        if current_settings().dpop_nonce and dpop.token_request_proof() is not None:
+            # RFC 9449 §8.2: the nonce for the client's next proof, before this one expires.
+            response.headers["DPoP-Nonce"] = dpop.new_nonce(current_settings())
+        return response
 
     def create_endpoint_response(self, name: str, request: object = None) -> Response:
         try:
@@ -88,13 +99,17 @@ def init_server(app: Flask) -> AuthorizationServer:
     """One server per app, kept in app.extensions (tests build several apps)."""
     app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(SCOPES))
     server = AuthorizationServer(app)
+    server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
     server.register_grant(
         AuthorizationCodeGrant, [S256CodeChallenge(required=True), AuthorizeChecks()]
     )
     server.register_extension(server.issuer_parameter)
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant)
     server.register_grant(TokenExchangeGrant)
+    server.register_endpoint(DeviceAuthorizationEndpoint)
+    server.register_endpoint(PushedAuthorizationEndpoint)
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_endpoint(EndSessionEndpoint)

@@ -53,6 +53,7 @@ class Grant:
     audience: str | None = None  # a service named by an RFC 8707 resource indicator
     # (sub, sub_kind) when the subject is neither `user` nor the client: an org API key's org.
     subject: tuple[str, str] | None = None
+    dpop_jkt: str | None = None  # RFC 9449 §6: the DPoP key the access token is bound to
     # Organization claims read for this token (oauth/claims.py).
     access_claims: Mapping[str, Any] = field(default_factory=dict)
     id_claims: Mapping[str, Any] = field(default_factory=dict)
@@ -90,6 +91,8 @@ def access_token_claims(grant: Grant, settings: Settings, now: datetime) -> dict
         claims["auth_time"] = int(grant.auth_time.timestamp())
     if grant.family_id is not None:
         claims["family_id"] = str(grant.family_id)
+    if grant.dpop_jkt is not None:
+        claims["cnf"] = {"jkt": grant.dpop_jkt}  # RFC 9449 §6.1
     claims.update(grant.access_claims)
     return claims
 

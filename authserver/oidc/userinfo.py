@@ -9,22 +9,60 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator
-from flask import Response, abort
+from flask import Response, abort, request
 
 from authserver.extensions import db
 from authserver.mfa.amr import is_multi_factor
 from authserver.models import User
-from authserver.oauth import claims
+from authserver.oauth import claims, dpop
 from authserver.oauth.endpoints import AccessToken, find_access_token
 from authserver.oauth.tokens import profile_claims
 
 
+class DPoPRefusal(OAuth2Error):
+    """RFC 9449 §7.1: 401 with the DPoP challenge (and §9: a nonce when one is needed)."""
+
+    status_code = 401
+
+    def __init__(self, refused: dpop.ProofRefused) -> None:
+        super().__init__(description=refused.description, error=refused.error)
+        self.refused = refused
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers = [("WWW-Authenticate", dpop.challenge(self.refused))]
+        return headers + list(dpop.nonce_headers(self.refused).items())
+
+
 class AccessTokenValidator(BearerTokenValidator):
+    """Bearer tokens; a DPoP-bound one is refused here (RFC 9449 §7.2)."""
+
     def authenticate_token(self, token_string: str) -> AccessToken | None:
         return find_access_token(token_string)
 
+    def validate_token(self, token: AccessToken | None, scopes: Any, request_: Any) -> None:
+        super().validate_token(token, scopes, request_)
+        raw = request.headers.get("Authorization", "").split(None, 1)[1]
+        try:
+            dpop.check_presentation(self.TOKEN_TYPE, raw.strip(), token.claims)
+        except dpop.ProofRefused as refused:
+            raise DPoPRefusal(refused) from None
 
-RFC6750_ERRORS = frozenset({"invalid_request", "invalid_token", "insufficient_scope"})
+
+class DPoPAccessTokenValidator(AccessTokenValidator):
+    """`Authorization: DPoP <token>` with a proof by the token's key (RFC 9449 §7.1)."""
+
+    TOKEN_TYPE = "dpop"
+
+
+RFC6750_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_token",
+        "insufficient_scope",
+        "invalid_dpop_proof",
+        "use_dpop_nonce",
+    }
+)
 
 
 class BearerProtector(ResourceProtector):
@@ -45,6 +83,7 @@ class BearerProtector(ResourceProtector):
 
 require_token = BearerProtector()
 require_token.register_token_validator(AccessTokenValidator())
+require_token.register_token_validator(DPoPAccessTokenValidator())
 
 
 def userinfo_claims(token: AccessToken) -> dict[str, Any] | None:

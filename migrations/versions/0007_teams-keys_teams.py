@@ -1,7 +1,7 @@
 """teams
 
 Revision ID: 0007_teams_keys_teams
-Revises: 0003_mail
+Revises: 0004_device_par
 Create Date: 2026-12-01 09:55:08.675811
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0007_teams_keys_teams'
-down_revision = '0003_mail'
+down_revision = '0004_device_par'
 branch_labels = None
 depends_on = None
 

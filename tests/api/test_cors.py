@@ -116,6 +116,7 @@ def test_a_preflight_from_a_registered_origin_is_answered(
     assert response.headers["Access-Control-Allow-Origin"] == SPA
     assert response.headers["Access-Control-Allow-Methods"] == methods
     assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    assert "DPoP" in response.headers["Access-Control-Allow-Headers"]  # RFC 9449 proofs
     assert "Origin" in response.headers["Vary"]
     assert "Access-Control-Allow-Credentials" not in response.headers
 

@@ -80,13 +80,16 @@ def test_discovery_states_exactly_the_supported_protocol(http: FlaskClient) -> N
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
         "urn:ietf:params:oauth:grant-type:token-exchange",
     }
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
         "none",
     }
+    assert metadata["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert "plain" not in metadata["code_challenge_methods_supported"]
     assert "none" not in metadata["introspection_endpoint_auth_methods_supported"]
     assert metadata["authorization_response_iss_parameter_supported"] is True
@@ -97,6 +100,8 @@ def test_discovery_states_exactly_the_supported_protocol(http: FlaskClient) -> N
         "revocation",
         "introspection",
         "end_session",
+        "device_authorization",
+        "pushed_authorization_request",
     ):
         assert metadata[f"{name}_endpoint"].startswith("http://127.0.0.1:8000/")
 

@@ -71,7 +71,7 @@ def test_a_client_for_exchanging_keys_is_registered_from_the_cli(sqlite_operator
     sqlite_operator.ok("init")
     out = sqlite_operator.ok(
         "clients", "create", "--name", "deploy script", "--public",
-        "--grant-type", "urn:ietf:params:oauth:grant-type:token-exchange",
+        "--grant-type", "token_exchange",
     )  # fmt: skip
     assert out.startswith("client_id:")
     rows = sqlite_operator.query("SELECT grant_types, scopes FROM oauth_clients")

@@ -12,11 +12,15 @@ from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.models import (
     AuthorizationCode,
+    DeviceAuthorization,
+    DPoPProofUse,
     GrantFamily,
     PendingAuthorization,
     PendingSignIn,
+    PushedAuthorizationRequest,
     RefreshToken,
     Session,
+    UsedClientAssertion,
     WebAuthnChallenge,
 )
 from tests.factories import (
@@ -51,6 +55,8 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
     make_refresh_token(live, expires_at=now - LONG_AGO)  # idle-expired, family alive
     kept_token = make_refresh_token(live)
     db.session.add(PendingAuthorization(client_id="x", params={}, expires_at=now - LONG_AGO))
+    db.session.add(DPoPProofUse(proof_hash="a" * 64, expires_at=now - LONG_AGO))
+    db.session.add(DPoPProofUse(proof_hash="b" * 64, expires_at=now))  # its window is open
     for expires_at, token in ((now - LONG_AGO, "a" * 64), (now, "b" * 64)):
         db.session.add(
             PendingSignIn(token_hash=token, user_id=user.id, method="pwd", expires_at=expires_at)
@@ -58,6 +64,24 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
         db.session.add(
             WebAuthnChallenge(challenge_hash=token, purpose="passkey", expires_at=expires_at)
         )
+    for expires_at, suffix in ((now - LONG_AGO, "dead"), (now, "live")):
+        db.session.add(
+            DeviceAuthorization(
+                device_code_hash="d" + suffix,
+                user_code_hash="u" + suffix,
+                client_id=client.id,
+                expires_at=expires_at,
+                interval=5,
+            )
+        )
+        db.session.add(
+            PushedAuthorizationRequest(
+                request_uri_hash=suffix, client_id="x", params={}, expires_at=expires_at
+            )
+        )
+    # A used assertion id is needed only until its assertion expires.
+    db.session.add(UsedClientAssertion(client_id="x", jti="a", expires_at=now - timedelta(1)))
+    db.session.add(UsedClientAssertion(client_id="x", jti="b", expires_at=now + timedelta(1)))
     db.session.commit()
 
     assert clean(now, dry_run=True) == {
@@ -66,10 +90,14 @@ def test_dead_rows_go_and_live_ones_stay(app: Flask) -> None:
         "sessions": 2,
         "grant_families": 2,
         "refresh_tokens": 1,  # plus the dead family's token, which goes by cascade
+        "dpop_proof_uses": 1,
         "mfa_pending_sign_ins": 1,
         "mfa_webauthn_challenges": 1,
         "verification_tokens": 0,  # tests/mail/test_housekeeping.py
         "outbox": 0,
+        "device_authorizations": 1,
+        "pushed_authorization_requests": 1,
+        "used_client_assertions": 1,
     }
     assert count(AuthorizationCode) == 2  # a dry run deletes nothing
 

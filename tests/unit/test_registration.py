@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from joserfc.jwk import RSAKey
 
 from authserver.oauth.registration import (
     CLIENT_ID_PATTERN,
@@ -94,3 +95,48 @@ def test_no_client_may_be_bound_to_the_servers_own_auth_service() -> None:
     with pytest.raises(RegistrationError, match="service"):
         validate(spec)
     validate(dataclasses.replace(spec, service_name="billing"))  # any other service may
+
+
+PUBLIC_KEYS = {"keys": [RSAKey.generate_key(2048, parameters={"kid": "k"}).as_dict(private=False)]}
+KEY_CLIENT = {**WEB, "auth_method": "private_key_jwt"}
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {**KEY_CLIENT, "jwks": PUBLIC_KEYS},
+        {**KEY_CLIENT, "jwks_uri": "https://app.example/jwks.json"},
+        {**KEY_CLIENT, "jwks_uri": "http://127.0.0.1:9000/jwks.json"},
+        {"grant_types": ("urn:ietf:params:oauth:grant-type:device_code", "refresh_token")},
+        {**WEB, "require_pushed_authorization_requests": True},
+    ],
+    ids=["inline-keys", "https-jwks-uri", "loopback-jwks-uri", "device-cli", "requires-par"],
+)
+def test_clients_of_the_newer_protocols_register(over: dict) -> None:
+    validate(ClientSpec(name="App", **over))
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        (KEY_CLIENT, "needs either jwks or jwks_uri"),
+        (
+            {**KEY_CLIENT, "jwks": PUBLIC_KEYS, "jwks_uri": "https://a.example/j"},
+            "either jwks or jwks_uri",
+        ),
+        ({**KEY_CLIENT, "jwks_uri": "http://app.example/jwks.json"}, "https"),
+        ({**KEY_CLIENT, "jwks_uri": "https://app.example/j#frag"}, "fragment"),
+        ({**KEY_CLIENT, "jwks": {"keys": []}}, "1 to 20 keys"),
+        ({**KEY_CLIENT, "jwks": {"keys": [{"kty": "oct", "k": "AAAA"}]}}, "RSA, EC or OKP"),
+        (
+            {**KEY_CLIENT, "jwks": {"keys": [RSAKey.generate_key(2048).as_dict(private=True)]}},
+            "never a private key",
+        ),
+        ({**KEY_CLIENT, "jwks": {"keys": [{"kty": "RSA", "n": "x"}]}}, "not a valid JWK Set"),
+        ({**WEB, "jwks": PUBLIC_KEYS}, "private_key_jwt"),
+        ({"grant_types": ("refresh_token",)}, "refresh_token goes with"),
+    ],
+)
+def test_keys_must_fit_private_key_jwt(over: dict, message: str) -> None:
+    with pytest.raises(RegistrationError, match=message):
+        validate(ClientSpec(name="App", **over))

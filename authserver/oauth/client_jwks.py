@@ -1,0 +1,121 @@
+"""The public keys of a private_key_jwt client (RFC 7523, OIDC Core §9): registered inline,
+or fetched from its jwks_uri.
+
+A jwks_uri is fetched with a timeout, no redirects and a size bound, and only over https
+or plain http to a loopback address (a laptop's test client). What was fetched is kept per
+worker for AUTHSERVER_CLIENT_JWKS_CACHE_TTL seconds, so a client's assertions do not each
+cost a fetch, and a client that rotates its keys is heard within that time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from authserver.config import current_settings
+from authserver.models import OAuthClient
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT = 5  # seconds, connecting and reading
+MAX_JWKS_BYTES = 64 * 1024  # far more than a few public keys need
+MAX_KEYS = 20
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+# Only keys whose private half the client keeps: a shared "oct" key would be a secret.
+ASYMMETRIC_KEY_TYPES = frozenset({"RSA", "EC", "OKP"})
+
+
+class JWKSUnavailable(Exception):
+    """The client's keys cannot be had; the message is for the log only."""
+
+
+def check_jwks_uri(uri: str) -> str | None:
+    """What is wrong with a jwks_uri, or None: https, or http to a loopback address."""
+    parts = urlsplit(uri)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return None
+    return "must be https, or http on a loopback address"
+
+
+def parse_jwks(document: Any) -> KeySet:
+    """A JWK Set of public, asymmetric keys; raise ValueError saying what is wrong."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError('must be a JSON object with a "keys" list')
+    keys = document["keys"]
+    if not keys or len(keys) > MAX_KEYS:
+        raise ValueError(f"must hold 1 to {MAX_KEYS} keys")
+    for key in keys:
+        if not isinstance(key, dict) or key.get("kty") not in ASYMMETRIC_KEY_TYPES:
+            raise ValueError("keys must be RSA, EC or OKP public keys")
+        if "d" in key:
+            raise ValueError("must hold public keys only, never a private key")
+    try:
+        return KeySet.import_key_set(document)
+    except (JoseError, ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"is not a valid JWK Set ({type(error).__name__})") from None
+
+
+def fetch_jwks(uri: str) -> KeySet:
+    problem = check_jwks_uri(uri)
+    if problem is not None:
+        raise JWKSUnavailable(f"jwks_uri {problem}")
+    try:
+        with requests.get(
+            uri, timeout=FETCH_TIMEOUT, allow_redirects=False, stream=True
+        ) as response:
+            if response.status_code != 200:
+                raise JWKSUnavailable(f"jwks_uri answered {response.status_code}")
+            body = b""
+            for chunk in response.iter_content(8192):
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise JWKSUnavailable(f"jwks_uri sent more than {MAX_JWKS_BYTES} bytes")
+        return parse_jwks(json.loads(body))
+    except requests.RequestException as error:
+        raise JWKSUnavailable(f"jwks_uri unreachable: {type(error).__name__}") from None
+    except ValueError as error:  # not JSON, or not a key set of public keys
+        raise JWKSUnavailable(f"jwks_uri document {error}") from None
+
+
+class JWKSCache:
+    """jwks_uri -> (fetched at, key set), per worker."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, KeySet]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, uri: str, ttl: int) -> KeySet:
+        now = time.monotonic()
+        entry = self._entries.get(uri)
+        if entry is not None and now - entry[0] < ttl:
+            return entry[1]
+        key_set = fetch_jwks(uri)
+        with self._lock:
+            if len(self._entries) > 1000:
+                self._entries.clear()
+            self._entries[uri] = (now, key_set)
+        return key_set
+
+
+def public_keys_of(client: OAuthClient) -> KeySet:
+    """The keys that verify the client's assertions."""
+    if client.jwks is not None:
+        try:
+            return parse_jwks(client.jwks)
+        except ValueError as error:
+            raise JWKSUnavailable(f"registered jwks {error}") from None
+    if client.jwks_uri is None:
+        raise JWKSUnavailable("the client has neither jwks nor jwks_uri")
+    cache: JWKSCache = current_app.extensions.setdefault("authserver.client_jwks", JWKSCache())
+    return cache.get(client.jwks_uri, current_settings().client_jwks_cache_ttl)

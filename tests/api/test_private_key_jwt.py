@@ -1,0 +1,279 @@
+"""private_key_jwt client authentication (RFC 7523 §2.2 and §3, OIDC Core §9): assertions
+signed with joserfc here, keys registered inline or served from a jwks_uri by a real HTTP
+server on loopback."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import ECKey, RSAKey
+
+from authserver.extensions import db
+from authserver.models import User
+from tests.factories import make_user
+from tests.jwks_server import JWKSServer
+from tests.oauth_helpers import ISSUER, RegisteredClient, issue_code, pkce_pair, register_client
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+RSA = RSAKey.generate_key(2048, parameters={"kid": "rsa-1"}, private=True)
+EC = ECKey.generate_key("P-256", parameters={"kid": "ec-1"}, private=True)
+OTHER = RSAKey.generate_key(2048, parameters={"kid": "rsa-1"}, private=True)
+
+
+def public_jwks(*keys: Any) -> dict:
+    return {"keys": [key.as_dict(private=False) for key in keys]}
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[JWKSServer]:
+    server = JWKSServer(public_jwks(RSA, EC))
+    yield server
+    server.stop()
+
+
+def key_client(**over: Any) -> RegisteredClient:
+    fields = {
+        "token_endpoint_auth_method": "private_key_jwt",
+        "client_secret_hash": None,
+        "jwks": public_jwks(RSA, EC),
+    }
+    return register_client(**{**fields, **over})
+
+
+@pytest.fixture
+def inline(app: Flask) -> RegisteredClient:
+    return key_client()
+
+
+@pytest.fixture
+def person(app: Flask) -> User:
+    user = make_user()
+    db.session.commit()
+    return user
+
+
+def assertion(client_id: str, key: Any = RSA, alg: str = "RS256", **over: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": ISSUER + "/token",
+        "iat": now,
+        "exp": now + 60,
+        "jti": secrets.token_urlsafe(16),
+        **over,
+    }
+    claims = {name: value for name, value in claims.items() if value is not None}
+    return jwt.encode({"alg": alg, "kid": key.kid}, claims, key)
+
+
+def with_assertion(signed: str, **form: str) -> dict[str, str]:
+    return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": signed, **form}
+
+
+def redeem_with(http: FlaskClient, registered: RegisteredClient, person: User, signed: str):  # noqa: ANN201
+    verifier, challenge = pkce_pair()
+    code = issue_code(registered, person, challenge)
+    form = with_assertion(
+        signed,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=registered.client.redirect_uris[0],
+        code_verifier=verifier,
+    )
+    return http.post("/token", data=form)
+
+
+@pytest.mark.parametrize(("key", "alg"), [(RSA, "RS256"), (EC, "ES256")])
+def test_a_signed_assertion_authenticates_at_token(
+    http: FlaskClient, inline: RegisteredClient, person: User, key: Any, alg: str
+) -> None:
+    response = redeem_with(http, inline, person, assertion(inline.client_id, key, alg))
+    assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("audience", [ISSUER, ISSUER + "/token"])
+def test_the_audience_may_be_the_issuer_or_the_token_endpoint(
+    http: FlaskClient, inline: RegisteredClient, person: User, audience: str
+) -> None:
+    signed = assertion(inline.client_id, aud=audience)
+    assert redeem_with(http, inline, person, signed).status_code == 200
+
+
+def test_a_replayed_jti_is_refused(
+    http: FlaskClient, inline: RegisteredClient, person: User
+) -> None:
+    signed = assertion(inline.client_id)
+    assert redeem_with(http, inline, person, signed).status_code == 200
+    replayed = redeem_with(http, inline, person, signed)
+    assert replayed.status_code == 401 and replayed.json["error"] == "invalid_client"
+    assert "JWT ID" in replayed.json["error_description"]
+
+
+@pytest.mark.parametrize(
+    ("over", "why"),
+    [
+        ({"aud": "https://elsewhere.example/token"}, "aud"),
+        ({"aud": None}, "aud"),
+        ({"exp": int(time.time()) - 120}, "exp"),
+        ({"exp": None}, "exp"),
+        ({"exp": int(time.time()) + 7200}, "3600 seconds"),
+        ({"exp": "9999999999"}, "whole number"),
+        ({"jti": None}, "JWT ID"),
+        ({"jti": "x" * 300}, "jti"),
+        ({"iss": "someone-else"}, "Issuer"),
+    ],
+)
+def test_an_assertion_that_breaks_a_rule_is_invalid_client(
+    http: FlaskClient, inline: RegisteredClient, person: User, over: dict, why: str
+) -> None:
+    refused = redeem_with(http, inline, person, assertion(inline.client_id, **over))
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
+    assert why.lower() in refused.json["error_description"].lower(), refused.json
+
+
+def test_an_assertion_signed_by_another_key_is_refused(
+    http: FlaskClient, inline: RegisteredClient, person: User
+) -> None:
+    refused = redeem_with(http, inline, person, assertion(inline.client_id, OTHER))
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
+
+
+def test_a_symmetric_assertion_is_refused(
+    http: FlaskClient, inline: RegisteredClient, person: User
+) -> None:
+    from joserfc.jwk import OctKey
+
+    shared = OctKey.generate_key(256, parameters={"kid": "rsa-1"})
+    refused = redeem_with(http, inline, person, assertion(inline.client_id, shared, "HS256"))
+    assert refused.status_code == 401 and "RS256" in refused.json["error_description"]
+
+
+def test_a_secret_client_cannot_authenticate_with_an_assertion(
+    http: FlaskClient, person: User
+) -> None:
+    secret_client = register_client()
+    refused = redeem_with(http, secret_client, person, assertion(secret_client.client_id))
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
+
+
+def test_an_assertion_beside_basic_credentials_is_refused(
+    http: FlaskClient, inline: RegisteredClient
+) -> None:
+    form = with_assertion(
+        assertion(inline.client_id), grant_type="refresh_token", refresh_token="x"
+    )
+    response = http.post("/token", data=form, headers={"Authorization": "Basic eDp5"})
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("garbage", ["not-a-jwt", "a.b.c", "\u00e9" * 10, "x" * 3000])
+def test_a_malformed_assertion_is_a_clear_error_never_a_500(
+    http: FlaskClient, inline: RegisteredClient, garbage: str
+) -> None:
+    form = with_assertion(garbage, grant_type="refresh_token", refresh_token="x")
+    response = http.post("/token", data=form)
+    assert response.status_code in (400, 401) and response.json["error"] in (
+        "invalid_client",
+        "invalid_request",
+    )
+
+
+def test_keys_from_a_jwks_uri_are_fetched_once_and_cached(
+    app: Flask, http: FlaskClient, person: User, jwks_server: JWKSServer
+) -> None:
+    by_uri = key_client(jwks=None, jwks_uri=jwks_server.uri)
+    for _ in range(3):
+        assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
+    assert jwks_server.fetches == 1
+
+
+@pytest.mark.parametrize(
+    "document", [b"x" * 70_000, b"not json", b'{"keys": [{"kty": "oct", "k": "AAAA"}]}']
+)
+def test_a_jwks_uri_serving_too_much_or_garbage_fails_authentication_cleanly(
+    app: Flask, http: FlaskClient, person: User, document: bytes
+) -> None:
+    server = JWKSServer(document)
+    try:
+        by_uri = key_client(jwks=None, jwks_uri=server.uri)
+        refused = redeem_with(http, by_uri, person, assertion(by_uri.client_id))
+    finally:
+        server.stop()
+    assert refused.status_code == 401 and "unavailable" in refused.json["error_description"]
+
+
+def test_an_unreachable_jwks_uri_fails_authentication_cleanly(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    server = JWKSServer({})
+    uri = server.uri
+    server.stop()
+    by_uri = key_client(jwks=None, jwks_uri=uri)
+    refused = redeem_with(http, by_uri, person, assertion(by_uri.client_id))
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("path", ["/revoke", "/introspect"])
+def test_an_assertion_authenticates_at_revoke_and_introspect(
+    http: FlaskClient, inline: RegisteredClient, path: str
+) -> None:
+    form = with_assertion(assertion(inline.client_id, aud=ISSUER), token="unknown-token")
+    response = http.post(path, data=form)
+    assert response.status_code == 200, response.json
+
+
+def test_an_assertion_authenticates_at_par(http: FlaskClient, inline: RegisteredClient) -> None:
+    _, challenge = pkce_pair()
+    form = with_assertion(
+        assertion(inline.client_id, aud=ISSUER + "/par"),
+        response_type="code",
+        redirect_uri=inline.client.redirect_uris[0],
+        scope="openid",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    response = http.post("/par", data=form)
+    assert response.status_code == 201, response.json
+
+
+def test_discovery_advertises_private_key_jwt_and_its_algorithms(http: FlaskClient) -> None:
+    metadata = http.get("/.well-known/openid-configuration").json
+    assert "private_key_jwt" in metadata["token_endpoint_auth_methods_supported"]
+    assert "private_key_jwt" in metadata["introspection_endpoint_auth_methods_supported"]
+    assert metadata["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256"]
+
+
+@pytest.fixture
+def postgres_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serializes writers; concurrent replays are a PostgreSQL question")
+
+
+def test_one_assertion_sent_by_several_callers_at_once_is_accepted_once(
+    app: Flask, inline: RegisteredClient, postgres_only: None
+) -> None:
+    signed, callers = assertion(inline.client_id, aud=ISSUER), 5
+    barrier = threading.Barrier(callers)
+    statuses: list[int] = []
+
+    def call() -> None:
+        caller = app.test_client()
+        barrier.wait()
+        form = with_assertion(signed, token="unknown-token")
+        statuses.append(caller.post("/revoke", data=form).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [200] + [401] * (callers - 1)
