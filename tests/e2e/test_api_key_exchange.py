@@ -56,7 +56,7 @@ def test_an_org_key_becomes_a_jwt_the_billing_service_verifies_over_http(
             "deploy script",
             "--public",
             "--grant-type",
-            TOKEN_EXCHANGE,
+            "token_exchange",
             "--json",
         )  # fmt: skip
     )
