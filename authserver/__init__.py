@@ -158,9 +158,11 @@ def _register_blueprints(app: Flask) -> None:
     from authserver.account.invitation_link import invitation_link
     from authserver.account.routes import account
     from authserver.admin.routes import admin
+    from authserver.api.api_keys import keys_api
     from authserver.api.openapi import openapi_api
     from authserver.api.orgs import invitations_api, orgs_api
     from authserver.api.services import services_api
+    from authserver.api.teams import teams_api
     from authserver.demo.routes import init_demo
     from authserver.device.routes import device
     from authserver.errors import register_error_handlers
@@ -198,6 +200,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)
     app.register_blueprint(invitations_api)
+    app.register_blueprint(teams_api)
+    app.register_blueprint(keys_api)
     app.register_blueprint(mfa_policy_api)
     app.register_blueprint(openapi_api)
     app.register_blueprint(health)

@@ -1,4 +1,4 @@
-"""The `authserver` command group: init, db, keys, clients, users, orgs, serve."""
+"""The `authserver` command group: init, db, keys, clients, users, orgs, api-keys, serve."""
 
 from __future__ import annotations
 
@@ -21,13 +21,14 @@ from authserver.audit_cli import audit_cli
 from authserver.cli_input import RUN_INIT, read_json_file, unstorable_argument
 from authserver.clock import utcnow
 from authserver.config import ConfigError, Settings, current_settings
+from authserver.credentials.cli import api_keys_cli
 from authserver.demo.seed import seed
 from authserver.errors import is_missing_schema
 from authserver.extensions import db
 from authserver.housekeeping import clean
 from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, current_key_store
 from authserver.models import OAuthClient
-from authserver.models.clients import DEVICE_CODE_GRANT_TYPE
+from authserver.models.clients import DEVICE_CODE_GRANT_TYPE, TOKEN_EXCHANGE
 from authserver.numbers import AsciiIntRange
 from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.orgs_cli import orgs_cli
@@ -65,6 +66,7 @@ def register_commands(app: Flask) -> None:
         audit_cli,
         orgs_cli,
         mail_cli,
+        api_keys_cli,
     )
     for command in commands:
         app.cli.add_command(command)
@@ -240,9 +242,18 @@ def _audit_and_commit(event_type: str, kid: str, **details: object) -> None:
     "--grant-type",
     "grant_types",
     multiple=True,
-    type=click.Choice(["authorization_code", "refresh_token", "client_credentials", "device_code"]),
+    type=click.Choice(
+        [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "device_code",
+            "token_exchange",
+        ]
+    ),
     help="Default: authorization_code and refresh_token (client_credentials with --service). "
-    "device_code is RFC 8628's grant, for CLIs and TVs.",
+    "device_code is RFC 8628's grant, for CLIs and TVs; token_exchange is RFC 8693's, for "
+    "exchanging API keys.",
 )
 @click.option("--scope", "scopes", multiple=True, help="Allowed scope; repeat for more.")
 @click.option("--public", is_flag=True, help="No secret (SPA, mobile, CLI): PKCE only.")
@@ -351,9 +362,13 @@ def clients_create(
         click.echo("public client: no secret; it must use PKCE")
 
 
+GRANT_TYPE_URNS = {"device_code": DEVICE_CODE_GRANT_TYPE, "token_exchange": TOKEN_EXCHANGE}
+
+
 def _grant_type_names(names: Iterable[str]) -> Iterable[str]:
-    """The CLI's short "device_code" is RFC 8628's grant type URN."""
-    return (DEVICE_CODE_GRANT_TYPE if name == "device_code" else name for name in names)
+    """The CLI's short "device_code" and "token_exchange" are RFC 8628's and RFC 8693's
+    grant type URNs."""
+    return (GRANT_TYPE_URNS.get(name, name) for name in names)
 
 
 def _read_jwks(jwks_file: IO[bytes] | None) -> dict | None:
@@ -371,9 +386,11 @@ def _show_secret_once(secret: str) -> None:
 
 
 def _default_scopes(grant_types: Iterable[str]) -> tuple[str, ...]:
+    if "client_credentials" in grant_types:
+        return ("services:sync",)
     if {"authorization_code", DEVICE_CODE_GRANT_TYPE} & set(grant_types):
         return ("openid", "profile", "email", "offline_access", "orgs")
-    return ("services:sync",)
+    return ("orgs",)  # a token exchange client: what a personal API key's token may carry
 
 
 @clients_cli.command("list")

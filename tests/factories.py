@@ -21,6 +21,7 @@ from authserver.models import (
     Role,
     Service,
     Session,
+    Team,
     User,
 )
 
@@ -129,3 +130,8 @@ def make_invitation(org: Organization, email: str = "new@example.com", **over: A
         "expires_at": utcnow() + timedelta(days=7),
     }
     return _save(Invitation(**{**fields, **over}))
+
+
+def make_team(org: Organization, slug: str = "support", **over: Any) -> Team:
+    fields = {"organization_id": org.id, "name": slug.title(), "slug": slug}
+    return _save(Team(**{**fields, **over}))

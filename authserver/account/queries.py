@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.models import (
+    ApiKey,
     Consent,
     GrantFamily,
     Invitation,
@@ -31,6 +32,7 @@ class Overview:
     consents: list[Consent]
     memberships: list[OrganizationMember]
     invitations: list[Invitation]
+    api_keys: list[ApiKey]
 
 
 def overview(user: User) -> Overview:
@@ -63,10 +65,12 @@ def overview(user: User) -> Overview:
                 .options(
                     selectinload(OrganizationMember.organization),
                     selectinload(OrganizationMember.roles),
+                    selectinload(OrganizationMember.teams),
                 )
             )
         ),
         invitations=invitations.mine(user),
+        api_keys=ApiKey.of_user(user.id),
     )
 
 

@@ -8,6 +8,7 @@ from flask_babel import gettext, lazy_gettext
 from authserver import audit
 from authserver.account import queries
 from authserver.config import current_settings
+from authserver.credentials import api_keys
 from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions
@@ -116,3 +117,45 @@ def answer_invitation(invitation_id: str, answer: str) -> Response | tuple[str, 
     )
     db.session.commit()
     return redirect(url_for("account.overview", done=invitation.state), code=303)
+
+
+@account.post("/api-keys")
+def create_api_key() -> Response | tuple[str, int]:
+    """A personal API key for scripts, shown on the next page once (only its hash is kept)."""
+    session = sessions.current()
+    if session is None:
+        return _sign_in_first()
+    try:
+        key, raw = api_keys.create_personal(session.user, request.form.get("name"), None, None)
+    except OrgError as error:
+        db.session.rollback()
+        return render_error_page(gettext("The key was not made"), error.detail, status=error.status)
+    audit.record(
+        "api_key.created",
+        actor_user_id=session.user_id,
+        target_type="api_key",
+        target_id=str(key.id),
+    )
+    page = render_template("account/api_key_created.html", key=key, raw=raw)
+    db.session.commit()
+    return Response(page, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+@account.post("/api-keys/<key_id>/revoke")
+def revoke_api_key(key_id: str) -> Response | tuple[str, int]:
+    session = sessions.current()
+    if session is None:
+        return _sign_in_first()
+    try:
+        key = api_keys.revoke_personal(session.user, key_id)
+    except OrgError as error:
+        db.session.rollback()
+        return render_error_page(gettext("Key not found"), error.detail, status=error.status)
+    audit.record(
+        "api_key.revoked",
+        actor_user_id=session.user_id,
+        target_type="api_key",
+        target_id=str(key.id),
+    )
+    db.session.commit()
+    return redirect(url_for("account.overview"), code=303)

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from authserver.api.auth import ORGS_READ as READ
 from authserver.api.auth import ORGS_WRITE as WRITE
+from authserver.api.models import component_schemas
 from authserver.config import current_settings
 from authserver.oauth.scopes import SCOPES
 from authserver.oauth.tokens import API_AUDIENCE
@@ -18,7 +19,6 @@ openapi_api = Blueprint("openapi_api", __name__, url_prefix="/api/v1")
 
 UUID = {"type": "string", "format": "uuid"}
 SYNC = "services:sync"
-ROLES = {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 101}}
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -47,16 +47,10 @@ ORG_ID = {"name": "org_id", "in": "path", "required": True, "schema": UUID}
 MEMBER_ID = {"name": "member_id", "in": "path", "required": True, "schema": UUID}
 INVITATION_ID = {"name": "invitation_id", "in": "path", "required": True, "schema": UUID}
 ORG = {"$ref": "#/components/schemas/Organization"}
+MY_ORG = {"$ref": "#/components/schemas/MyOrganization"}
 MEMBER = {"$ref": "#/components/schemas/Member"}
 INVITATION = {"$ref": "#/components/schemas/Invitation"}
-FACTOR_POLICY = {
-    "type": "object",
-    "required": ["require_second_factor", "updated_at"],
-    "properties": {
-        "require_second_factor": {"type": "boolean"},
-        "updated_at": {"type": ["string", "null"]},
-    },
-}
+FACTOR_POLICY = {"$ref": "#/components/schemas/FactorPolicy"}
 
 
 def _op(scope: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -108,66 +102,15 @@ def document(issuer: str) -> dict[str, Any]:
                         "detail": {"type": "string"},
                     },
                 },
-                "Organization": {
-                    "type": "object",
-                    "required": ["id", "name", "slug"],
-                    "properties": {
-                        "id": UUID,
-                        "name": {"type": "string"},
-                        "slug": {"type": "string"},
-                        "created_at": {"type": "string"},
-                        "roles": ROLES,
-                    },
-                },
-                "Member": {
-                    "type": "object",
-                    "required": ["id", "user_id", "roles"],
-                    "properties": {
-                        "id": UUID,
-                        "user_id": UUID,
-                        "email": {"type": "string"},
-                        "name": {"type": "string"},
-                        "roles": ROLES,
-                    },
-                },
-                "Invitation": {
-                    "type": "object",
-                    "required": ["id", "email", "state"],
-                    "properties": {
-                        "id": UUID,
-                        "organization_id": UUID,
-                        "email": {"type": "string"},
-                        "roles": ROLES,
-                        "state": {"type": "string"},
-                        "expires_at": {"type": "string"},
-                    },
-                },
                 "Manifest": MANIFEST_SCHEMA,
+                **component_schemas(),
             },
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **_team_paths(), **_key_paths()},
     }
 
 
 def _paths() -> dict[str, Any]:
-    new_org = {
-        "type": "object",
-        "required": ["name", "slug"],
-        "properties": {
-            "name": {"type": "string", "maxLength": 200},
-            "slug": {"type": "string", "maxLength": 200},
-        },
-    }
-    roles_body = {"type": "object", "required": ["roles"], "properties": {"roles": ROLES}}
-    new_invitation = {
-        "type": "object",
-        "required": ["email"],
-        "properties": {
-            "email": {"type": "string", "maxLength": 300},
-            "roles": ROLES,
-            "expires_in": {"type": "integer"},
-        },
-    }
     gone = {"204": {"description": "Done"}}
     return {
         "/api/v1/schemas/service-manifest.json": {
@@ -199,7 +142,9 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/api/v1/orgs": {
-            "get": _op(READ, "My organizations", {"200": _json({"type": "array", "items": ORG})}),
+            "get": _op(
+                READ, "My organizations", {"200": _json({"type": "array", "items": MY_ORG})}
+            ),
             "post": _op(
                 WRITE,
                 "Create an organization",
@@ -208,7 +153,7 @@ def _paths() -> dict[str, Any]:
                     "409": _problem("Slug taken"),
                     "422": _problem("Invalid field"),
                 },
-                requestBody=_body(new_org),
+                requestBody=_body(_ref("OrganizationCreate")),
             ),
         },
         "/api/v1/orgs/{org_id}": {
@@ -218,7 +163,7 @@ def _paths() -> dict[str, Any]:
                 WRITE,
                 "Rename",
                 {"200": _json(ORG), "422": _problem("Invalid name")},
-                requestBody=_body({"type": "object", "properties": {"name": {"type": "string"}}}),
+                requestBody=_body(_ref("OrganizationRename")),
             ),
             "delete": _op(WRITE, "Delete", gone),
         },
@@ -238,7 +183,7 @@ def _paths() -> dict[str, Any]:
                     "409": _problem("Last owner"),
                     "422": _problem("Undeclared role"),
                 },
-                requestBody=_body(roles_body),
+                requestBody=_body(_ref("RolesReplace")),
             ),
         },
         "/api/v1/orgs/{org_id}/members/{member_id}": {
@@ -258,7 +203,7 @@ def _paths() -> dict[str, Any]:
                     "409": _problem("Pending invitation exists"),
                     "422": _problem("Invalid field"),
                 },
-                requestBody=_body(new_invitation),
+                requestBody=_body(_ref("InvitationCreate")),
             ),
         },
         "/api/v1/orgs/{org_id}/invitations/{invitation_id}": {
@@ -278,13 +223,7 @@ def _paths() -> dict[str, Any]:
                     "415": _problem("Not JSON"),
                     "422": _problem("Not a boolean"),
                 },
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "required": ["require_second_factor"],
-                        "properties": {"require_second_factor": {"type": "boolean"}},
-                    }
-                ),
+                requestBody=_body({"$ref": "#/components/schemas/FactorPolicyChange"}),
             ),
         },
         "/api/v1/orgs/{org_id}/invitations/{invitation_id}/resend": {
@@ -355,6 +294,101 @@ def _paths() -> dict[str, Any]:
             "get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}
         },
     }
+
+
+def _team_paths() -> dict[str, Any]:
+    """Teams: bodies from api/models.py (components generated from the Pydantic models)."""
+    team, gone = _ref("Team"), {"204": {"description": "Done"}}
+    team_id = {"name": "team_id", "in": "path", "required": True, "schema": UUID}
+    return {
+        "/api/v1/orgs/{org_id}/teams": {
+            "parameters": [ORG_ID],
+            "get": _op(READ, "Teams", {"200": _json({"type": "array", "items": team})}),
+            "post": _op(
+                WRITE,
+                "Create a team",
+                {
+                    "201": _json(team, "Created"),
+                    "409": _problem("Name or slug taken"),
+                    "415": _problem("Not JSON"),
+                    "422": _problem("Invalid field"),
+                },
+                requestBody=_body(_ref("TeamCreate")),
+            ),
+        },
+        "/api/v1/orgs/{org_id}/teams/{team_id}": {
+            "parameters": [ORG_ID, team_id],
+            "get": _op(READ, "Read a team", {"200": _json(team)}),
+            "patch": _op(
+                WRITE,
+                "Rename, describe or change a team's roles",
+                {
+                    "200": _json(team),
+                    "409": _problem("Name taken"),
+                    "415": _problem("Not JSON"),
+                    "422": _problem("Invalid field"),
+                },
+                requestBody=_body(_ref("TeamUpdate")),
+            ),
+            "delete": _op(WRITE, "Delete a team and its role grants", gone),
+        },
+        "/api/v1/orgs/{org_id}/teams/{team_id}/members/{member_id}": {
+            "parameters": [ORG_ID, team_id, MEMBER_ID],
+            "put": _op(
+                WRITE,
+                "Add a member to the team",
+                {"200": _json(team), "409": _problem("Already in the team")},
+            ),
+            "delete": _op(WRITE, "Take a member out of the team, or leave it", gone),
+        },
+    }
+
+
+def _key_paths() -> dict[str, Any]:
+    """API keys: bodies from api/models.py. The key itself is exchanged at /token (RFC 8693)."""
+    key, gone = _ref("ApiKey"), {"204": {"description": "Revoked"}}
+    key_id = {"name": "key_id", "in": "path", "required": True, "schema": UUID}
+    created = {
+        "201": _json(_ref("ApiKeyCreated"), "Created; the key is shown this once"),
+        "409": _problem("Too many keys"),
+        "415": _problem("Not JSON"),
+        "422": _problem("Invalid field"),
+    }
+    revoked = {**gone, "409": _problem("Already revoked")}
+    listing = {"200": _json({"type": "array", "items": key})}
+    return {
+        "/api/v1/api-keys": {
+            "get": _op(READ, "My API keys", listing),
+            "post": _op(
+                WRITE,
+                "Create a personal API key",
+                created,
+                requestBody=_body(_ref("PersonalKeyCreate")),
+            ),
+        },
+        "/api/v1/api-keys/{key_id}": {
+            "parameters": [key_id],
+            "delete": _op(WRITE, "Revoke one of my API keys", revoked),
+        },
+        "/api/v1/orgs/{org_id}/api-keys": {
+            "parameters": [ORG_ID],
+            "get": _op(READ, "The organization's API keys (owners and admins)", listing),
+            "post": _op(
+                WRITE,
+                "Create an organization API key",
+                created,
+                requestBody=_body(_ref("OrgKeyCreate")),
+            ),
+        },
+        "/api/v1/orgs/{org_id}/api-keys/{key_id}": {
+            "parameters": [ORG_ID, key_id],
+            "delete": _op(WRITE, "Revoke an organization API key", revoked),
+        },
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 @openapi_api.get("/openapi.json")

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from authserver import audit, ratelimits
+from authserver.api import models
 from authserver.api.auth import orgs_scope_for, require_bearer
 from authserver.config import current_settings
 from authserver.errors import Problem
@@ -69,33 +70,24 @@ def problems(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def body() -> dict[str, Any]:
-    document = request.get_json(silent=True)
-    if not isinstance(document, dict):
-        raise Problem(415, "not-json", "Send a JSON object.")
-    return document
-
-
 def org_view(organization: Organization) -> dict[str, Any]:
-    return {
-        "id": str(organization.id),
-        "name": organization.name,
-        "slug": organization.slug,
-        "created_at": organization.created_at.isoformat(),
-    }
+    return models.Organization.model_validate(organization, from_attributes=True).model_dump(
+        mode="json"
+    )
 
 
 def member_view(member: OrganizationMember) -> dict[str, Any]:
-    return {
-        "id": str(member.id),
-        "user_id": str(member.user_id),
-        "email": member.user.email,
-        "name": member.user.display_name,
-        "roles": sorted(role.qualified_name for role in member.roles),
-    }
+    return models.Member(
+        id=member.id,
+        user_id=member.user_id,
+        email=member.user.email,
+        name=member.user.display_name,
+        roles=sorted(role.qualified_name for role in member.roles),
+        teams=sorted(team.slug for team in member.teams),
+    ).model_dump(mode="json")
 
 
-def changed(event: str, by: User, organization_id: uuid.UUID, **details: Any) -> None:
+def changed(event: str, by: User, organization_id: uuid.UUID | None, **details: Any) -> None:
     audit.record(event, actor_user_id=by.id, organization_id=organization_id, **details)
     # The answer describes what this request wrote: keep the objects as committed rather
     # than reload them, which fails when a concurrent request deletes them in between.
@@ -110,8 +102,8 @@ def changed(event: str, by: User, organization_id: uuid.UUID, **details: Any) ->
 @orgs_api.post("")
 @problems
 def create_org() -> tuple[Response, int]:
-    user, data = person(), body()
-    organization = orgs.create_organization(user, data.get("name"), str(data.get("slug", "")))
+    user, data = person(), models.parse(models.OrganizationCreate)
+    organization = orgs.create_organization(user, data.name, data.slug)
     changed("org.created", user, organization.id, slug=organization.slug)
     return jsonify(org_view(organization)), 201
 
@@ -122,7 +114,14 @@ def list_my_orgs() -> Response:
     memberships = orgs.my_organizations(person())
     return jsonify(
         [
-            {**org_view(m.organization), "roles": sorted(r.qualified_name for r in m.roles)}
+            models.MyOrganization(
+                id=m.organization.id,
+                name=m.organization.name,
+                slug=m.organization.slug,
+                created_at=m.organization.created_at,
+                roles=sorted(r.qualified_name for r in m.roles),
+                teams=sorted(t.slug for t in m.teams),
+            ).model_dump(mode="json")
             for m in memberships
         ]
     )
@@ -139,7 +138,7 @@ def get_org(org_id: str) -> Response:
 def rename_org(org_id: str) -> Response:
     user = person()
     by = caller(user, org_id)
-    orgs.rename(by, body().get("name"))
+    orgs.rename(by, models.parse(models.OrganizationRename).name)
     changed("org.renamed", user, by.organization.id, name=by.organization.name)
     return jsonify(org_view(by.organization))
 
@@ -165,9 +164,9 @@ def list_members(org_id: str) -> Response:
 @orgs_api.put("/<org_id>/members/<member_id>/roles")
 @problems
 def change_member_roles(org_id: str, member_id: str) -> Response:
-    user, data = person(), body()
+    user = person()
     by = caller(user, org_id)
-    member = orgs.change_roles(by, member_id, data.get("roles"))
+    member = orgs.change_roles(by, member_id, models.parse(models.RolesReplace).roles)
     changed(
         "member.roles_changed",
         user,
@@ -189,14 +188,15 @@ def remove_member(org_id: str, member_id: str) -> tuple[str, int]:
 
 
 def invitation_view(invitation: Invitation) -> dict[str, Any]:
-    return {
-        "id": str(invitation.id),
-        "organization_id": str(invitation.organization_id),
-        "email": invitation.email,
-        "roles": sorted(role.qualified_name for role in invitation.roles),
-        "state": invitation.state,
-        "expires_at": invitation.expires_at.isoformat(),
-    }
+    return models.Invitation(
+        id=invitation.id,
+        organization_id=invitation.organization_id,
+        email=invitation.email,
+        roles=sorted(role.qualified_name for role in invitation.roles),
+        teams=sorted(team.id for team in invitation.teams),
+        state=invitation.state,
+        expires_at=invitation.expires_at,
+    ).model_dump(mode="json")
 
 
 INVITATION_LIMIT = "60 per hour"  # per inviting person, counted once they have authenticated
@@ -205,15 +205,17 @@ INVITATION_LIMIT = "60 per hour"  # per inviting person, counted once they have 
 @orgs_api.post("/<org_id>/invitations")
 @problems
 def create_invitation(org_id: str) -> tuple[Response, int]:
-    user, data = person(), body()
+    user = person()
+    data = models.parse(models.InvitationCreate)
     ratelimits.spend(INVITATION_LIMIT, "invite", str(user.id))
     by = caller(user, org_id)
     invitation = invitations.create(
         by,
-        data.get("email"),
-        data.get("roles", []),
-        data.get("expires_in"),
+        data.email,
+        data.roles,
+        data.expires_in,
         current_settings().invitation_ttl,
+        [str(team) for team in data.teams],
     )
     changed(
         "invitation.created",

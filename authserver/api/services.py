@@ -53,7 +53,7 @@ def put_manifest(service: str) -> tuple[Response, int]:
         raise Problem(
             409,
             "role-in-use",
-            f"{in_use.count} member role assignment(s) would be removed; "
+            f"{in_use.count} member or team role assignment(s) would be removed; "
             "retry with ?prune_assignments=true to remove them",
             held_by=in_use.holders,
         ) from None

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from authserver.api.orgs import body, caller, changed, person, problems
-from authserver.errors import Problem
+from authserver.api import models
+from authserver.api.orgs import caller, changed, person, problems
 from authserver.extensions import csrf, db
 from authserver.mfa import policy
 from authserver.models import OrganizationFactorPolicy
@@ -17,10 +17,10 @@ csrf.exempt(mfa_policy_api)  # Bearer tokens, not cookies
 
 
 def policy_view(found: OrganizationFactorPolicy | None) -> dict[str, Any]:
-    return {
-        "require_second_factor": bool(found and found.require_second_factor),
-        "updated_at": found.updated_at.isoformat() if found else None,
-    }
+    return models.FactorPolicy(
+        require_second_factor=bool(found and found.require_second_factor),
+        updated_at=found.updated_at if found else None,
+    ).model_dump(mode="json")
 
 
 @mfa_policy_api.get("/<org_id>/second-factor-policy")
@@ -39,9 +39,7 @@ def put_policy(org_id: str) -> Response:
     user = person()
     by = caller(user, org_id)
     by.require("member:manage")
-    require = body().get("require_second_factor")
-    if not isinstance(require, bool):
-        raise Problem(422, "invalid-field", "require_second_factor must be true or false.")
+    require = models.parse(models.FactorPolicyChange).require_second_factor
     found = policy.set_policy(by.organization.id, require, user)
     changed("org.second_factor_policy", user, by.organization.id, require_second_factor=require)
     return jsonify(policy_view(found))

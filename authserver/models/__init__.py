@@ -1,5 +1,6 @@
 """The data model, one module per aggregate. Importing this package registers every table."""
 
+from authserver.models.api_keys import ApiKey
 from authserver.models.assertions import UsedClientAssertion
 from authserver.models.audit import AuditEvent
 from authserver.models.clients import OAuthClient
@@ -20,10 +21,12 @@ from authserver.models.proofs import DPoPProofUse
 from authserver.models.pushed import PushedAuthorizationRequest
 from authserver.models.rbac import Permission, Role, Service
 from authserver.models.sessions import Session
+from authserver.models.teams import Team
 from authserver.models.users import OAuthAccount, PlatformRole, User
 from authserver.models.verification import VerificationToken
 
 __all__ = [
+    "ApiKey",
     "AuditEvent",
     "AuthorizationCode",
     "Consent",
@@ -47,6 +50,7 @@ __all__ = [
     "Role",
     "Service",
     "Session",
+    "Team",
     "TotpSecret",
     "UsedClientAssertion",
     "User",

@@ -14,11 +14,13 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", 
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 SECRETLESS_AUTH_METHODS = ("private_key_jwt", "none")
 DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693, for API keys
 GRANT_TYPES = (
     "authorization_code",
     "refresh_token",
     "client_credentials",
     DEVICE_CODE_GRANT_TYPE,
+    TOKEN_EXCHANGE,
 )
 
 

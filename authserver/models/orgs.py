@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     CheckConstraint,
@@ -24,6 +25,9 @@ from authserver.extensions import db
 from authserver.models.base import JSONType, Timestamps, UTCDateTime, UUIDPrimaryKey
 from authserver.models.rbac import Role
 from authserver.models.users import User
+
+if TYPE_CHECKING:
+    from authserver.models.teams import Team
 
 INVITATION_STATES = ("pending", "accepted", "declined", "revoked", "expired")
 
@@ -92,6 +96,7 @@ class OrganizationMember(UUIDPrimaryKey, Timestamps, db.Model):
     organization: Mapped[Organization] = relationship(back_populates="members")
     user: Mapped[User] = relationship()
     roles: Mapped[list[Role]] = relationship(secondary=member_roles)
+    teams: Mapped[list[Team]] = relationship(secondary="team_members", viewonly=True)
 
 
 class Invitation(UUIDPrimaryKey, db.Model):
@@ -135,3 +140,4 @@ class Invitation(UUIDPrimaryKey, db.Model):
     organization: Mapped[Organization] = relationship()
     roles: Mapped[list[Role]] = relationship(secondary=invitation_roles)
     inviter: Mapped[User | None] = relationship(foreign_keys=[inviter_id])
+    teams: Mapped[list[Team]] = relationship(secondary="invitation_teams")

@@ -3,7 +3,9 @@ asked for with `organization=`. Each is read in one query.
 
 Size is bounded: a token lists at most MAX_ORGS organizations (the oldest memberships
 first) and says `orgs_truncated: true` when there are more; a client that needs one of
-the others asks for an org-scoped token with `organization=`.
+the others asks for an org-scoped token with `organization=`. Each membership lists at most
+MAX_TEAMS team slugs (`teams_truncated: true` on it when cut); its roles are always whole
+(a team's roles are the member's too), bounded by what the services' manifests declare.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import uuid
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import CompoundSelect, bindparam, null, select, union_all
 
 from authserver.extensions import db
 from authserver.models import (
@@ -22,41 +24,87 @@ from authserver.models import (
     OrganizationMember,
     Permission,
     Role,
+    Team,
 )
 from authserver.models.orgs import member_roles
 from authserver.models.rbac import role_permissions
+from authserver.models.teams import team_members, team_roles
 from authserver.numbers import ascii_uuid
 
 MAX_ORGS = 50
+MAX_TEAMS = 20
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
-class OrgClaim(TypedDict):
+class OrgClaim(TypedDict, total=False):
     id: str
     slug: str
     roles: list[str]
+    teams: list[str]  # only when the person is in a team of the org
+    teams_truncated: bool
     # The organization requires a second factor that this sign-in did not use: its roles
-    # are withheld, as an org-scoped token for it would be refused.
+    # (and teams) are withheld, as an org-scoped token for it would be refused.
     second_factor_required: NotRequired[bool]
 
 
 def memberships(
     user_id: uuid.UUID, service: str | None = None, *, multi_factor: bool
 ) -> tuple[list[OrgClaim], bool]:
-    """Every membership with its roles (only `service`'s when given), oldest first, at most
-    MAX_ORGS; True if cut. Without a second factor (`multi_factor` False), an organization
-    whose policy requires one lists no roles."""
+    """Every membership with its roles, its own and its teams' (only `service`'s when
+    given), and its team slugs, oldest first, at most MAX_ORGS; True if cut. Without a
+    second factor (`multi_factor` False), an organization whose policy requires one lists
+    no roles and no teams."""
     rows = db.session.execute(_memberships_query(), {"user_id": user_id})
-    orgs: dict[uuid.UUID, OrgClaim] = {}
-    for org_id, slug, requires_factor, role_service, role in rows:
-        claim = orgs.setdefault(org_id, {"id": str(org_id), "slug": slug, "roles": []})
+    orgs: dict[uuid.UUID, tuple[set[str], set[str]]] = {}
+    slugs: dict[uuid.UUID, str] = {}
+    withheld: set[uuid.UUID] = set()
+    for org_id, slug, requires_factor, team, role_service, role, _joined in rows:
+        roles, teams = orgs.setdefault(org_id, (set(), set()))
+        slugs[org_id] = slug
         if requires_factor and not multi_factor:
-            claim["second_factor_required"] = True
+            withheld.add(org_id)
             continue
+        if team is not None:
+            teams.add(team)
         if role is not None and (service is None or role_service == service):
-            claim["roles"].append(f"{role_service}:{role}")
-    listed = list(orgs.values())
+            roles.add(f"{role_service}:{role}")
+    listed = [
+        _org_claim(org_id, slugs[org_id], *found, withheld=org_id in withheld)
+        for org_id, found in orgs.items()
+    ]
     return listed[:MAX_ORGS], len(listed) > MAX_ORGS
+
+
+def _org_claim(
+    org_id: uuid.UUID, slug: str, roles: set[str], teams: set[str], *, withheld: bool
+) -> OrgClaim:
+    claim: OrgClaim = {"id": str(org_id), "slug": slug, "roles": sorted(roles)}
+    if withheld:
+        claim["second_factor_required"] = True
+    claim.update(team_claims(teams))  # type: ignore[typeddict-item]
+    return claim
+
+
+def team_claims(teams: set[str]) -> dict[str, Any]:
+    """`teams` (at most MAX_TEAMS slugs, alphabetically, `teams_truncated` when cut); none
+    when there are no teams."""
+    if not teams:
+        return {}
+    listed: dict[str, Any] = {"teams": sorted(teams)[:MAX_TEAMS]}
+    if len(teams) > MAX_TEAMS:
+        listed["teams_truncated"] = True
+    return listed
+
+
+def role_claims(rows: list[Any], service: str | None) -> dict[str, Any]:
+    """roles, permissions and teams from rows of (team, service, name, resource, action):
+    only `service`'s roles and permissions when given (RFC 8707 resource)."""
+    held = [r for r in rows if r.name is not None and (service is None or r.service == service)]
+    return {
+        "roles": sorted({f"{r.service}:{r.name}" for r in held}),
+        "permissions": sorted({f"{r.service}:{r.resource}:{r.action}" for r in held if r.resource}),
+        **team_claims({r.team for r in rows if r.team is not None}),
+    }
 
 
 def orgs_claims(
@@ -93,21 +141,18 @@ def is_member(user_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
 def organization_scoped(
     user_id: uuid.UUID, organization_id: uuid.UUID, service: str | None = None
 ) -> dict[str, Any] | None:
-    """org_id, org_slug, roles and permissions for one membership; None if not a member.
-    With `service`, roles and permissions are only that service's (RFC 8707 resource)."""
+    """org_id, org_slug, roles and permissions (the member's own and their teams'), and
+    `teams` when in any, for one membership; None if not a member. With `service`, roles
+    and permissions are only that service's (RFC 8707 resource)."""
     rows = db.session.execute(
         _membership_query(), {"user_id": user_id, "organization_id": organization_id}
     ).all()
     if not rows:
         return None
-    held = [r for r in rows if r.name is not None and (service is None or r.service == service)]
-    roles = sorted({f"{r.service}:{r.name}" for r in held})
-    permissions = sorted({f"{r.service}:{r.resource}:{r.action}" for r in held if r.resource})
     return {
         "org_id": str(organization_id),
         "org_slug": rows[0].slug,
-        "roles": roles,
-        "permissions": permissions,
+        **role_claims(rows, service),
     }
 
 
@@ -116,14 +161,19 @@ def organization_scoped(
 
 
 @functools.cache
-def _memberships_query() -> Select[tuple[uuid.UUID, str, bool | None, str | None, str | None]]:
-    return (
+def _memberships_query() -> CompoundSelect:
+    """One row per (membership, role held directly) and per (membership, team, team role),
+    each with the org's second-factor rule: a UNION ALL, so a person's own roles and their
+    teams' arrive in one statement."""
+    own = (
         select(
-            Organization.id,
-            Organization.slug,
-            OrganizationFactorPolicy.require_second_factor,
-            Role.service,
-            Role.name,
+            Organization.id.label("org_id"),
+            Organization.slug.label("slug"),
+            OrganizationFactorPolicy.require_second_factor.label("requires_factor"),
+            null().label("team"),
+            Role.service.label("service"),
+            Role.name.label("name"),
+            OrganizationMember.created_at.label("joined"),
         )
         .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
         .outerjoin(
@@ -133,23 +183,39 @@ def _memberships_query() -> Select[tuple[uuid.UUID, str, bool | None, str | None
         .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
         .outerjoin(Role, Role.id == member_roles.c.role_id)
         .where(OrganizationMember.user_id == bindparam("user_id"))
-        .order_by(OrganizationMember.created_at, Organization.slug, Role.service, Role.name)
     )
+    via_teams = (
+        select(
+            Organization.id,
+            Organization.slug,
+            OrganizationFactorPolicy.require_second_factor,
+            Team.slug,
+            Role.service,
+            Role.name,
+            OrganizationMember.created_at,
+        )
+        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .outerjoin(
+            OrganizationFactorPolicy,
+            OrganizationFactorPolicy.organization_id == Organization.id,
+        )
+        .join(team_members, team_members.c.member_id == OrganizationMember.id)
+        .join(Team, Team.id == team_members.c.team_id)
+        .outerjoin(team_roles, team_roles.c.team_id == Team.id)
+        .outerjoin(Role, Role.id == team_roles.c.role_id)
+        .where(OrganizationMember.user_id == bindparam("user_id"))
+    )
+    combined = union_all(own, via_teams)
+    return combined.order_by(combined.selected_columns.joined, combined.selected_columns.slug)
 
 
 @functools.cache
-def _membership_query() -> Select[
-    tuple[str, str | None, str | None, str | None, str | None, uuid.UUID]
-]:
-    return (
-        select(
-            Organization.slug,
-            Role.service,
-            Role.name,
-            Permission.resource,
-            Permission.action,
-            OrganizationMember.id,
-        )
+def _membership_query() -> CompoundSelect:
+    """The org-scoped claims' rows: the member's own roles with their permissions, and
+    each team's, in one UNION ALL."""
+    columns = (Organization.slug, Role.service, Role.name, Permission.resource, Permission.action)
+    own = (
+        select(*columns, null().label("team"))
         .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
         .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
         .outerjoin(Role, Role.id == member_roles.c.role_id)
@@ -160,3 +226,18 @@ def _membership_query() -> Select[
             OrganizationMember.user_id == bindparam("user_id"),
         )
     )
+    via_teams = (
+        select(*columns, Team.slug)
+        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .join(team_members, team_members.c.member_id == OrganizationMember.id)
+        .join(Team, Team.id == team_members.c.team_id)
+        .outerjoin(team_roles, team_roles.c.team_id == Team.id)
+        .outerjoin(Role, Role.id == team_roles.c.role_id)
+        .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
+        .outerjoin(Permission, Permission.id == role_permissions.c.permission_id)
+        .where(
+            Organization.id == bindparam("organization_id"),
+            OrganizationMember.user_id == bindparam("user_id"),
+        )
+    )
+    return union_all(own, via_teams)

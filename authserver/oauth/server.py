@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, g
 from flask import request as flask_request
 
 from authserver.config import current_settings
+from authserver.credentials.exchange import TokenExchangeGrant
 from authserver.models import OAuthClient
 from authserver.oauth import client_auth, dpop
 from authserver.oauth.checks import AuthorizeChecks
@@ -106,6 +107,7 @@ def init_server(app: Flask) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(DeviceCodeGrant)
+    server.register_grant(TokenExchangeGrant)
     server.register_endpoint(DeviceAuthorizationEndpoint)
     server.register_endpoint(PushedAuthorizationEndpoint)
     server.register_endpoint(RevocationEndpoint)

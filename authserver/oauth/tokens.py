@@ -28,11 +28,14 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 # the built-in service `auth`, which a client names with `resource=auth` (RFC 8707).
 API_AUDIENCE = AUTH_SERVICE
 
-# A token says what kind of subject `sub` names (DESIGN "Boundaries"): a person's id, or a
-# service client's id. API keys will add a kind of their own.
+# A token says what kind of subject `sub` names (DESIGN "Boundaries"): a person's id, a
+# service client's id, or an organization's id (a token from an org API key). A token from
+# any API key also says so in `act` (RFC 8693 §4.1: the key acts for the subject).
 SUBJECT_KIND_CLAIM = "sub_kind"
 PERSON = "person"
 SERVICE = "service"
+ORGANIZATION = "organization"
+API_KEY = "api_key"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Grant:
     auth_methods: tuple[str, ...] = ()
     nonce: str | None = None
     audience: str | None = None  # a service named by an RFC 8707 resource indicator
+    # (sub, sub_kind) when the subject is neither `user` nor the client: an org API key's org.
+    subject: tuple[str, str] | None = None
     dpop_jkt: str | None = None  # RFC 9449 §6: the DPoP key the access token is bound to
     # Organization claims read for this token (oauth/claims.py).
     access_claims: Mapping[str, Any] = field(default_factory=dict)
@@ -68,10 +73,13 @@ def audience_of(grant: Grant) -> str:
 
 def access_token_claims(grant: Grant, settings: Settings, now: datetime) -> dict[str, Any]:
     issued_at = int(now.timestamp())
+    subject, kind = grant.subject or (
+        (str(grant.user.id), PERSON) if grant.user else (grant.client.client_id, SERVICE)
+    )
     claims: dict[str, Any] = {
         "iss": settings.issuer,
-        "sub": str(grant.user.id) if grant.user else grant.client.client_id,
-        SUBJECT_KIND_CLAIM: PERSON if grant.user else SERVICE,
+        "sub": subject,
+        SUBJECT_KIND_CLAIM: kind,
         "aud": audience_of(grant),
         "client_id": grant.client.client_id,
         "scope": grant.scope,

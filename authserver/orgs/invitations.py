@@ -1,5 +1,6 @@
-"""Invitations: an admin offers membership with roles to an email address; the person with
-that verified address accepts (membership and roles in one step) or declines."""
+"""Invitations: an admin offers membership with roles (and teams to join) to an email address;
+the person with that verified address accepts (membership, roles and teams in one step) or
+declines."""
 
 from __future__ import annotations
 
@@ -31,15 +32,22 @@ from authserver.orgs.service import (
     member_of,
     resolve_roles,
 )
+from authserver.orgs.teams import resolve_teams
 
 EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[a-z0-9.-]+\.[a-z]{2,}$")
 MIN_TTL, MAX_TTL = 3600, 90 * 86400
 
 
 def create(
-    by: Caller, email: object, role_names: object, expires_in: object, default_ttl: int
+    by: Caller,
+    email: object,
+    role_names: object,
+    expires_in: object,
+    default_ttl: int,
+    team_ids: object = None,
 ) -> Invitation:
-    """A pending invitation; its link (only its hash is kept) goes to the invitee by mail."""
+    """A pending invitation; its link (only its hash is kept) goes to the invitee by mail.
+    Naming teams needs team:manage too: joining one grants its roles."""
     by.require("member:invite")
     if not isinstance(email, str) or not EMAIL.match(normalize_email(email)):
         raise Invalid("The email address is malformed.", field="email")
@@ -50,6 +58,9 @@ def create(
     roles = resolve_roles(role_names)
     check_may_grant(by, roles)
     lock_organization(by.organization.id)
+    offered_teams = resolve_teams(by, team_ids)
+    if offered_teams:
+        by.require("team:manage")
     invitee = User.find_by_email(address)
     if invitee is not None and member_of(by.organization, invitee.id) is not None:
         raise Conflict("That person is already a member.")
@@ -62,6 +73,7 @@ def create(
         token_hash=sha256_hex(raw),
         expires_at=utcnow() + timedelta(seconds=ttl),
         roles=roles,
+        teams=offered_teams,
     )
     try:
         with db.session.begin_nested():
@@ -82,6 +94,7 @@ def _mail(invitation: Invitation, raw: str, by: Caller) -> None:
         inviter=by.user.display_name,
         organization=by.organization.name,
         roles=sorted(role.qualified_name for role in invitation.roles),
+        teams=sorted(team.name for team in invitation.teams),
         link=current_settings().issuer + url_for("invitation_link.show", token=raw),
         expires=invitation.expires_at.strftime("%Y-%m-%d %H:%M"),
     )
@@ -115,7 +128,7 @@ def list_for_org(by: Caller) -> list[Invitation]:
         db.session.scalars(
             select(Invitation)
             .where(Invitation.organization_id == by.organization.id)
-            .options(selectinload(Invitation.roles))
+            .options(selectinload(Invitation.roles), selectinload(Invitation.teams))
             .order_by(Invitation.created_at.desc())
         )
     )
@@ -190,7 +203,9 @@ def respond(user: User, invitation_id: str, *, accept: bool) -> Invitation:
         db.session.flush()
         raise Conflict("The invitation has expired.", state="expired")
     if accept:
-        insert_member(invitation.organization_id, user.id, list(invitation.roles))
+        member = insert_member(invitation.organization_id, user.id, list(invitation.roles))
+        for team in invitation.teams:  # a team deleted meanwhile dropped off (CASCADE)
+            team.members.append(member)
     invitation.state = "accepted" if accept else "declined"
     invitation.responded_at = now
     invitation.responded_by_id = user.id

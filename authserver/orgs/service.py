@@ -106,7 +106,7 @@ def caller(user: User, organization_id: str) -> Caller:
 
 
 def create_organization(user: User, name: str, slug: str) -> Organization:
-    name = _checked_name(name)
+    name = checked_name(name)
     if not SLUG.match(slug):
         raise Invalid(
             "The slug is invalid.",
@@ -131,7 +131,7 @@ def create_organization(user: User, name: str, slug: str) -> Organization:
     return organization
 
 
-def _checked_name(name: object) -> str:
+def checked_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
         raise Invalid("The name must be 1 to 100 characters.", field="name")
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
@@ -152,7 +152,7 @@ def lock_organization(organization_id: uuid.UUID) -> None:
 def rename(by: Caller, name: str) -> None:
     by.require("org:manage")
     lock_organization(by.organization.id)
-    by.organization.name = _checked_name(name)
+    by.organization.name = checked_name(name)
     db.session.flush()
 
 
@@ -171,6 +171,7 @@ def my_organizations(user: User) -> list[OrganizationMember]:
             .options(
                 selectinload(OrganizationMember.organization),
                 selectinload(OrganizationMember.roles),
+                selectinload(OrganizationMember.teams),
             )
             .order_by(OrganizationMember.created_at)
         )
@@ -183,7 +184,11 @@ def members(by: Caller) -> list[OrganizationMember]:
         db.session.scalars(
             select(OrganizationMember)
             .where(OrganizationMember.organization_id == by.organization.id)
-            .options(selectinload(OrganizationMember.user), selectinload(OrganizationMember.roles))
+            .options(
+                selectinload(OrganizationMember.user),
+                selectinload(OrganizationMember.roles),
+                selectinload(OrganizationMember.teams),
+            )
             .order_by(OrganizationMember.created_at)
         )
     )
@@ -231,7 +236,7 @@ def insert_member(
 def change_roles(by: Caller, member_id: str, role_names: object) -> OrganizationMember:
     by.require("member:manage")
     lock_organization(by.organization.id)
-    member = _find_member(by, member_id)
+    member = find_member(by, member_id)
     roles = resolve_roles(role_names)
     check_may_grant(by, roles)
     is_owner = any(r.service == AUTH_SERVICE and r.name == OWNER for r in member.roles)
@@ -247,7 +252,7 @@ def change_roles(by: Caller, member_id: str, role_names: object) -> Organization
 
 def remove_member(by: Caller, member_id: str) -> None:
     lock_organization(by.organization.id)
-    member = _find_member(by, member_id)
+    member = find_member(by, member_id)
     if member.id != by.member.id:  # leaving needs no permission; removing others does
         by.require("member:manage")
     if any(r.service == AUTH_SERVICE and r.name == OWNER for r in member.roles):
@@ -294,7 +299,7 @@ def member_of(organization: Organization, user_id: uuid.UUID) -> OrganizationMem
     )
 
 
-def _find_member(by: Caller, member_id: str) -> OrganizationMember:
+def find_member(by: Caller, member_id: str) -> OrganizationMember:
     try:
         key = ascii_uuid(member_id)
     except ValueError:

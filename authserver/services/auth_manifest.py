@@ -8,12 +8,14 @@ AUTH_SERVICE = "auth"
 
 AUTH_MANIFEST: dict[str, Any] = {
     "service": AUTH_SERVICE,
-    "description": "authserver itself: organizations, members and invitations",
+    "description": "authserver itself: organizations, members, teams and invitations",
     "permissions": [
         {"resource": "org", "action": "manage", "description": "Rename or delete the organization"},
         {"resource": "member", "action": "manage", "description": "Add, change and remove members"},
         {"resource": "member", "action": "invite", "description": "Invite people"},
-        {"resource": "member", "action": "read", "description": "See the members"},
+        {"resource": "member", "action": "read", "description": "See the members and teams"},
+        {"resource": "team", "action": "manage", "description": "Create, change and delete teams"},
+        {"resource": "key", "action": "manage", "description": "Create and revoke org API keys"},
         {"resource": "audit", "action": "read", "description": "Read the organization's audit log"},
     ],
     "roles": [
@@ -25,13 +27,22 @@ AUTH_MANIFEST: dict[str, Any] = {
                 "member:manage",
                 "member:invite",
                 "member:read",
+                "team:manage",
+                "key:manage",
                 "audit:read",
             ],
         },
         {
             "name": "admin",
-            "description": "Manages members and invitations",
-            "permissions": ["member:manage", "member:invite", "member:read", "audit:read"],
+            "description": "Manages members, teams and invitations",
+            "permissions": [
+                "member:manage",
+                "member:invite",
+                "member:read",
+                "team:manage",
+                "key:manage",
+                "audit:read",
+            ],
         },
         {"name": "member", "description": "A member", "permissions": ["member:read"]},
     ],

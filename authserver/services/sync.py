@@ -19,6 +19,7 @@ from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.models import Organization, OrganizationMember, Permission, Role, Service, User
 from authserver.models.orgs import member_roles
+from authserver.models.teams import Team, team_roles
 from authserver.services.auth_manifest import AUTH_MANIFEST, AUTH_SERVICE
 from authserver.services.manifest import FieldError, Manifest, ManifestInvalid, parse
 
@@ -59,10 +60,10 @@ class SyncResult:
 
 
 class RolesInUse(Exception):
-    """Removing these roles would take them from members; `holders` names them."""
+    """Removing these roles would take them from members or teams; `holders` names them."""
 
     def __init__(self, holders: list[dict[str, str]], count: int) -> None:
-        super().__init__(f"{count} member role assignment(s) would be removed")
+        super().__init__(f"{count} member or team role assignment(s) would be removed")
         self.holders = holders
         self.count = count
 
@@ -218,6 +219,7 @@ def _remove_roles(roles: list[Role], result: SyncResult, prune: bool) -> None:
         raise RolesInUse(holders, count)
     if count:
         db.session.execute(delete(member_roles).where(member_roles.c.role_id.in_(ids)))
+        db.session.execute(delete(team_roles).where(team_roles.c.role_id.in_(ids)))
         result.pruned_assignments = count
     for role in roles:
         result.removed.roles.append(role.name)
@@ -226,7 +228,8 @@ def _remove_roles(roles: list[Role], result: SyncResult, prune: bool) -> None:
 
 
 def _holders(role_ids: list[Any]) -> tuple[list[dict[str, str]], int]:
-    rows = db.session.execute(
+    """Who holds these roles: members directly, and teams (whose members inherit them)."""
+    members = db.session.execute(
         select(Role.service, Role.name, User.id, User.email, Organization.slug)
         .join(member_roles, member_roles.c.role_id == Role.id)
         .join(OrganizationMember, OrganizationMember.id == member_roles.c.member_id)
@@ -235,11 +238,22 @@ def _holders(role_ids: list[Any]) -> tuple[list[dict[str, str]], int]:
         .where(Role.id.in_(role_ids))
         .order_by(Role.name, Organization.slug, User.email)
     ).all()
+    teams = db.session.execute(
+        select(Role.service, Role.name, Team.id, Team.slug, Organization.slug)
+        .join(team_roles, team_roles.c.role_id == Role.id)
+        .join(Team, Team.id == team_roles.c.team_id)
+        .join(Organization, Organization.id == Team.organization_id)
+        .where(Role.id.in_(role_ids))
+        .order_by(Role.name, Organization.slug, Team.slug)
+    ).all()
     holders = [
         {"role": f"{service}:{name}", "user_id": str(user_id), "email": email, "organization": slug}
-        for service, name, user_id, email, slug in rows[:MAX_HOLDERS_LISTED]
+        for service, name, user_id, email, slug in members
+    ] + [
+        {"role": f"{service}:{name}", "team_id": str(team_id), "team": team, "organization": slug}
+        for service, name, team_id, team, slug in teams
     ]
-    return holders, len(rows)
+    return holders[:MAX_HOLDERS_LISTED], len(holders)
 
 
 def _remove_permissions(

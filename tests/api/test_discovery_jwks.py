@@ -81,6 +81,7 @@ def test_discovery_states_exactly_the_supported_protocol(http: FlaskClient) -> N
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     }
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",

@@ -15,7 +15,14 @@ from authserver.extensions import db
 from authserver.models import User
 from authserver.oauth.client_cache import ClientCache
 from benchmarks.statements import Counts, counting
-from tests.factories import make_member, make_org, make_role, make_service, make_user
+from tests.factories import (
+    make_member,
+    make_org,
+    make_role,
+    make_service,
+    make_team,
+    make_user,
+)
 from tests.oauth_helpers import (
     RegisteredClient,
     issue_code,
@@ -38,10 +45,14 @@ def cached_clients(app: Flask) -> Iterator[None]:
 
 @pytest.fixture
 def person(app: Flask) -> User:
-    """A member of two organizations holding roles, so the claims have work to do."""
+    """A member of two organizations holding roles, and of a team holding one, so the
+    claims have work to do."""
     user = make_user()
     for name in ("viewer", "clerk"):
-        make_member(make_org(), user, [make_role(name=name)])
+        org = make_org()
+        member = make_member(org, user, [make_role(name=name)])
+    team = make_team(org, roles=[make_role(name="payer")])
+    team.members.append(member)
     db.session.commit()
     return user
 

@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 
 from authserver.extensions import db
 from authserver.models import AuditEvent, Permission, Role
+from authserver.models.teams import team_roles
 from authserver.services.auth_manifest import AUTH_MANIFEST
 from authserver.services.manifest import parse
 from authserver.services.sync import ReservedService, manifest_digest, sync, sync_auth_manifest
 from tests.api.conftest import Person
-from tests.factories import make_member, make_org, make_service, make_user
+from tests.factories import make_member, make_org, make_service, make_team, make_user
 from tests.oauth_helpers import RegisteredClient, post_token, register_client
 
 MANIFEST = {
@@ -308,3 +309,30 @@ def test_sync_refuses_the_auth_service_and_the_server_keeps_its_own(app: Flask) 
     with pytest.raises(ReservedService):
         sync(parse("auth", AUTH_MANIFEST), manifest_digest(AUTH_MANIFEST))
     assert sync_auth_manifest().as_dict()["created"]["roles"] == ["admin", "member", "owner"]
+
+
+def test_removing_a_role_a_team_holds_is_refused_naming_the_team(
+    http: FlaskClient, billing: RegisteredClient
+) -> None:
+    token = token_for(http, billing)
+    put(http, token, MANIFEST)
+    admin = db.session.scalar(select(Role).where(Role.name == "admin"))
+    team = make_team(make_org(slug="acme"), slug="finance", roles=[admin])
+    db.session.commit()
+    without_admin = copy.deepcopy(MANIFEST)
+    without_admin["roles"] = [MANIFEST["roles"][0]]
+
+    refused = put(http, token, without_admin)
+
+    assert refused.status_code == 409
+    assert refused.json["held_by"] == [
+        {
+            "role": "billing:admin",
+            "team_id": str(team.id),
+            "team": "finance",
+            "organization": "acme",
+        }
+    ]
+    pruned = put(http, token, without_admin, prune_assignments="true")
+    assert pruned.status_code == 200 and pruned.json["pruned_assignments"] == 1
+    assert db.session.scalar(select(func.count()).select_from(team_roles)) == 0

@@ -12,8 +12,15 @@ from sqlalchemy import delete, select
 
 from authserver.extensions import db
 from authserver.models import GrantFamily, OrganizationMember, User
-from authserver.oauth.claims import MAX_ORGS
-from tests.factories import make_member, make_org, make_permission, make_role, make_user
+from authserver.oauth.claims import MAX_ORGS, MAX_TEAMS
+from tests.factories import (
+    make_member,
+    make_org,
+    make_permission,
+    make_role,
+    make_team,
+    make_user,
+)
 from tests.oauth_helpers import (
     ISSUER,
     RegisteredClient,
@@ -175,6 +182,29 @@ def test_a_person_in_very_many_orgs_gets_a_bounded_token(
     claims = claims_of(http, tokens["access_token"], client)
     assert len(claims["orgs"]) == MAX_ORGS and claims["orgs_truncated"] is True
     assert len(tokens["access_token"]) < 8000
+
+
+def test_many_teams_keep_the_token_bounded_and_say_so(
+    app: Flask, http: FlaskClient, person: User, client: RegisteredClient
+) -> None:
+    viewer = make_role("billing", "viewer")
+    for n in range(MAX_ORGS + 5):
+        org = make_org(slug=f"org-{n:03d}")
+        member = make_member(org, person)
+        for t in range(MAX_TEAMS + 1 if n == 0 else 2):
+            team = make_team(org, slug=f"team-{t:02d}", roles=[viewer])
+            team.members.append(member)
+    db.session.commit()
+
+    tokens = get_tokens(app, http, person, client)
+
+    claims = claims_of(http, tokens["access_token"], client)
+    assert len(claims["orgs"]) == MAX_ORGS and claims["orgs_truncated"] is True
+    first, second = claims["orgs"][:2]
+    assert len(first["teams"]) == MAX_TEAMS and first["teams_truncated"] is True
+    assert second["teams"] == ["team-00", "team-01"] and "teams_truncated" not in second
+    assert second["roles"] == ["billing:viewer"]  # held through two teams, listed once
+    assert len(tokens["access_token"]) < 16000
 
 
 def test_a_resource_indicator_narrows_audience_and_roles_to_the_service(

@@ -11,9 +11,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from authserver.clock import utcnow
+from authserver.credentials import api_keys
 from authserver.extensions import db
-from authserver.models import Consent, GrantFamily, Session, User
-from tests.factories import make_invitation, make_member, make_org, make_role, make_user
+from authserver.models import ApiKey, Consent, GrantFamily, Session, User
+from tests.factories import (
+    make_invitation,
+    make_member,
+    make_org,
+    make_role,
+    make_team,
+    make_user,
+)
 from tests.oauth_helpers import (
     authorize_params,
     csrf_token_in,
@@ -160,3 +168,63 @@ def test_sign_in_can_return_to_the_account_page_but_nowhere_else(
             },
         )
         assert response.headers["Location"] == expected
+
+
+def test_the_page_shows_the_persons_teams_escaped(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    org = make_org(name="Analytical Engines")
+    member = make_member(org, person)
+    engines = make_team(org, slug="engines", name="<Engines>")
+    engines.members.append(member)
+    make_team(org, slug="looms", name="Looms")  # not hers
+    db.session.commit()
+    sign_in(app, http, person)
+
+    text = http.get("/account").data
+
+    assert b"Teams: &lt;Engines&gt;" in text and b"Looms" not in text
+
+
+def test_a_person_makes_a_key_sees_it_once_and_revokes_it(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    sign_in(app, http, person)
+    token = csrf_token_in(http.get("/account").data)
+
+    made = http.post("/account/api-keys", data={"csrf_token": token, "name": "<laptop>"})
+
+    assert made.status_code == 200 and made.headers["Cache-Control"] == "no-store"
+    raw = re.search(rb'<code id="api-key">(ask_live_[^<]+)</code>', made.data).group(1).decode()
+    key = db.session.scalar(select(ApiKey))
+    assert key.name == "<laptop>" and raw.startswith(key.prefix)
+    page = http.get("/account").data
+    assert key.prefix.encode() in page and raw.encode() not in page and b"&lt;laptop&gt;" in page
+    revoked = http.post(f"/account/api-keys/{key.id}/revoke", data={"csrf_token": token})
+    assert revoked.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(ApiKey, key.id).revoked_at is not None
+
+
+@pytest.mark.parametrize("name", ["", "x" * 101, "bell\x07"])
+def test_a_bad_key_name_is_a_friendly_page(
+    app: Flask, http: FlaskClient, person: User, name: str
+) -> None:
+    sign_in(app, http, person)
+    token = csrf_token_in(http.get("/account").data)
+    refused = http.post("/account/api-keys", data={"csrf_token": token, "name": name})
+    assert refused.status_code == 422 and b"The key was not made" in refused.data
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 0
+
+
+def test_someone_elses_key_cannot_be_revoked_from_the_page(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    other = make_user()
+    db.session.commit()
+    theirs, _ = api_keys.create_personal(other, "theirs", None, None)
+    db.session.commit()
+    sign_in(app, http, person)
+    token = csrf_token_in(http.get("/account").data)
+    refused = http.post(f"/account/api-keys/{theirs.id}/revoke", data={"csrf_token": token})
+    assert refused.status_code == 404

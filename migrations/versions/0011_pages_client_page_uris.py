@@ -1,14 +1,14 @@
 """client page URIs (RFC 7591 logo_uri, client_uri, policy_uri, tos_uri)
 
 Revision ID: 0007_pages_client_uris
-Revises: 0004_device_par
+Revises: 0008_teams_keys_api_keys
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0007_pages_client_uris"
-down_revision = "0004_device_par"
+down_revision = "0008_teams_keys_api_keys"
 branch_labels = None
 depends_on = None
 

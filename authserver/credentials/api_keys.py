@@ -1,0 +1,152 @@
+"""API keys: made (shown once, stored as SHA-256), listed, revoked, and found for an exchange.
+A person's key acts for them with some of their scopes; an organization's key acts for the
+org with service roles and teams its creator may grant. Plain exceptions (orgs/service.py)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from authserver.clock import utcnow
+from authserver.extensions import db
+from authserver.hashing import sha256_hex
+from authserver.models import ApiKey, User
+from authserver.numbers import ascii_uuid
+from authserver.orgs.service import (
+    Caller,
+    Conflict,
+    Invalid,
+    NotFound,
+    checked_name,
+    lock_organization,
+)
+from authserver.orgs.teams import grantable_roles, resolve_teams
+
+KEY_PREFIX = "ask_live_"
+SHOWN_CHARACTERS = len(KEY_PREFIX) + 8  # ask_live_Ab12Cd34: enough to tell keys apart
+PERSONAL_SCOPES = frozenset({"orgs"})  # what a person's key's tokens may carry
+MIN_TTL, MAX_TTL = 3600, 366 * 86400
+MAX_KEYS = 50  # per person or organization: keys are few and long-lived
+USE_RECORDED_EVERY = timedelta(minutes=1)
+
+
+def _new_key(name: object, expires_in: object) -> tuple[ApiKey, str]:
+    if expires_in is not None and (
+        not isinstance(expires_in, int)
+        or isinstance(expires_in, bool)
+        or not MIN_TTL <= expires_in <= MAX_TTL
+    ):
+        raise Invalid(f"expires_in must be {MIN_TTL} to {MAX_TTL} seconds.", field="expires_in")
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    key = ApiKey(
+        name=checked_name(name),
+        prefix=raw[:SHOWN_CHARACTERS],
+        secret_hash=sha256_hex(raw),
+        created_at=now,
+        expires_at=now + timedelta(seconds=expires_in) if expires_in is not None else None,
+    )
+    return key, raw
+
+
+def create_personal(
+    user: User, name: object, scopes: object, expires_in: object
+) -> tuple[ApiKey, str]:
+    """A key acting for `user`, with `scopes` among PERSONAL_SCOPES."""
+    wanted = ["orgs"] if scopes is None else scopes
+    if not isinstance(wanted, list) or not set(wanted) <= PERSONAL_SCOPES:
+        raise Invalid(
+            f"scopes must be a list of {', '.join(sorted(PERSONAL_SCOPES))}.", field="scopes"
+        )
+    # Counted under a lock on the person's row: two creations at once cannot pass MAX_KEYS.
+    db.session.scalar(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    if len(ApiKey.of_user(user.id)) >= MAX_KEYS:
+        raise Conflict(f"A person keeps at most {MAX_KEYS} keys; revoke one first.")
+    key, raw = _new_key(name, expires_in)
+    key.user_id, key.created_by_id, key.scopes = user.id, user.id, sorted(set(wanted))
+    db.session.add(key)
+    db.session.flush()
+    return key, raw
+
+
+def create_for_org(
+    by: Caller, name: object, role_names: object, team_ids: object, expires_in: object
+) -> tuple[ApiKey, str]:
+    """A key acting for the organization with service roles and teams, never more than
+    `by` may grant (the rules of team roles: no auth roles, owners make owners)."""
+    by.require("key:manage")
+    roles = grantable_roles(by, role_names)
+    teams = resolve_teams(by, team_ids)
+    if teams:
+        by.require("team:manage")
+    lock_organization(by.organization.id)  # counted under the lock, as members are
+    if len(ApiKey.of_organization(by.organization.id)) >= MAX_KEYS:
+        raise Conflict(f"An organization keeps at most {MAX_KEYS} keys; revoke one first.")
+    key, raw = _new_key(name, expires_in)
+    key.organization_id, key.created_by_id = by.organization.id, by.user.id
+    key.roles, key.teams = roles, teams
+    db.session.add(key)
+    db.session.flush()
+    return key, raw
+
+
+def personal_keys(user: User) -> list[ApiKey]:
+    return ApiKey.of_user(user.id)
+
+
+def org_keys(by: Caller) -> list[ApiKey]:
+    by.require("key:manage")
+    return ApiKey.of_organization(by.organization.id)
+
+
+def revoke_personal(user: User, key_id: str) -> ApiKey:
+    key = _find(key_id)
+    if key is None or key.user_id != user.id:
+        raise NotFound("No such key.")
+    return _revoke(key)
+
+
+def revoke_for_org(by: Caller, key_id: str) -> ApiKey:
+    by.require("key:manage")
+    key = _find(key_id)
+    if key is None or key.organization_id != by.organization.id:
+        raise NotFound("No such key.")
+    return _revoke(key)
+
+
+def _revoke(key: ApiKey) -> ApiKey:
+    if key.revoked_at is not None:
+        raise Conflict("The key is already revoked.")
+    key.revoked_at = utcnow()
+    db.session.flush()
+    return key
+
+
+def _find(key_id: str) -> ApiKey | None:
+    try:
+        key = ascii_uuid(key_id)
+    except ValueError:
+        return None
+    # Row-locked: a revocation and another at once, one wins and the other is 409.
+    stmt = select(ApiKey).where(ApiKey.id == key).with_for_update()
+    return db.session.scalar(stmt.execution_options(populate_existing=True))
+
+
+def find_usable(raw: str, now: datetime) -> ApiKey | None:
+    """The key behind `raw` if it is unrevoked, unexpired, and its owner still active: a
+    revoked or expired key stops working at once."""
+    if not raw.startswith(KEY_PREFIX) or len(raw) > 200 or not raw.isascii():
+        return None
+    key = ApiKey.find_by_secret(raw)
+    if key is None or not key.is_usable(now):
+        return None
+    if key.user is not None and not key.user.is_active:
+        return None
+    return key
+
+
+def is_use_to_record(key: ApiKey, now: datetime) -> bool:
+    """Record last use at most once a minute: an exchange otherwise writes nothing."""
+    return key.last_used_at is None or now - key.last_used_at >= USE_RECORDED_EVERY
