@@ -227,6 +227,13 @@ def test_every_hosted_page_passes_axe_in_both_themes(
     reviewer.review("recovery-codes")
     recovery_code = page.inner_text("[data-recovery-codes] li >> nth=0")
 
+    # A personal API key, shown once.
+    page.goto(base + "/account")
+    page.fill("#api-key-name", "Nightly export")
+    page.locator("form[action$='/api-keys'] button").click()
+    page.wait_for_selector("#api-key")
+    reviewer.review("api-key-created")
+
     # The device flow's pages (RFC 8628 §3.3), for a CLI that asked for codes.
     codes = device_codes(site)
     page.goto(base + "/device")
@@ -264,7 +271,7 @@ def test_every_hosted_page_passes_axe_in_both_themes(
     context.close()
     assert reviewer.violations == {}
     assert reviewer.english == {}
-    assert len(reviewer.checked) == 23 + (len(ADMIN_PAGES) if locale == "en" else 0)
+    assert len(reviewer.checked) == 24 + (len(ADMIN_PAGES) if locale == "en" else 0)
 
 
 def tab_to(page, target: str) -> None:  # noqa: ANN001
