@@ -41,6 +41,14 @@ def _signed_in() -> Session | Response:
     return session
 
 
+def _signed_in_to_add() -> Session | Response:
+    """The session, when it may add a factor (policy.may_add_factor); else the answer."""
+    session = _signed_in()
+    if isinstance(session, Response):
+        return session
+    return _adding_refused(session) or session
+
+
 def _parked() -> PendingAuthorization | None:
     """The /authorize request a step-up sent the person here from, to return to."""
     return pending.find(request.values.get("pending", ""))
@@ -88,12 +96,9 @@ def _adding_refused(session: Session) -> Response | None:
 
 @security.post("/totp")
 def start_totp() -> Response:
-    session = _signed_in()
+    session = _signed_in_to_add()
     if isinstance(session, Response):
         return session
-    refused = _adding_refused(session)
-    if refused is not None:
-        return refused
     try:
         secret = totp.start_enrolment(session.user)
     except ValueError:
@@ -175,12 +180,9 @@ def _after_change(codes: list[str]) -> Response:
 
 @security.post("/webauthn/options")
 def webauthn_options() -> Response:
-    session = _signed_in()
+    session = _signed_in_to_add()
     if isinstance(session, Response):
         return session
-    refused = _adding_refused(session)
-    if refused is not None:
-        return refused
     options = webauthn.registration_options(session.user, current_settings())
     db.session.commit()
     return Response(options, mimetype="application/json", headers={"Cache-Control": "no-store"})
@@ -188,12 +190,9 @@ def webauthn_options() -> Response:
 
 @security.post("/webauthn")
 def register_webauthn() -> Response:
-    session = _signed_in()
+    session = _signed_in_to_add()
     if isinstance(session, Response):
         return session
-    refused = _adding_refused(session)
-    if refused is not None:
-        return refused
     try:
         registered = webauthn.register(
             session.user,

@@ -138,17 +138,28 @@ def is_member(user_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
     )
 
 
+class SecondFactorRequired(Exception):
+    """The organization requires a second factor that the grant's sign-in did not use."""
+
+
 def organization_scoped(
-    user_id: uuid.UUID, organization_id: uuid.UUID, service: str | None = None
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    service: str | None = None,
+    *,
+    multi_factor: bool,
 ) -> dict[str, Any] | None:
     """org_id, org_slug, roles and permissions (the member's own and their teams'), and
     `teams` when in any, for one membership; None if not a member. With `service`, roles
-    and permissions are only that service's (RFC 8707 resource)."""
+    and permissions are only that service's (RFC 8707 resource). The org's second-factor
+    rule comes in the same statement: SecondFactorRequired when it is not met."""
     rows = db.session.execute(
         _membership_query(), {"user_id": user_id, "organization_id": organization_id}
     ).all()
     if not rows:
         return None
+    if rows[0].requires_factor and not multi_factor:
+        raise SecondFactorRequired()
     return {
         "org_id": str(organization_id),
         "org_slug": rows[0].slug,
@@ -213,10 +224,19 @@ def _memberships_query() -> CompoundSelect:
 def _membership_query() -> CompoundSelect:
     """The org-scoped claims' rows: the member's own roles with their permissions, and
     each team's, in one UNION ALL."""
-    columns = (Organization.slug, Role.service, Role.name, Permission.resource, Permission.action)
+    columns = (
+        Organization.slug,
+        OrganizationFactorPolicy.require_second_factor.label("requires_factor"),
+        Role.service,
+        Role.name,
+        Permission.resource,
+        Permission.action,
+    )
+    policy = (OrganizationFactorPolicy, OrganizationFactorPolicy.organization_id == Organization.id)
     own = (
         select(*columns, null().label("team"))
         .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .outerjoin(*policy)
         .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
         .outerjoin(Role, Role.id == member_roles.c.role_id)
         .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
@@ -229,6 +249,7 @@ def _membership_query() -> CompoundSelect:
     via_teams = (
         select(*columns, Team.slug)
         .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
+        .outerjoin(*policy)
         .join(team_members, team_members.c.member_id == OrganizationMember.id)
         .join(Team, Team.id == team_members.c.team_id)
         .outerjoin(team_roles, team_roles.c.team_id == Team.id)

@@ -28,7 +28,6 @@ from authserver.hashing import sha256_hex
 from authserver.identity import sessions
 from authserver.keys import current_key_store
 from authserver.mfa.amr import is_multi_factor
-from authserver.mfa.policy import allows_org_token
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
 from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth import claims, dpop, families
@@ -60,14 +59,19 @@ def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: st
     if grant.user is None:
         return grant
     extra: dict[str, Any] = {}
+    multi_factor = is_multi_factor(grant.auth_methods)
     if "orgs" in scopes_of(grant.scope):
-        multi_factor = is_multi_factor(grant.auth_methods)
         extra.update(claims.orgs_claims(grant.user.id, service, multi_factor=multi_factor))
     access_extra = dict(extra)
     if organization_id is not None:
-        if not allows_org_token(organization_id, grant.auth_methods):
-            raise InvalidGrantError("The organization requires a second factor: sign in again.")
-        scoped = claims.organization_scoped(grant.user.id, organization_id, service)
+        try:
+            scoped = claims.organization_scoped(
+                grant.user.id, organization_id, service, multi_factor=multi_factor
+            )
+        except claims.SecondFactorRequired:
+            raise InvalidGrantError(
+                "The organization requires a second factor: sign in again."
+            ) from None
         if scoped is None:
             raise InvalidGrantError("The person is no longer a member of that organization.")
         access_extra.update(scoped)
