@@ -24,6 +24,9 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,64}$")
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})))
 
 request_log = logging.getLogger("authserver.request")
+# Built once: json.dumps(..., default=str) builds an encoder on every call, which cost the
+# request line about a third of its time (benchmarks/RESULTS.md).
+_ENCODER = json.JSONEncoder(default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,7 +49,7 @@ class JsonFormatter(logging.Formatter):
         )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _ENCODER.encode(line)
 
 
 def init_logging(app: Flask, log_format: str) -> None:
@@ -113,7 +116,7 @@ def log_request(
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "client_id": client_id,
-        "user_id": user_id,
+        "user_id": str(user_id) if user_id is not None else None,
         "remote_addr": remote_addr,
     }
     if request_id is not None:

@@ -1,5 +1,8 @@
-"""SQL statements per request, counted with SQLAlchemy engine events while the app answers
-each scenario's requests in-process against the benchmark's PostgreSQL database."""
+"""SQL statements per request, counted while the app answers each scenario's requests
+in-process against the benchmark's PostgreSQL database: the ORM's through SQLAlchemy's
+engine events, the token paths' plain SQL (authserver/oauth/store.py) through its observers.
+A statement is one round trip; `writes` counts the INSERTs, UPDATEs and DELETEs in them
+(one statement may carry several, in a WITH)."""
 
 from __future__ import annotations
 
@@ -7,12 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import re
+
 from flask import Flask
 from sqlalchemy import event
 
 from authserver.extensions import db
+from authserver.oauth import store
 
-WRITES = ("INSERT", "UPDATE", "DELETE")
+WRITES = re.compile(r"\b(INSERT INTO|UPDATE \w+\s+SET|DELETE FROM)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -29,22 +35,26 @@ def counting(app: Flask) -> Iterator[Counts]:
     with app.app_context():
         engine = db.engine
 
-    def on_execute(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def on_statement(statement: str) -> None:
         counts.statements += 1
         counts.sql.append(statement)
-        if statement.lstrip().upper().startswith(WRITES):
-            counts.writes += 1
+        counts.writes += len(WRITES.findall(statement))
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        on_statement(statement)
 
     def on_begin(conn) -> None:  # noqa: ANN001
         counts.transactions += 1
 
     event.listen(engine, "before_cursor_execute", on_execute)
     event.listen(engine, "begin", on_begin)
+    store.observers.append(on_statement)
     try:
         yield counts
     finally:
         event.remove(engine, "before_cursor_execute", on_execute)
         event.remove(engine, "begin", on_begin)
+        store.observers.remove(on_statement)
 
 
 def per_request(app: Flask, method: str, path: str, lines: list[tuple[str, str]]) -> Counts:

@@ -14,7 +14,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    insert,
     select,
 )
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
@@ -113,10 +112,6 @@ class GrantFamily(UUIDPrimaryKey, GrantContext, db.Model):
         return self.revoked_at is not None
 
     @classmethod
-    def find_with_person(cls, family_id: uuid.UUID) -> GrantFamily | None:
-        return db.session.scalar(_family_lookup(), {"family_id": family_id})
-
-    @classmethod
     def backchannel_clients_of_session(cls, session_id: uuid.UUID) -> list[str]:
         """The client ids of the clients that hold a grant (revoked or not) from the session
         and registered a back-channel logout URI (OIDC Back-Channel Logout 1.0 §2.7)."""
@@ -159,18 +154,7 @@ class AuthorizationCode(UUIDPrimaryKey, GrantContext, db.Model):
     client: Mapped[OAuthClient] = relationship()
     user: Mapped[User] = relationship()
 
-    @classmethod
-    def find(cls, raw_code: str, *, for_update: bool = False) -> AuthorizationCode | None:
-        return db.session.scalar(_code_lookup(for_update), {"code_hash": sha256_hex(raw_code)})
-
-    def is_expired(self) -> bool:
-        return utcnow() >= self.expires_at
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
+    # /token reads and redeems codes as plain rows (oauth/store.py).
 
 
 class RefreshToken(UUIDPrimaryKey, db.Model):
@@ -208,37 +192,9 @@ class RefreshToken(UUIDPrimaryKey, db.Model):
     client: Mapped[OAuthClient] = relationship()
 
     @classmethod
-    def find(cls, raw: str, *, for_update: bool = False) -> RefreshToken | None:
-        return db.session.scalar(_refresh_lookup(for_update), {"token_hash": sha256_hex(raw)})
-
-    # Every refresh writes one new link and marks the old one rotated: two Core statements
-    # rather than two flushes, which cost three times as much CPU (RESULTS.md).
-
-    @classmethod
-    def insert_link(
-        cls, family: GrantFamily, raw: str, created_at: datetime, expires_at: datetime
-    ) -> uuid.UUID:
-        """Write a new link of `family`'s chain (no ORM object is made) and return its id."""
-        token_id = uuid.uuid4()
-        db.session.execute(
-            insert(cls.__table__),
-            {
-                "id": token_id,
-                "token_hash": sha256_hex(raw),
-                "family_id": family.id,
-                "client_id": family.client_id,
-                "user_id": family.user_id,
-                "scope": family.scope,
-                "created_at": created_at,
-                "expires_at": expires_at,
-            },
-        )
-        return token_id
-
-    def mark_rotated(self, successor_id: uuid.UUID, sealed_successor: bytes, now: datetime) -> None:
-        self.update_row(
-            rotated_at=now, successor_id=successor_id, successor_ciphertext=sealed_successor
-        )
+    def find(cls, raw: str) -> RefreshToken | None:
+        """For /introspect and /revoke; /token reads and rotates plain rows (oauth/store.py)."""
+        return db.session.scalar(_refresh_lookup(), {"token_hash": sha256_hex(raw)})
 
     def is_expired(self) -> bool:
         return utcnow() >= self.expires_at
@@ -250,37 +206,14 @@ class RefreshToken(UUIDPrimaryKey, db.Model):
         return self.scope
 
 
-# The lookups of /token, /introspect and /userinfo are built once, with bind parameters, and
-# reused: building a joined select costs SQLAlchemy about a third of running it (RESULTS.md).
+# Built once, with bind parameters: building a joined select costs SQLAlchemy about a third
+# of running it.
 
 
 @functools.cache
-def _family_lookup() -> Select[tuple[GrantFamily]]:
-    # With its person: /userinfo needs them next, and a join costs less than a query.
+def _refresh_lookup() -> Select[tuple[RefreshToken]]:
+    # Its family and person come in the same query.
     return (
-        select(GrantFamily)
-        .options(joinedload(GrantFamily.user, innerjoin=True))
-        .where(GrantFamily.id == bindparam("family_id"))
-    )
-
-
-@functools.cache
-def _code_lookup(for_update: bool) -> Select[tuple[AuthorizationCode]]:
-    # The person comes in the same query: the exchange needs them for the tokens.
-    stmt = (
-        select(AuthorizationCode)
-        .options(joinedload(AuthorizationCode.user, innerjoin=True))
-        .where(AuthorizationCode.code_hash == bindparam("code_hash"))
-    )
-    if for_update:  # two concurrent redemptions: exactly one wins
-        stmt = stmt.with_for_update(of=AuthorizationCode)
-    return stmt
-
-
-@functools.cache
-def _refresh_lookup(for_update: bool) -> Select[tuple[RefreshToken]]:
-    # Its family and person come in the same query: a rotation needs both.
-    stmt = (
         select(RefreshToken)
         .options(
             joinedload(RefreshToken.family, innerjoin=True).joinedload(
@@ -289,6 +222,3 @@ def _refresh_lookup(for_update: bool) -> Select[tuple[RefreshToken]]:
         )
         .where(RefreshToken.token_hash == bindparam("token_hash"))
     )
-    if for_update:  # two concurrent refreshes must not fork a family
-        stmt = stmt.with_for_update(of=RefreshToken)
-    return stmt

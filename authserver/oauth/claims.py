@@ -1,5 +1,5 @@
 """Organization claims: `orgs` for the `orgs` scope, and the org-scoped claims of a token
-asked for with `organization=`. Each is read in one query.
+asked for with `organization=`. Each is read in one statement (oauth/store.py).
 
 Size is bounded: a token lists at most MAX_ORGS organizations (the oldest memberships
 first) and says `orgs_truncated: true` when there are more; a client that needs one of
@@ -10,26 +10,15 @@ MAX_TEAMS team slugs (`teams_truncated: true` on it when cut); its roles are alw
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import CompoundSelect, bindparam, null, select, union_all
-
 from authserver.extensions import db
-from authserver.models import (
-    Organization,
-    OrganizationFactorPolicy,
-    OrganizationMember,
-    Permission,
-    Role,
-    Team,
-)
-from authserver.models.orgs import member_roles
-from authserver.models.rbac import role_permissions
-from authserver.models.teams import team_members, team_roles
+from authserver.models import Organization
 from authserver.numbers import ascii_uuid
+from authserver.oauth import store
 
 MAX_ORGS = 50
 MAX_TEAMS = 20
@@ -54,20 +43,19 @@ def memberships(
     given), and its team slugs, oldest first, at most MAX_ORGS; True if cut. Without a
     second factor (`multi_factor` False), an organization whose policy requires one lists
     no roles and no teams."""
-    rows = db.session.execute(_memberships_query(), {"user_id": user_id})
     orgs: dict[uuid.UUID, tuple[set[str], set[str]]] = {}
     slugs: dict[uuid.UUID, str] = {}
     withheld: set[uuid.UUID] = set()
-    for org_id, slug, requires_factor, team, role_service, role, _joined in rows:
-        roles, teams = orgs.setdefault(org_id, (set(), set()))
-        slugs[org_id] = slug
-        if requires_factor and not multi_factor:
-            withheld.add(org_id)
+    for row in store.membership_rows(user_id):
+        roles, teams = orgs.setdefault(row.org_id, (set(), set()))
+        slugs[row.org_id] = row.slug
+        if row.requires_factor and not multi_factor:
+            withheld.add(row.org_id)
             continue
-        if team is not None:
-            teams.add(team)
-        if role is not None and (service is None or role_service == service):
-            roles.add(f"{role_service}:{role}")
+        if row.team is not None:
+            teams.add(row.team)
+        if row.name is not None and (service is None or row.service == service):
+            roles.add(f"{row.service}:{row.name}")
     listed = [
         _org_claim(org_id, slugs[org_id], *found, withheld=org_id in withheld)
         for org_id, found in orgs.items()
@@ -96,7 +84,7 @@ def team_claims(teams: set[str]) -> dict[str, Any]:
     return listed
 
 
-def role_claims(rows: list[Any], service: str | None) -> dict[str, Any]:
+def role_claims(rows: Sequence[Any], service: str | None) -> dict[str, Any]:
     """roles, permissions and teams from rows of (team, service, name, resource, action):
     only `service`'s roles and permissions when given (RFC 8707 resource)."""
     held = [r for r in rows if r.name is not None and (service is None or r.service == service)]
@@ -127,15 +115,7 @@ def find_organization(reference: str) -> Organization | None:
 
 
 def is_member(user_id: uuid.UUID, organization_id: uuid.UUID) -> bool:
-    return (
-        db.session.scalar(
-            select(OrganizationMember.id).where(
-                OrganizationMember.user_id == user_id,
-                OrganizationMember.organization_id == organization_id,
-            )
-        )
-        is not None
-    )
+    return store.is_member(user_id, organization_id)
 
 
 class SecondFactorRequired(Exception):
@@ -153,9 +133,7 @@ def organization_scoped(
     `teams` when in any, for one membership; None if not a member. With `service`, roles
     and permissions are only that service's (RFC 8707 resource). The org's second-factor
     rule comes in the same statement: SecondFactorRequired when it is not met."""
-    rows = db.session.execute(
-        _membership_query(), {"user_id": user_id, "organization_id": organization_id}
-    ).all()
+    rows = store.role_rows(user_id, organization_id)
     if not rows:
         return None
     if rows[0].requires_factor and not multi_factor:
@@ -165,100 +143,3 @@ def organization_scoped(
         "org_slug": rows[0].slug,
         **role_claims(rows, service),
     }
-
-
-# Both queries run on every token a person gets, so they are built once with bind
-# parameters: building a four-way join costs SQLAlchemy about half of what running it does.
-
-
-@functools.cache
-def _memberships_query() -> CompoundSelect:
-    """One row per (membership, role held directly) and per (membership, team, team role),
-    each with the org's second-factor rule: a UNION ALL, so a person's own roles and their
-    teams' arrive in one statement."""
-    own = (
-        select(
-            Organization.id.label("org_id"),
-            Organization.slug.label("slug"),
-            OrganizationFactorPolicy.require_second_factor.label("requires_factor"),
-            null().label("team"),
-            Role.service.label("service"),
-            Role.name.label("name"),
-            OrganizationMember.created_at.label("joined"),
-        )
-        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
-        .outerjoin(
-            OrganizationFactorPolicy,
-            OrganizationFactorPolicy.organization_id == Organization.id,
-        )
-        .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
-        .outerjoin(Role, Role.id == member_roles.c.role_id)
-        .where(OrganizationMember.user_id == bindparam("user_id"))
-    )
-    via_teams = (
-        select(
-            Organization.id,
-            Organization.slug,
-            OrganizationFactorPolicy.require_second_factor,
-            Team.slug,
-            Role.service,
-            Role.name,
-            OrganizationMember.created_at,
-        )
-        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
-        .outerjoin(
-            OrganizationFactorPolicy,
-            OrganizationFactorPolicy.organization_id == Organization.id,
-        )
-        .join(team_members, team_members.c.member_id == OrganizationMember.id)
-        .join(Team, Team.id == team_members.c.team_id)
-        .outerjoin(team_roles, team_roles.c.team_id == Team.id)
-        .outerjoin(Role, Role.id == team_roles.c.role_id)
-        .where(OrganizationMember.user_id == bindparam("user_id"))
-    )
-    combined = union_all(own, via_teams)
-    return combined.order_by(combined.selected_columns.joined, combined.selected_columns.slug)
-
-
-@functools.cache
-def _membership_query() -> CompoundSelect:
-    """The org-scoped claims' rows: the member's own roles with their permissions, and
-    each team's, in one UNION ALL."""
-    columns = (
-        Organization.slug,
-        OrganizationFactorPolicy.require_second_factor.label("requires_factor"),
-        Role.service,
-        Role.name,
-        Permission.resource,
-        Permission.action,
-    )
-    policy = (OrganizationFactorPolicy, OrganizationFactorPolicy.organization_id == Organization.id)
-    own = (
-        select(*columns, null().label("team"))
-        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
-        .outerjoin(*policy)
-        .outerjoin(member_roles, member_roles.c.member_id == OrganizationMember.id)
-        .outerjoin(Role, Role.id == member_roles.c.role_id)
-        .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
-        .outerjoin(Permission, Permission.id == role_permissions.c.permission_id)
-        .where(
-            Organization.id == bindparam("organization_id"),
-            OrganizationMember.user_id == bindparam("user_id"),
-        )
-    )
-    via_teams = (
-        select(*columns, Team.slug)
-        .join(OrganizationMember, OrganizationMember.organization_id == Organization.id)
-        .outerjoin(*policy)
-        .join(team_members, team_members.c.member_id == OrganizationMember.id)
-        .join(Team, Team.id == team_members.c.team_id)
-        .outerjoin(team_roles, team_roles.c.team_id == Team.id)
-        .outerjoin(Role, Role.id == team_roles.c.role_id)
-        .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
-        .outerjoin(Permission, Permission.id == role_permissions.c.permission_id)
-        .where(
-            Organization.id == bindparam("organization_id"),
-            OrganizationMember.user_id == bindparam("user_id"),
-        )
-    )
-    return union_all(own, via_teams)

@@ -153,6 +153,6 @@ class DeviceCodeGrant(AuthlibDeviceCodeGrant):
         credential.used_at, credential.family_id = now, family.id
         refresh_raw = None
         if may_refresh(client, credential.scope):
-            refresh_raw, _ = families.mint_refresh_token(family, settings, now)
+            refresh_raw = families.mint_refresh_token(family, settings, now)
         grant = with_org_claims(family_grant(family, client, credential.scope), None, None)
         return 200, token_response(grant, refresh_raw), self.TOKEN_RESPONSE_HEADER

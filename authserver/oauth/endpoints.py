@@ -20,9 +20,9 @@ from joserfc.errors import JoseError
 from authserver.clock import utcnow
 from authserver.config import current_settings
 from authserver.keys import current_key_store
-from authserver.models import GrantFamily, OAuthClient, RefreshToken
+from authserver.models import OAuthClient, RefreshToken
 from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
-from authserver.oauth import families
+from authserver.oauth import families, store
 from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, PERSON, SUBJECT_KIND_CLAIM
 
 
@@ -31,7 +31,7 @@ class AccessToken:
     """A verified JWT access token, as the endpoints see it."""
 
     claims: dict[str, Any]
-    family: GrantFamily | None
+    family: store.Family | None
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.claims.get("client_id") == client.client_id
@@ -118,7 +118,7 @@ def find_access_token(raw: str) -> AccessToken | None:
     family = None
     if "family_id" in claims:
         try:
-            family = GrantFamily.find_with_person(uuid.UUID(claims["family_id"]))
+            family = store.family_with_person(uuid.UUID(claims["family_id"]))
         except ValueError:
             return None
         if family is None:
@@ -153,11 +153,14 @@ class RevocationEndpoint(RefusesUnknownHintsWith400, AuthlibRevocationEndpoint):
         """Revoking either kind revokes its whole family (DESIGN: a refresh token and every
         access token issued from it). A client_credentials token has no family: it is
         short-lived and cannot be revoked early."""
-        family = token.row.family if isinstance(token, PresentedRefreshToken) else token.family
-        if family is None:
+        if isinstance(token, PresentedRefreshToken):
+            family_id = token.row.family_id
+        elif token.family is not None:
+            family_id = token.family.id
+        else:
             return
-        families.revoke_family(
-            family, "client_revoked", utcnow(), actor_client_id=request.client.client_id
+        families.revoke(
+            family_id, "client_revoked", utcnow(), actor_client_id=request.client.client_id
         )
 
 

@@ -23,8 +23,9 @@ from sqlalchemy import update
 from authserver import audit
 from authserver.config import Settings
 from authserver.extensions import db
-from authserver.hashing import new_secret
+from authserver.hashing import new_secret, sha256_hex
 from authserver.models import GrantFamily, OAuthClient, RefreshToken
+from authserver.oauth import store
 
 _SEAL_INFO = b"authserver refresh-token successor v1"
 _NONCE_BYTES = 12
@@ -55,14 +56,39 @@ def unseal(raw_token: str, sealed: bytes) -> str:
     return _cipher(raw_token).decrypt(nonce, ciphertext, None).decode()
 
 
-def mint_refresh_token(
-    family: GrantFamily, settings: Settings, now: datetime
-) -> tuple[str, uuid.UUID]:
-    """A new refresh token in the family; its idle deadline never passes the family's end.
-    Returns the raw token and its row's id."""
+def new_link(
+    family: GrantFamily | store.Family, settings: Settings, now: datetime
+) -> tuple[str, store.NewLink]:
+    """A new refresh token of the family, raw and as the row to insert; its idle deadline
+    never passes the family's end."""
     raw = new_secret()
-    expires_at = min(now + timedelta(seconds=settings.refresh_token_idle_ttl), family.expires_at)
-    return raw, RefreshToken.insert_link(family, raw, now, expires_at)
+    link = store.NewLink(
+        id=uuid.uuid4(),
+        token_hash=sha256_hex(raw),
+        family_id=family.id,
+        client_id=family.client_id,
+        user_id=family.user_id,
+        scope=family.scope,
+        created_at=now,
+        expires_at=min(now + timedelta(seconds=settings.refresh_token_idle_ttl), family.expires_at),
+    )
+    return raw, link
+
+
+def mint_refresh_token(family: GrantFamily, settings: Settings, now: datetime) -> str:
+    """A new refresh token in the family, written now; returns it raw."""
+    raw, link = new_link(family, settings, now)
+    store.insert_link(link)
+    return raw
+
+
+def revoke(
+    family_id: uuid.UUID, reason: str, now: datetime, *, actor_client_id: str | None = None
+) -> None:
+    """revoke_family for a family known by its id (the token paths read plain rows)."""
+    family = db.session.get(GrantFamily, family_id)
+    if family is not None:
+        revoke_family(family, reason, now, actor_client_id=actor_client_id)
 
 
 def revoke_family(
@@ -93,13 +119,17 @@ def revoke_family(
 
 
 def rotate(
-    presented_raw: str, token: RefreshToken, client: OAuthClient, settings: Settings, now: datetime
+    presented_raw: str,
+    token: store.RefreshLink,
+    client: OAuthClient,
+    settings: Settings,
+    now: datetime,
 ) -> str:
     """Use a refresh token (already row-locked by the caller) and return the one successor,
     raw: a new one, or on a retry within the grace window the same one again."""
     family = token.family
     if token.client_id != client.id:
-        revoke_family(family, "refresh_reuse_other_client", now)
+        revoke(family.id, "refresh_reuse_other_client", now)
         raise RefreshRefused("refresh token presented by another client")
     if family.revoked_at is not None or token.revoked_at is not None:
         raise RefreshRefused("refresh token revoked")
@@ -110,23 +140,27 @@ def rotate(
     grace = timedelta(seconds=settings.refresh_grace_period)
     if settings.refresh_grace_period and now - token.rotated_at <= grace:
         return _replay_successor(presented_raw, token, family, now)
-    revoke_family(family, "refresh_reuse", now)
+    revoke(family.id, "refresh_reuse", now)
     raise RefreshRefused("rotated-out refresh token reused")
 
 
 def _rotate_now(
-    presented_raw: str, token: RefreshToken, family: GrantFamily, settings: Settings, now: datetime
+    presented_raw: str,
+    token: store.RefreshLink,
+    family: store.Family,
+    settings: Settings,
+    now: datetime,
 ) -> str:
-    successor_raw, successor_id = mint_refresh_token(family, settings, now)
-    token.mark_rotated(successor_id, seal(presented_raw, successor_raw), now)
+    successor_raw, successor = new_link(family, settings, now)
+    store.rotate(token.id, successor, seal(presented_raw, successor_raw), now)
     return successor_raw
 
 
 def _replay_successor(
-    presented_raw: str, token: RefreshToken, family: GrantFamily, now: datetime
+    presented_raw: str, token: store.RefreshLink, family: store.Family, now: datetime
 ) -> str:
     """Walk to the newest link of the chain: every retry gets the one current successor."""
-    raw, row = presented_raw, token
+    raw, row = presented_raw, token  # the presented link, then the ORM rows after it
     while row.rotated_at is not None:
         successor = db.session.get(RefreshToken, row.successor_id) if row.successor_id else None
         if successor is None or row.successor_ciphertext is None:
@@ -134,7 +168,7 @@ def _replay_successor(
         try:
             raw = unseal(raw, row.successor_ciphertext)
         except InvalidTag:
-            revoke_family(family, "refresh_successor_tampered", now)
+            revoke(family.id, "refresh_successor_tampered", now)
             raise RefreshRefused("sealed successor does not open") from None
         row = successor
     if row.revoked_at is not None:

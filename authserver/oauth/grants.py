@@ -28,9 +28,9 @@ from authserver.hashing import sha256_hex
 from authserver.identity import sessions
 from authserver.keys import current_key_store
 from authserver.mfa.amr import is_multi_factor
-from authserver.models import AuthorizationCode, GrantFamily, OAuthClient, RefreshToken, User
+from authserver.models import AuthorizationCode, GrantFamily, OAuthClient
 from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
-from authserver.oauth import claims, dpop, families
+from authserver.oauth import claims, dpop, families, store
 from authserver.oauth.parameters import normalize_scope
 from authserver.oauth.resources import token_resource
 from authserver.oauth.scopes import SERVICE_SCOPES
@@ -108,7 +108,7 @@ def dpop_key(client: OAuthClient) -> str | None:
 
 
 def family_grant(
-    family: GrantFamily,
+    family: GrantFamily | store.Family,
     client: OAuthClient,
     scope: str,
     nonce: str | None = None,
@@ -165,49 +165,49 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
         db.session.flush()
 
-    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
-        found = AuthorizationCode.find(code, for_update=True)
+    def query_authorization_code(self, code: str, client: OAuthClient) -> store.Code | None:
+        found = store.code_locked(sha256_hex(code))
         if found is None or found.client_id != client.id:
             return None
         if found.used_at is not None:
             self._revoke_replayed(found, client)
             raise InvalidGrantError("The authorization code was already used.")
-        if found.is_expired():
+        if utcnow() >= found.expires_at:
             return None
         return found
 
-    def _revoke_replayed(self, code: AuthorizationCode, client: OAuthClient) -> None:
+    def _revoke_replayed(self, code: store.Code, client: OAuthClient) -> None:
         # RFC 6749 §4.1.2 and RFC 9700 §4.2.4: a replayed code revokes what its first use issued.
-        family = db.session.get(GrantFamily, code.family_id) if code.family_id else None
         audit.record(
             "code.replayed",
             outcome="failure",
             actor_client_id=client.client_id,
-            target_type="grant_family" if family else None,
-            target_id=str(family.id) if family else None,
+            target_type="grant_family" if code.family_id else None,
+            target_id=str(code.family_id) if code.family_id else None,
         )
-        if family is not None:
-            families.revoke_family(
-                family, "code_replay", utcnow(), actor_client_id=client.client_id
+        if code.family_id is not None:
+            families.revoke(
+                code.family_id, "code_replay", utcnow(), actor_client_id=client.client_id
             )
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
-        user = db.session.get(User, authorization_code.user_id)
-        return user if user is not None and user.is_active else None
+    def authenticate_user(self, authorization_code: store.Code) -> store.Person | None:
+        user = authorization_code.user
+        return user if user.is_active else None
 
     @hooked
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        code: AuthorizationCode = self.request.authorization_code
+        code: store.Code = self.request.authorization_code
         client: OAuthClient = self.request.client
         service = token_resource(self.request.payload.datalist.get("resource", []), code.resources)
         jkt = dpop_key(client)
         user = self.authenticate_user(code)
         if user is None:
             raise InvalidGrantError("The authorization code is invalid.")
-        if code.organization_id and not claims.is_member(user.id, code.organization_id):
+        if code.organization_id and not store.is_member(user.id, code.organization_id):
             raise InvalidGrantError("The person is no longer a member of that organization.")
         now, settings = utcnow(), current_settings()
-        family = GrantFamily(
+        family = store.Family(
+            id=uuid.uuid4(),
             client_id=client.id,
             user_id=user.id,
             session_id=code.session_id,
@@ -216,20 +216,19 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             resources=list(code.resources),
             auth_time=code.auth_time,
             auth_methods=list(code.auth_methods),
-            created_at=now,
             expires_at=now + timedelta(seconds=settings.refresh_token_absolute_ttl),
+            revoked_at=None,
             # RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key; a
             # confidential client's are bound to its authentication already.
             dpop_jkt=jkt if client.is_public else None,
+            user=user,
         )
-        db.session.add(family)
-        db.session.flush()
+        refresh_raw, link = None, None
+        if may_refresh(client, code.scope):
+            refresh_raw, link = families.new_link(family, settings, now)
         # Authlib would delete the code; it is marked used instead, with the family it started,
         # so that a replay is recognised and revokes that family.
-        code.update_row(family_id=family.id, used_at=now)
-        refresh_raw = None
-        if may_refresh(client, code.scope):
-            refresh_raw, _ = families.mint_refresh_token(family, settings, now)
+        store.redeem_code(code.id, family, link, now)
         grant = with_org_claims(
             family_grant(family, client, code.scope, code.nonce, service, jkt),
             family.organization_id,
@@ -242,11 +241,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
 
-    def _validate_request_token(self, client: OAuthClient) -> RefreshToken:
+    def _validate_request_token(self, client: OAuthClient) -> store.RefreshLink:
         raw = self.request.form.get("refresh_token")
         if not raw:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        token = RefreshToken.find(raw, for_update=True)
+        token = store.refresh_link_locked(sha256_hex(raw))
         if token is None:
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         self.request.presented_refresh_token = raw
@@ -254,7 +253,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     @hooked
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        token: RefreshToken = self.request.refresh_token
+        token: store.RefreshLink = self.request.refresh_token
         client: OAuthClient = self.request.client
         # Checked before rotating: a refused request leaves the refresh token usable.
         service = token_resource(
@@ -274,7 +273,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
         family = token.family
         if not family.user.is_active:
-            families.revoke_family(family, "user_disabled", utcnow())
+            families.revoke(family.id, "user_disabled", utcnow())
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         # RFC 6749 §6: Authlib has refused a scope wider than the token's; a narrower one
         # is this response's only, and the family keeps what was granted.
@@ -286,12 +285,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 service,
             )
         except InvalidGrantError:
-            families.revoke_family(family, "membership_removed", utcnow())
+            families.revoke(family.id, "membership_removed", utcnow())
             raise
         body = token_response(grant, successor)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
-    def _record_refusal(self, token: RefreshToken, client: OAuthClient, reason: str) -> None:
+    def _record_refusal(self, token: store.RefreshLink, client: OAuthClient, reason: str) -> None:
         log.info("refresh refused for family %s: %s", token.family_id, reason)
         audit.record(
             "token.refresh_refused",

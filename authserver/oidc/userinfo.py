@@ -11,9 +11,7 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Response, abort, request
 
-from authserver.extensions import db
 from authserver.mfa.amr import is_multi_factor
-from authserver.models import User
 from authserver.oauth import claims, dpop
 from authserver.oauth.endpoints import AccessToken, find_access_token
 from authserver.oauth.tokens import profile_claims
@@ -90,15 +88,14 @@ def userinfo_claims(token: AccessToken) -> dict[str, Any] | None:
     """None when the token is not a person's (a service's client_credentials token). Any
     audience will do: OIDC Core §5.3 serves the token of an OpenID request, whatever
     `resource` narrowed it to."""
-    user_id = token.person_id()
-    if user_id is None:
+    if token.person_id() is None or token.family is None:
         return None
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active:
+    user = token.family.user  # person_id() is the family's person
+    if not user.is_active:
         return None
     found = profile_claims(user, token.get_scope())
     if "orgs" in token.get_scope().split():
-        methods = token.family.auth_methods if token.family else ()
+        methods = token.family.auth_methods
         found.update(
             claims.orgs_claims(user.id, _service_of(token), multi_factor=is_multi_factor(methods))
         )
