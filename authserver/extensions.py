@@ -47,7 +47,6 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "mfa.second_step_with_code",
         "mfa.second_step_with_webauthn",
         "mfa.sign_in_with_passkey",
-        "oauth.issue_token",
         "oauth.device_authorization",
         "oauth.push_authorization_request",
     }
