@@ -74,7 +74,7 @@ class Run:
     results: list[Result]
     counts: dict[str, statements.Counts]
     checks: list[targets.Check]
-    peer_notes: list[str]
+    notes: list[str]
     peer_versions: str | None
     admin_url: str
 
@@ -95,7 +95,7 @@ def write_results(run: Run) -> None:
             f"--duration {run.args.duration}s --timeout 10s --script benchmarks/requests.lua`",
             "- peers (benchmarks/peers/README.md): one node process each, op.mjs in memory, "
             "op-pg.mjs on a scratch PostgreSQL database on the same server",
-            *[f"- {note}" for note in run.peer_notes],
+            *[f"- {note}" for note in run.notes],
             "",
             "### Targets (issue 16)",
             "Each a ratio of figures from this run, or a limit on one; introspection and "

@@ -16,6 +16,7 @@ This is a measurement, not a test: it never fails on a missed target, it reports
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 from authserver import create_app
 from authserver.config import Settings
-from benchmarks import fixtures, peer_servers, report, statements, targets
+from benchmarks import fixtures, peer_servers, report, statements, targets, today
 from benchmarks.processes import stop, wait_until_answers
 from benchmarks.report import Result
 from benchmarks.scenarios import PEERS, SCENARIOS, Scenario, basic, malformed_requests
@@ -62,11 +63,9 @@ def main() -> None:
     figures = report.figures(results)
     if args.write_baseline:
         _add_baseline_run(figures, args.concurrency)
-    baseline = targets.baseline_ratios(
-        json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
-    )
+    baseline = targets.baseline_ratios(_baseline())
     checks = targets.checks(figures, args.concurrency, baseline)
-    for note in bench.peer_notes:
+    for note in bench.notes:
         print(note)
     for check in checks:
         print(targets.console(check))
@@ -77,7 +76,7 @@ def main() -> None:
             results=results,
             counts=counts,
             checks=checks,
-            peer_notes=bench.peer_notes,
+            notes=bench.notes,
             peer_versions=bench.peer_versions,
             admin_url=ADMIN_URL,
         )
@@ -164,8 +163,10 @@ class Bench:
         self.port = _free_port()
         self.env = bench_env(tmp, database_url, self.port)
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.peer_notes: list[str] = []
+        self.notes: list[str] = []
         self.peer_versions: str | None = None
+        self.today: tuple[int, fixtures.Seed, str] | None = None  # port, seed, access token
+        self.today_process: subprocess.Popen[bytes] | None = None
 
     def run(self) -> tuple[list[Result], dict[str, statements.Counts]]:
         self._cli("init")
@@ -174,23 +175,28 @@ class Bench:
         logging.getLogger("authserver").setLevel(logging.WARNING)
         self.seed = fixtures.seed(self.app)
         hello_port = _free_port()
-        try:
-            self._gunicorn("wsgi:app", self.port)
-            self._gunicorn("benchmarks.hello:app", hello_port)
-            self.extra = {"access_token": self._access_token()}
-            self._check_malformed()
-            results = []
-            for scenario in self._scenarios():
-                self._use_alg(scenario.alg)
-                port = hello_port if scenario.app == "hello" else self.port
-                for concurrency in self.args.concurrency:
-                    tokens = self._one_use_tokens(scenario, ONE_USE_STOCK)
-                    results.append(self._load(scenario, port, concurrency, tokens))
-            results += self._run_peers()
-            counts = self._count_statements()
-        finally:
-            for process in self.processes:
-                stop(process)
+        with ExitStack() as later:  # today's database, dropped once its server has stopped
+            try:
+                self._gunicorn("wsgi:app", self.port)
+                self._gunicorn("benchmarks.hello:app", hello_port)
+                self.extra = {"access_token": self._access_token(self.port, self.seed)}
+                self._check_malformed()
+                self._start_today(later)
+                results = []
+                for scenario in self._scenarios():
+                    self._use_alg(scenario.alg)
+                    port = hello_port if scenario.app == "hello" else self.port
+                    for concurrency in self.args.concurrency:
+                        tokens = self._one_use_tokens(scenario, ONE_USE_STOCK)
+                        lines = self._lines(scenario, tokens)
+                        results.append(self._load(scenario, port, concurrency, lines))
+                        results += self._load_today(scenario, concurrency)
+                self._stop_today()
+                results += self._run_peers()
+                counts = self._count_statements()
+            finally:
+                for process in self.processes:
+                    stop(process)
         return results, counts
 
     def _named(self, scenario: Scenario) -> bool:
@@ -204,11 +210,47 @@ class Bench:
         ours = {s.name for s in self._scenarios()}
         return [p for p in PEERS if p.counterpart in ours or self._named(p)]
 
+    # ---- today's code, for introspection and userinfo ----------------------------------
+
+    def _start_today(self, later: ExitStack) -> None:
+        """Today's code (benchmarks/baseline.json's commit) on its own database and port, if
+        a scenario measured against it runs; without it, the stored ratios are used."""
+        commit = _baseline().get("commit")
+        if not commit or not any(s.name in targets.BASELINED for s in self._scenarios()):
+            return
+        try:
+            code = today.unpack(commit, self.tmp / "today-code")
+            port = _free_port()
+            url = later.enter_context(scratch_database("authserver_bench_today"))
+            env = {**bench_env(self.tmp / "today", url, port), "PYTHONPATH": str(code)}
+            seed, refresh_token = today.prepare(code, env)
+            self.today_process = self._gunicorn("wsgi:app", port, code, env)
+            token = self._access_token(port, seed, refresh_token)
+        except (RuntimeError, OSError, subprocess.SubprocessError, psycopg.Error) as error:
+            self._note(f"today's code ({commit}) not served, stored ratios used: {error}")
+            return
+        self.today = (port, seed, token)
+        print(f"today's code ({commit}) serves on port {port}", flush=True)
+
+    def _load_today(self, scenario: Scenario, concurrency: int) -> list[Result]:
+        """Right after ours, the same scenario against today's code."""
+        if self.today is None or scenario.name not in targets.BASELINED:
+            return []
+        port, seed, token = self.today
+        twin = dataclasses.replace(scenario, name=targets.TODAY + scenario.name, app="today")
+        lines = twin.lines(seed, {"access_token": token}, [])
+        return [self._load(twin, port, concurrency, lines)]
+
+    def _stop_today(self) -> None:
+        if self.today_process is not None:
+            stop(self.today_process)
+        self.today = None
+
     # ---- the peers ----------------------------------------------------------------------
 
-    def _peer_note(self, note: str) -> None:
+    def _note(self, note: str) -> None:
         print(note, flush=True)
-        self.peer_notes.append(note)
+        self.notes.append(note)
 
     def _run_peers(self) -> list[Result]:
         """Each peer in turn, alone, with the same wrk settings; skipped with a note where
@@ -217,12 +259,12 @@ class Bench:
         if not peers:
             return []
         if self.args.no_peers:
-            self._peer_note("peers not run (--no-peers): the targets against them are not measured")
+            self._note("peers not run (--no-peers): the targets against them are not measured")
             return []
         try:
             work = peer_servers.install(self.tmp / "peers")
         except peer_servers.Unavailable as why:
-            self._peer_note(f"peers skipped: {why}; the targets against them are not measured")
+            self._note(f"peers skipped: {why}; the targets against them are not measured")
             return []
         self.peer_versions = peer_servers.node_versions(work)
         results: list[Result] = []
@@ -230,7 +272,7 @@ class Bench:
             try:
                 self._run_peer(peer, work, results)
             except (RuntimeError, OSError, subprocess.SubprocessError, psycopg.Error) as error:
-                self._peer_note(f"{peer.name} not measured: {error}")
+                self._note(f"{peer.name} not measured: {error}")
         return results
 
     def _run_peer(self, peer: Scenario, work: Path, results: list[Result]) -> None:
@@ -238,7 +280,7 @@ class Bench:
         if not peer.one_use:
             with peer_servers.serving(work, peer.app, port, ALG="RS256"):
                 for concurrency in self.args.concurrency:
-                    results.append(self._load(peer, port, concurrency, []))
+                    results.append(self._load(peer, port, concurrency, self._lines(peer, [])))
             return
         # A fresh database, and a fresh slice of the minted refresh tokens per concurrency.
         stock = peer_servers.REFRESH_STOCK_PER_SECOND * self.args.duration
@@ -251,13 +293,13 @@ class Bench:
             tokens = minted.read_text().split()
             for n, concurrency in enumerate(self.args.concurrency):
                 mine = tokens[n * stock : (n + 1) * stock]
-                results.append(self._load(peer, port, concurrency, mine))
+                results.append(self._load(peer, port, concurrency, self._lines(peer, mine)))
 
     def _cli(self, *args: str) -> str:
         return run_cli(self.env, *args)
 
-    def gunicorn_options(self) -> list[str]:
-        options = ["--config", str(ROOT / "gunicorn.conf.py")]
+    def gunicorn_options(self, root: Path = ROOT) -> list[str]:
+        options = ["--config", str(root / "gunicorn.conf.py")]
         if self.args.workers:
             options += ["--workers", str(self.args.workers)]
         if self.args.worker_class:
@@ -266,23 +308,28 @@ class Bench:
             options += ["--threads", str(self.args.threads)]
         return options
 
-    def _gunicorn(self, app: str, port: int) -> None:
+    def _gunicorn(
+        self, app: str, port: int, root: Path = ROOT, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         command = [
-            sys.executable, "-m", "gunicorn", *self.gunicorn_options(),
+            sys.executable, "-m", "gunicorn", *self.gunicorn_options(root),
             "--bind", f"127.0.0.1:{port}", app,
         ]  # fmt: skip
         log = self.tmp / f"gunicorn-{port}.log"
         with log.open("ab") as output:
             process = subprocess.Popen(
-                command, env=self.env, cwd=ROOT, stdout=output, stderr=output
+                command, env=env or self.env, cwd=root, stdout=output, stderr=output
             )
         self.processes.append(process)
         path = "/hello" if app.startswith("benchmarks") else "/readyz"
         wait_until_answers(f"http://127.0.0.1:{port}{path}", process, log)
+        return process
 
-    def _post_token(self, auth: str, body: str) -> tuple[int, dict[str, Any]]:
+    def _post_token(
+        self, auth: str, body: str, port: int | None = None
+    ) -> tuple[int, dict[str, Any]]:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/token",
+            f"http://127.0.0.1:{port or self.port}/token",
             data=body.encode(),
             headers={"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"},
         )
@@ -292,11 +339,12 @@ class Bench:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
-    def _access_token(self) -> str:
+    def _access_token(self, port: int, seed: fixtures.Seed, raw: str | None = None) -> str:
         """A real access token for userinfo and introspection, from one refresh."""
-        raw = fixtures.mint_refresh_tokens(self.app, self.seed, 1)[0]
-        auth = basic(self.seed.web_client_id, self.seed.web_secret)
-        status, body = self._post_token(auth, f"grant_type=refresh_token&refresh_token={raw}")
+        raw = raw or fixtures.mint_refresh_tokens(self.app, seed, 1)[0]
+        auth = basic(seed.web_client_id, seed.web_secret)
+        body_sent = f"grant_type=refresh_token&refresh_token={raw}"
+        status, body = self._post_token(auth, body_sent, port)
         if status != 200:
             raise RuntimeError(f"could not get an access token: {body}")
         return body["access_token"]
@@ -336,9 +384,10 @@ class Bench:
             return fixtures.mint_refresh_tokens(self.app, self.seed, count)
         return fixtures.mint_codes(self.app, self.seed, count)
 
-    def _load(self, scenario: Scenario, port: int, concurrency: int, tokens: list[str]) -> Result:
-        """wrk on one scenario at one concurrency; prints its line."""
-        lines = self._lines(scenario, tokens)
+    def _load(
+        self, scenario: Scenario, port: int, concurrency: int, lines: list[tuple[str, str]]
+    ) -> Result:
+        """wrk on one scenario's request lines at one concurrency; prints its line."""
         requests_file = self.tmp / "requests.txt"
         requests_file.write_text("".join(f"{auth}\t{body}\n" for auth, body in lines))
         command = [
@@ -402,6 +451,10 @@ def _shown_gunicorn_options(args: argparse.Namespace) -> list[str]:
     return options
 
 
+def _baseline() -> dict[str, Any]:
+    return json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+
+
 def _add_baseline_run(figures: targets.Figures, concurrencies: list[int]) -> None:
     """This run's figures added to benchmarks/baseline.json; the baseline is their median."""
     measured = targets.baseline_run(figures, concurrencies)
@@ -422,19 +475,6 @@ def _add_baseline_run(figures: targets.Figures, concurrencies: list[int]) -> Non
     )
     BASELINE.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     print(f"added this run to {BASELINE.relative_to(ROOT)}")
-
-
-def _set_ratios(results: list[Result]) -> None:
-    ceilings = {r.concurrency: r.rps for r in results if r.scenario.app == "hello"}
-    for result in results:
-        result.ratio = result.rps / ceilings[result.concurrency]
-
-
-def _line(result: Result) -> str:
-    return (
-        f"{result.scenario.name:45} c={result.concurrency:<3} {result.rps:8.0f} req/s "
-        f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  statuses {result.statuses}"
-    )
 
 
 if __name__ == "__main__":

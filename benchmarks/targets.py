@@ -1,6 +1,8 @@
 """The targets of issue 16, checked on one run's figures: authserver beside node-oidc-provider
 (the peers in benchmarks/peers/), code exchange beside our own refresh, introspection and
-userinfo beside today's figures (benchmarks/baseline.json), zero non-2xx, and p99 at c=64.
+userinfo beside today's code (the commit in benchmarks/baseline.json, served in the same run;
+where it cannot be, beside the ratios to the ceiling stored there), zero non-2xx, and p99 at
+c=64.
 
 Every target is a ratio of figures from the same run, or a limit on one of them: req/s on a
 shared VM moves by 15-25 % from run to run, while what ran side by side moved together.
@@ -28,8 +30,10 @@ RATIOS = (
      PEER_CLIENT_CREDENTIALS, 1.0),
     ("authorization_code ÷ our refresh", CODE, REFRESH, 0.9),
 )  # fmt: skip
-# Scenarios that must reach this multiple of their baseline (their ratio to the ceiling).
+# Scenarios that must reach this multiple of today's figures; today's code's own figures in
+# the run are named with the prefix.
 BASELINED = ("introspection", "userinfo")
+TODAY = "today: "
 BASELINE_FACTOR = 2.0
 # p99 is limited at this concurrency only, for these scenarios.
 P99_CONCURRENCY = 64
@@ -91,19 +95,22 @@ def ratio_check(
 
 
 def baseline_check(figures: Figures, c: int, name: str, baseline_ratio: float | None) -> Check:
-    """`name` against today: its ratio to the ceiling now, over the baseline's ratio."""
-    target = f"{name} ÷ today (both as a ratio to the ceiling)"
+    """`name` against today's code measured in the same run; failing that, its ratio to the
+    ceiling now against the stored one."""
+    target = f"{name} ÷ today's code"
     needed = f"≥ {BASELINE_FACTOR:.1f}×"
-    figure, ceiling = figures.get((name, c)), figures.get((CEILING, c))
-    if figure is None or ceiling is None:
-        return Check(
-            target, c, needed, "", f"not measured: no {name if figure is None else CEILING}"
-        )
-    if not baseline_ratio:
-        return Check(target, c, needed, "", f"not measured: no baseline at c={c}")
-    now = figure.rps / ceiling.rps
-    factor = now / baseline_ratio
-    measured = f"{factor:.2f}× ({now:.3f} of the ceiling, today {baseline_ratio:.3f})"
+    figure, today, ceiling = (figures.get((n, c)) for n in (name, TODAY + name, CEILING))
+    if figure is None:
+        return Check(target, c, needed, "", f"not measured: no {name}")
+    if today is not None:
+        factor = figure.rps / today.rps
+        measured = f"{factor:.2f}× ({figure.rps:.0f} ÷ {today.rps:.0f} req/s, same run)"
+    elif ceiling is not None and baseline_ratio:
+        now = figure.rps / ceiling.rps
+        factor = now / baseline_ratio
+        measured = f"{factor:.2f}× ({now:.3f} of the ceiling ÷ stored {baseline_ratio:.3f})"
+    else:
+        return Check(target, c, needed, "", f"not measured: no today's figure at c={c}")
     return Check(target, c, needed, measured, MET if factor >= BASELINE_FACTOR else MISSED)
 
 
