@@ -76,6 +76,7 @@ class Run:
     checks: list[targets.Check]
     notes: list[str]
     peer_versions: str | None
+    today_commit: str | None  # the code introspection and userinfo were measured against
     admin_url: str
 
 
@@ -93,8 +94,8 @@ def write_results(run: Run) -> None:
             f"- gunicorn options: `{' '.join(run.gunicorn_options)}`",
             f"- wrk, for authserver and the peers alike: `wrk --threads 1 --connections C "
             f"--duration {run.args.duration}s --timeout 10s --script benchmarks/requests.lua`",
-            "- peers (benchmarks/peers/README.md): one node process each, op.mjs in memory, "
-            "op-pg.mjs on a scratch PostgreSQL database on the same server",
+            *_peer_lines(run),
+            *_today_lines(run),
             *[f"- {note}" for note in run.notes],
             "",
             "### Targets (issue 16)",
@@ -118,6 +119,25 @@ def write_results(run: Run) -> None:
     before, rest = text.split(START, 1)
     after = rest.split(END, 1)[1]
     RESULTS.write_text(before + block + after)
+
+
+def _peer_lines(run: Run) -> list[str]:
+    if run.peer_versions is None:
+        return []
+    return [
+        "- peers (benchmarks/peers/README.md): one node process each, alone, after ours: "
+        "op.mjs in memory, op-pg.mjs on its own scratch PostgreSQL database on the same server"
+    ]
+
+
+def _today_lines(run: Run) -> list[str]:
+    if not any(r.scenario.app == "today" for r in run.results):
+        return []
+    return [
+        f"- today's code: `{run.today_commit}` (benchmarks/baseline.json), unpacked with git "
+        "archive and served the same way on its own scratch database; each `today:` row ran "
+        "right after ours"
+    ]
 
 
 def _now() -> str:

@@ -78,6 +78,7 @@ def main() -> None:
             checks=checks,
             notes=bench.notes,
             peer_versions=bench.peer_versions,
+            today_commit=_baseline().get("commit"),
             admin_url=ADMIN_URL,
         )
     )
