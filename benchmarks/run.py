@@ -227,7 +227,8 @@ class Bench:
             seed, refresh_token = today.prepare(code, env)
             self.today_process = self._gunicorn("wsgi:app", port, code, env)
             token = self._access_token(port, seed, refresh_token)
-        except (RuntimeError, OSError, subprocess.SubprocessError, psycopg.Error) as error:
+        except (RuntimeError, OSError, ValueError, KeyError, subprocess.SubprocessError,
+                psycopg.Error) as error:  # fmt: skip
             self._note(f"today's code ({commit}) not served, stored ratios used: {error}")
             return
         self.today = (port, seed, token)
@@ -272,7 +273,8 @@ class Bench:
         for peer in peers:
             try:
                 self._run_peer(peer, work, results)
-            except (RuntimeError, OSError, subprocess.SubprocessError, psycopg.Error) as error:
+            except (RuntimeError, OSError, ValueError, subprocess.SubprocessError,
+                    psycopg.Error) as error:  # fmt: skip
                 self._note(f"{peer.name} not measured: {error}")
         return results
 
