@@ -187,11 +187,16 @@ class Bench:
                 for scenario in self._scenarios():
                     self._use_alg(scenario.alg)
                     port = hello_port if scenario.app == "hello" else self.port
-                    for concurrency in self.args.concurrency:
+                    for n, concurrency in enumerate(self.args.concurrency):
                         tokens = self._one_use_tokens(scenario, ONE_USE_STOCK)
                         lines = self._lines(scenario, tokens)
+                        # today's code after ours, then before, so a drift in load favours
+                        # neither side
+                        if n % 2:
+                            results += self._load_today(scenario, concurrency)
                         results.append(self._load(scenario, port, concurrency, lines))
-                        results += self._load_today(scenario, concurrency)
+                        if not n % 2:
+                            results += self._load_today(scenario, concurrency)
                 self._stop_today()
                 results += self._run_peers()
                 counts = self._count_statements()
