@@ -99,8 +99,10 @@ def write_results(run: Run) -> None:
             *[f"- {note}" for note in run.notes],
             "",
             "### Targets (issue 16)",
-            "Each a ratio of figures from this run, or a limit on one; introspection and "
-            "userinfo against their ratio to the ceiling in `benchmarks/baseline.json`.",
+            "Each a ratio of figures from this run, or a limit on one. Introspection and "
+            "userinfo are against today's code (the commit in `benchmarks/baseline.json`) "
+            "measured in this run, or where it could not be served, against the ratios to the "
+            "ceiling stored there.",
             "",
             *targets.markdown(run.checks),
             "",
