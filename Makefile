@@ -50,7 +50,8 @@ $(AXE): tests/package.json tests/package-lock.json /usr/bin/npm
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
 
-## bench: load benchmarks against gunicorn on PostgreSQL; writes benchmarks/RESULTS.md
+## bench: load benchmarks against gunicorn on PostgreSQL, beside node-oidc-provider (needs node and npm,
+##        skipped without them); writes benchmarks/RESULTS.md
 bench: $(STAMP) /usr/bin/wrk
 	$(BIN)/python -m benchmarks.run
 

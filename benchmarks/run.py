@@ -2,9 +2,13 @@
 
 gunicorn serves authserver on a fresh PostgreSQL database and, with the same settings, a bare
 Flask route (the ceiling); wrk on loopback drives each scenario for a fixed time at each
-concurrency. SQL statements per request are counted in-process for every scenario.
+concurrency. Then, with the same wrk settings, the peers (benchmarks/peers/: node-oidc-provider
+in memory and on its own fresh PostgreSQL database), if node and npm are here. SQL statements
+per request are counted in-process for every scenario. The targets (benchmarks/targets.py) are
+checked on the figures of this one run.
 
-    python -m benchmarks.run [--duration 15] [--concurrency 16 64] [--workers 4]
+    python -m benchmarks.run [--duration 15] [--concurrency 16 64] [--only PREFIX ...]
+                             [--no-peers] [--workers 4] [--write-baseline]
 
 This is a measurement, not a test: it never fails on a missed target, it reports it.
 """
@@ -12,11 +16,10 @@ This is a measurement, not a test: it never fails on a missed target, it reports
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
-import platform
-import re
 import secrets
 import shutil
 import subprocess
@@ -26,8 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,34 +38,18 @@ from sqlalchemy.engine import make_url
 
 from authserver import create_app
 from authserver.config import Settings
-from benchmarks import fixtures, statements
-from benchmarks.scenarios import SCENARIOS, Scenario, basic, malformed_requests
+from benchmarks import fixtures, peer_servers, report, statements, targets, today
+from benchmarks.processes import stop, wait_until_answers
+from benchmarks.report import Result
+from benchmarks.scenarios import PEERS, SCENARIOS, Scenario, basic, malformed_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "benchmarks"
-RESULTS = HERE / "RESULTS.md"
-START, END = "<!-- results:start -->", "<!-- results:end -->"
+BASELINE = HERE / "baseline.json"
 ADMIN_URL = os.environ.get(
     "AUTHSERVER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-P99_LIMIT_MS = 50.0
 ONE_USE_STOCK = 60_000  # codes or refresh tokens per run: more than a run can spend
-
-
-@dataclass
-class Result:
-    scenario: Scenario
-    concurrency: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    statuses: dict[str, int]
-    socket_errors: int
-    ratio: float | None = None
-
-    @property
-    def non_2xx(self) -> int:
-        return sum(n for status, n in self.statuses.items() if not status.startswith("2"))
 
 
 def main() -> None:
@@ -71,15 +57,38 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `make bench` installs Debian's wrk package")
     with scratch_database() as database_url, tempfile.TemporaryDirectory() as tmp:
-        results, counts = Bench(args, Path(tmp), database_url).run()
-    write_results(args, results, counts)
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+        bench = Bench(args, Path(tmp), database_url)
+        results, counts = bench.run()
+    report.set_ratios(results)
+    figures = report.figures(results)
+    if args.write_baseline:
+        _add_baseline_run(figures, args.concurrency)
+    baseline = targets.baseline_ratios(_baseline())
+    checks = targets.checks(figures, args.concurrency, baseline)
+    for note in bench.notes:
+        print(note)
+    for check in checks:
+        print(targets.console(check))
+    report.write_results(
+        report.Run(
+            args=args,
+            gunicorn_options=_shown_gunicorn_options(args),
+            results=results,
+            counts=counts,
+            checks=checks,
+            notes=bench.notes,
+            peer_versions=bench.peer_versions,
+            today_commit=_baseline().get("commit"),
+            admin_url=ADMIN_URL,
+        )
+    )
+    print(f"wrote {report.RESULTS.relative_to(ROOT)}")
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
+def scratch_database(prefix: str = "authserver_bench") -> Iterator[str]:
     """A new PostgreSQL database for one run, dropped after it."""
-    database = f"authserver_bench_{secrets.token_hex(4)}"
+    database = f"{prefix}_{secrets.token_hex(4)}"
     _admin(f'CREATE DATABASE "{database}"')
     try:
         yield make_url(ADMIN_URL).set(database=database).render_as_string(hide_password=False)
@@ -125,7 +134,21 @@ def _arguments() -> argparse.Namespace:
         default=None,
         help="default: gunicorn.conf.py; give 1 with --worker-class sync, or gunicorn runs gthread",
     )
-    parser.add_argument("--only", nargs="*", default=None, help="scenario name prefixes")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="scenario name prefixes (the ceiling always runs; a peer runs with its counterpart)",
+    )
+    parser.add_argument(
+        "--no-peers", action="store_true", help="do not run node-oidc-provider (benchmarks/peers)"
+    )
+    parser.add_argument(
+        "--write-baseline",
+        action="store_true",
+        help=f"add this run's ceiling, introspection and userinfo to {BASELINE.name} "
+        "(measure it on the code the 2x targets start from)",
+    )
     return parser.parse_args()
 
 
@@ -141,6 +164,10 @@ class Bench:
         self.port = _free_port()
         self.env = bench_env(tmp, database_url, self.port)
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.notes: list[str] = []
+        self.peer_versions: str | None = None
+        self.today: tuple[int, fixtures.Seed, str] | None = None  # port, seed, access token
+        self.today_process: subprocess.Popen[bytes] | None = None
 
     def run(self) -> tuple[list[Result], dict[str, statements.Counts]]:
         self._cli("init")
@@ -149,37 +176,138 @@ class Bench:
         logging.getLogger("authserver").setLevel(logging.WARNING)
         self.seed = fixtures.seed(self.app)
         hello_port = _free_port()
-        try:
-            self._gunicorn("wsgi:app", self.port)
-            self._gunicorn("benchmarks.hello:app", hello_port)
-            self.extra = {"access_token": self._access_token()}
-            self._check_malformed()
-            results = []
-            for scenario in self._scenarios():
-                self._use_alg(scenario.alg)
-                port = hello_port if scenario.app == "hello" else self.port
-                for concurrency in self.args.concurrency:
-                    results.append(self._load(scenario, port, concurrency))
-                    print(_line(results[-1]), flush=True)
-            counts = self._count_statements()
-        finally:
-            for process in self.processes:
-                process.terminate()
-                process.wait(timeout=30)
-        _set_ratios(results)
+        with ExitStack() as later:  # today's database, dropped once its server has stopped
+            try:
+                self._gunicorn("wsgi:app", self.port)
+                self._gunicorn("benchmarks.hello:app", hello_port)
+                self.extra = {"access_token": self._access_token(self.port, self.seed)}
+                self._check_malformed()
+                self._start_today(later)
+                results = []
+                for scenario in self._scenarios():
+                    self._use_alg(scenario.alg)
+                    port = hello_port if scenario.app == "hello" else self.port
+                    for n, concurrency in enumerate(self.args.concurrency):
+                        tokens = self._one_use_tokens(scenario, ONE_USE_STOCK)
+                        lines = self._lines(scenario, tokens)
+                        # today's code after ours, then before, so a drift in load favours
+                        # neither side
+                        if n % 2:
+                            results += self._load_today(scenario, concurrency)
+                        results.append(self._load(scenario, port, concurrency, lines))
+                        if not n % 2:
+                            results += self._load_today(scenario, concurrency)
+                self._stop_today()
+                results += self._run_peers()
+                counts = self._count_statements()
+            finally:
+                for process in self.processes:
+                    stop(process)
         return results, counts
 
+    def _named(self, scenario: Scenario) -> bool:
+        return not self.args.only or any(scenario.name.startswith(o) for o in self.args.only)
+
     def _scenarios(self) -> list[Scenario]:
-        if not self.args.only:
-            return list(SCENARIOS)
-        wanted = [s for s in SCENARIOS if any(s.name.startswith(o) for o in self.args.only)]
-        return [SCENARIOS[0], *[s for s in wanted if s is not SCENARIOS[0]]]
+        return [SCENARIOS[0], *[s for s in SCENARIOS[1:] if self._named(s)]]
+
+    def _peers(self) -> list[Scenario]:
+        """The peers that --only names, or whose counterpart runs."""
+        ours = {s.name for s in self._scenarios()}
+        return [p for p in PEERS if p.counterpart in ours or self._named(p)]
+
+    # ---- today's code, for introspection and userinfo ----------------------------------
+
+    def _start_today(self, later: ExitStack) -> None:
+        """Today's code (benchmarks/baseline.json's commit) on its own database and port, if
+        a scenario measured against it runs; without it, the stored ratios are used."""
+        commit = _baseline().get("commit")
+        if not commit or not any(s.name in targets.BASELINED for s in self._scenarios()):
+            return
+        try:
+            code = today.unpack(commit, self.tmp / "today-code")
+            port = _free_port()
+            url = later.enter_context(scratch_database("authserver_bench_today"))
+            env = {**bench_env(self.tmp / "today", url, port), "PYTHONPATH": str(code)}
+            seed, refresh_token = today.prepare(code, env)
+            self.today_process = self._gunicorn("wsgi:app", port, code, env)
+            token = self._access_token(port, seed, refresh_token)
+        except (RuntimeError, OSError, ValueError, KeyError, subprocess.SubprocessError,
+                psycopg.Error) as error:  # fmt: skip
+            self._note(f"today's code ({commit}) not served, stored ratios used: {error}")
+            return
+        self.today = (port, seed, token)
+        print(f"today's code ({commit}) serves on port {port}", flush=True)
+
+    def _load_today(self, scenario: Scenario, concurrency: int) -> list[Result]:
+        """Right after ours, the same scenario against today's code."""
+        if self.today is None or scenario.name not in targets.BASELINED:
+            return []
+        port, seed, token = self.today
+        twin = dataclasses.replace(scenario, name=targets.TODAY + scenario.name, app="today")
+        lines = twin.lines(seed, {"access_token": token}, [])
+        return [self._load(twin, port, concurrency, lines)]
+
+    def _stop_today(self) -> None:
+        if self.today_process is not None:
+            stop(self.today_process)
+        self.today = None
+
+    # ---- the peers ----------------------------------------------------------------------
+
+    def _note(self, note: str) -> None:
+        print(note, flush=True)
+        self.notes.append(note)
+
+    def _run_peers(self) -> list[Result]:
+        """Each peer in turn, alone, with the same wrk settings; skipped with a note where
+        node or npm is missing or npm ci fails, so that authserver's figures still count."""
+        peers = self._peers()
+        if not peers:
+            return []
+        if self.args.no_peers:
+            self._note("peers not run (--no-peers): the targets against them are not measured")
+            return []
+        try:
+            work = peer_servers.install(self.tmp / "peers")
+        except peer_servers.Unavailable as why:
+            self._note(f"peers skipped: {why}; the targets against them are not measured")
+            return []
+        self.peer_versions = peer_servers.node_versions(work)
+        results: list[Result] = []
+        for peer in peers:
+            try:
+                self._run_peer(peer, work, results)
+            except (RuntimeError, OSError, ValueError, subprocess.SubprocessError,
+                    psycopg.Error) as error:  # fmt: skip
+                self._note(f"{peer.name} not measured: {error}")
+        return results
+
+    def _run_peer(self, peer: Scenario, work: Path, results: list[Result]) -> None:
+        port = _free_port()
+        if not peer.one_use:
+            with peer_servers.serving(work, peer.app, port, ALG="RS256"):
+                for concurrency in self.args.concurrency:
+                    results.append(self._load(peer, port, concurrency, self._lines(peer, [])))
+            return
+        # A fresh database, and a fresh slice of the minted refresh tokens per concurrency.
+        stock = peer_servers.REFRESH_STOCK_PER_SECOND * self.args.duration
+        minted = work / f"refresh-tokens-{port}.txt"
+        count = str(stock * len(self.args.concurrency))
+        with (
+            scratch_database("authserver_bench_peer") as url,
+            peer_servers.serving(work, peer.app, port, PGURL=url, N=count, OUT=str(minted)),
+        ):
+            tokens = minted.read_text().split()
+            for n, concurrency in enumerate(self.args.concurrency):
+                mine = tokens[n * stock : (n + 1) * stock]
+                results.append(self._load(peer, port, concurrency, self._lines(peer, mine)))
 
     def _cli(self, *args: str) -> str:
         return run_cli(self.env, *args)
 
-    def gunicorn_options(self) -> list[str]:
-        options = ["--config", str(ROOT / "gunicorn.conf.py")]
+    def gunicorn_options(self, root: Path = ROOT) -> list[str]:
+        options = ["--config", str(root / "gunicorn.conf.py")]
         if self.args.workers:
             options += ["--workers", str(self.args.workers)]
         if self.args.worker_class:
@@ -188,21 +316,28 @@ class Bench:
             options += ["--threads", str(self.args.threads)]
         return options
 
-    def _gunicorn(self, app: str, port: int) -> None:
+    def _gunicorn(
+        self, app: str, port: int, root: Path = ROOT, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         command = [
-            sys.executable, "-m", "gunicorn", *self.gunicorn_options(),
+            sys.executable, "-m", "gunicorn", *self.gunicorn_options(root),
             "--bind", f"127.0.0.1:{port}", app,
         ]  # fmt: skip
-        log = (self.tmp / f"gunicorn-{port}.log").open("ab")
-        self.processes.append(
-            subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=log)
-        )
+        log = self.tmp / f"gunicorn-{port}.log"
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                command, env=env or self.env, cwd=root, stdout=output, stderr=output
+            )
+        self.processes.append(process)
         path = "/hello" if app.startswith("benchmarks") else "/readyz"
-        _wait_for(f"http://127.0.0.1:{port}{path}")
+        wait_until_answers(f"http://127.0.0.1:{port}{path}", process, log)
+        return process
 
-    def _post_token(self, auth: str, body: str) -> tuple[int, dict[str, Any]]:
+    def _post_token(
+        self, auth: str, body: str, port: int | None = None
+    ) -> tuple[int, dict[str, Any]]:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/token",
+            f"http://127.0.0.1:{port or self.port}/token",
             data=body.encode(),
             headers={"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"},
         )
@@ -212,11 +347,12 @@ class Bench:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
-    def _access_token(self) -> str:
+    def _access_token(self, port: int, seed: fixtures.Seed, raw: str | None = None) -> str:
         """A real access token for userinfo and introspection, from one refresh."""
-        raw = fixtures.mint_refresh_tokens(self.app, self.seed, 1)[0]
-        auth = basic(self.seed.web_client_id, self.seed.web_secret)
-        status, body = self._post_token(auth, f"grant_type=refresh_token&refresh_token={raw}")
+        raw = raw or fixtures.mint_refresh_tokens(self.app, seed, 1)[0]
+        auth = basic(seed.web_client_id, seed.web_secret)
+        body_sent = f"grant_type=refresh_token&refresh_token={raw}"
+        status, body = self._post_token(auth, body_sent, port)
         if status != 200:
             raise RuntimeError(f"could not get an access token: {body}")
         return body["access_token"]
@@ -256,8 +392,10 @@ class Bench:
             return fixtures.mint_refresh_tokens(self.app, self.seed, count)
         return fixtures.mint_codes(self.app, self.seed, count)
 
-    def _load(self, scenario: Scenario, port: int, concurrency: int) -> Result:
-        lines = self._lines(scenario, self._one_use_tokens(scenario, ONE_USE_STOCK))
+    def _load(
+        self, scenario: Scenario, port: int, concurrency: int, lines: list[tuple[str, str]]
+    ) -> Result:
+        """wrk on one scenario's request lines at one concurrency; prints its line."""
         requests_file = self.tmp / "requests.txt"
         requests_file.write_text("".join(f"{auth}\t{body}\n" for auth, body in lines))
         command = [
@@ -268,18 +406,20 @@ class Bench:
             "once" if scenario.one_use else "cycle",
         ]  # fmt: skip
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        report = json.loads(output.strip().splitlines()[-1])
-        if scenario.one_use and report["requests"] >= len(lines):
-            raise RuntimeError(f"{scenario.name}: raise ONE_USE_STOCK, the run used them all")
-        return Result(
+        measured = json.loads(output.strip().splitlines()[-1])
+        if scenario.one_use and measured["requests"] >= len(lines):
+            raise RuntimeError(f"{scenario.name}: the run used all {len(lines)} one-use tokens")
+        result = Result(
             scenario=scenario,
             concurrency=concurrency,
-            rps=report["requests"] / (report["duration_us"] / 1e6),
-            p50_ms=report["p50_us"] / 1000,
-            p99_ms=report["p99_us"] / 1000,
-            statuses=report["statuses"],
-            socket_errors=report["socket_errors"],
+            rps=measured["requests"] / (measured["duration_us"] / 1e6),
+            p50_ms=measured["p50_us"] / 1000,
+            p99_ms=measured["p99_us"] / 1000,
+            statuses=measured["statuses"],
+            socket_errors=measured["socket_errors"],
         )
+        print(report.line(result), flush=True)
+        return result
 
     def _count_statements(self) -> dict[str, statements.Counts]:
         counts = {}
@@ -307,72 +447,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not answer") from None
-            time.sleep(0.2)
-
-
-def _set_ratios(results: list[Result]) -> None:
-    ceilings = {r.concurrency: r.rps for r in results if r.scenario.app == "hello"}
-    for result in results:
-        result.ratio = result.rps / ceilings[result.concurrency]
-
-
-def _line(result: Result) -> str:
-    return (
-        f"{result.scenario.name:45} c={result.concurrency:<3} {result.rps:8.0f} req/s "
-        f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  statuses {result.statuses}"
-    )
-
-
-# ---- the report -------------------------------------------------------------------------
-
-
-def write_results(
-    args: argparse.Namespace, results: list[Result], counts: dict[str, statements.Counts]
-) -> None:
-    block = "\n".join(
-        [
-            START,
-            f"_Written by `python -m benchmarks.run` on {_now()}._",
-            "",
-            "### Machine and versions",
-            *[f"- {name}: {value}" for name, value in _machine().items()],
-            "",
-            "### Command",
-            f"- `python -m benchmarks.run {' '.join(sys.argv[1:])}`".rstrip(),
-            f"- gunicorn options: `{' '.join(_shown_gunicorn_options(args))}`",
-            f"- wrk: `wrk --threads 1 --connections C --duration {args.duration}s "
-            "--timeout 10s --script benchmarks/requests.lua`",
-            "",
-            "### Throughput and latency",
-            *_results_table(results),
-            "",
-            "### SQL per request",
-            *_statements_table(counts),
-            "",
-            "### Malformed and wrongly authenticated token requests",
-            *_malformed_section(results),
-            END,
-        ]
-    )
-    text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmark results\n\n{START}\n{END}\n"
-    before, rest = text.split(START, 1)
-    after = rest.split(END, 1)[1]
-    RESULTS.write_text(before + block + after)
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-
-
 def _shown_gunicorn_options(args: argparse.Namespace) -> list[str]:
     options = ["--config", "gunicorn.conf.py"]
     for flag, value in (
@@ -385,95 +459,30 @@ def _shown_gunicorn_options(args: argparse.Namespace) -> list[str]:
     return options
 
 
-def _machine() -> dict[str, str]:
-    import importlib.metadata as metadata
+def _baseline() -> dict[str, Any]:
+    return json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
 
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    )  # fmt: skip
-    memory = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+
+def _add_baseline_run(figures: targets.Figures, concurrencies: list[int]) -> None:
+    """This run's figures added to benchmarks/baseline.json; the baseline is their median."""
+    measured = targets.baseline_run(figures, concurrencies)
+    if not measured:
+        sys.exit("--write-baseline needs the ceiling, introspection and userinfo in the run")
+    data = json.loads(BASELINE.read_text()) if BASELINE.exists() else {"runs": []}
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
-    postgres = subprocess.run(
-        ["psql", ADMIN_URL, "-Atc", "SHOW server_version"], capture_output=True, text=True
-    ).stdout.strip()
-    packages = ", ".join(
-        f"{name} {metadata.version(name)}"
-        for name in ("flask", "authlib", "joserfc", "cryptography", "sqlalchemy", "gunicorn")
+    data["runs"].append(
+        {
+            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "commit": commit,
+            "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+            "load_average": [round(n, 1) for n in os.getloadavg()],
+            "req_per_s": measured,
+        }
     )
-    return {
-        "CPU": f"{cpu}, {os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB",
-        "OS": f"{platform.system()} {platform.release()}",
-        "Python": platform.python_version(),
-        "PostgreSQL": postgres or "unknown",
-        "load generator": re.sub(r"\s+Copyright.*", "", wrk.splitlines()[0]) if wrk else "wrk",
-        "packages": packages,
-        "authserver commit": commit or "unknown",
-    }
-
-
-def _results_table(results: list[Result]) -> list[str]:
-    rows = [
-        "| scenario | c | req/s | ratio | target | p50 ms | p99 ms | non-2xx | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in results:
-        target = r.scenario.target if r.concurrency == 16 else None
-        rows.append(
-            f"| {r.scenario.name} | {r.concurrency} | {r.rps:.0f} | {r.ratio:.2f} | "
-            f"{f'>= {target}' if target else ''} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-            f"{'' if r.scenario.expected_4xx else r.non_2xx} | {_verdict(r)} |"
-        )
-    return rows
-
-
-def _verdict(r: Result) -> str:
-    missed = []
-    if r.concurrency == 16 and r.scenario.target and r.ratio < r.scenario.target:
-        missed.append("ratio")
-    if r.concurrency == 64 and r.scenario.app != "hello" and r.p99_ms >= P99_LIMIT_MS:
-        missed.append("p99")
-    if r.socket_errors:
-        missed.append(f"{r.socket_errors} socket errors")
-    if r.scenario.expected_4xx:
-        if any(not s.startswith("4") for s in r.statuses):
-            missed.append("a status outside 4xx")
-    elif r.non_2xx:
-        missed.append("non-2xx")
-    return "missed: " + ", ".join(missed) if missed else "met"
-
-
-def _statements_table(counts: dict[str, statements.Counts]) -> list[str]:
-    rows = [
-        "| scenario | statements | writes | transactions |",
-        "| --- | --- | --- | --- |",
-    ]
-    for name, c in counts.items():
-        rows.append(f"| {name} | {c.statements} | {c.writes} | {c.transactions} |")
-    return rows
-
-
-def _malformed_section(results: list[Result]) -> list[str]:
-    lines = []
-    valid = {
-        r.concurrency: r.rps
-        for r in results
-        if r.scenario.name == "token: client_credentials (RS256)"
-    }
-    for r in results:
-        if not r.scenario.expected_4xx:
-            continue
-        compared = (
-            f", {r.rps / valid[r.concurrency]:.2f} of valid client_credentials"
-            if r.concurrency in valid
-            else ""
-        )
-        lines.append(f"- c={r.concurrency}: {r.rps:.0f} req/s{compared}; statuses {r.statuses}")
-    return lines
+    BASELINE.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    print(f"added this run to {BASELINE.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

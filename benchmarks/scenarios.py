@@ -1,5 +1,6 @@
-"""The benchmark scenarios: what each sends, the ratio to the ceiling it must reach, and the
-requests it needs (static, one-use tokens, or a mix of malformed ones)."""
+"""The benchmark scenarios: what each sends and the requests it needs (static, one-use
+tokens, or a mix of malformed ones), authserver's and its peers' (benchmarks/peers/). What
+each must reach is in benchmarks/targets.py."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ class Scenario:
     name: str
     method: str
     path: str
-    target: float | None  # the ratio to the ceiling required at concurrency 16
     lines: Callable[[Seed, dict[str, str], list[str]], list[Line]]
     one_use: bool = False  # each line may be sent once: codes and refresh tokens
     alg: str = "RS256"  # the signing key the server must use while it runs
-    app: str = "authserver"
+    app: str = "authserver"  # or "hello" (the ceiling), or a peer's script in benchmarks/peers
     expected_4xx: bool = False  # the malformed mix: every answer must be its own 4xx
+    counterpart: str | None = None  # a peer: the authserver scenario it is measured against
 
 
 def _static(line: Line) -> Callable[[Seed, dict[str, str], list[str]], list[Line]]:
@@ -98,24 +99,48 @@ def _malformed(seed: Seed, extra: dict[str, str], tokens: list[str]) -> list[Lin
 
 
 SCENARIOS = (
-    Scenario("ceiling: Flask hello JSON", "GET", "/hello", None, _static(("", "")), app="hello"),
-    Scenario("discovery", "GET", "/.well-known/openid-configuration", 0.8, _static(("", ""))),
-    Scenario("JWKS", "GET", "/jwks.json", 0.8, _static(("", ""))),
-    Scenario("token: client_credentials (RS256)", "POST", "/token", 0.45, _client_credentials),
-    Scenario("token: refresh_token", "POST", "/token", 0.3, _refresh, one_use=True),
-    Scenario("token: authorization_code", "POST", "/token", 0.3, _code, one_use=True),
-    Scenario("introspection", "POST", "/introspect", 0.4, _introspection),
-    Scenario("userinfo", "GET", "/userinfo", 0.4, _userinfo),
+    Scenario("ceiling: Flask hello JSON", "GET", "/hello", _static(("", "")), app="hello"),
+    Scenario("discovery", "GET", "/.well-known/openid-configuration", _static(("", ""))),
+    Scenario("JWKS", "GET", "/jwks.json", _static(("", ""))),
+    Scenario("token: client_credentials (RS256)", "POST", "/token", _client_credentials),
+    Scenario("token: refresh_token", "POST", "/token", _refresh, one_use=True),
+    Scenario("token: authorization_code", "POST", "/token", _code, one_use=True),
+    Scenario("introspection", "POST", "/introspect", _introspection),
+    Scenario("userinfo", "GET", "/userinfo", _userinfo),
     Scenario(
-        "token: malformed and wrongly authenticated", "POST", "/token", None, _malformed,
+        "token: malformed and wrongly authenticated", "POST", "/token", _malformed,
         expected_4xx=True,
     ),
+    Scenario("token: client_credentials (ES256)", "POST", "/token", _client_credentials,
+             alg="ES256"),
+    Scenario("token: client_credentials (EdDSA)", "POST", "/token", _client_credentials,
+             alg="EdDSA"),
+)  # fmt: skip
+
+
+# ---- the peers: node-oidc-provider 9 (benchmarks/peers/README.md) -------------------------
+
+# The one client both peers know (client_secret_basic).
+PEER_CLIENT = basic("bench", "bench-secret-bench-secret-bench-secret")
+
+
+def _peer_client_credentials(seed: Seed, extra: dict[str, str], tokens: list[str]) -> list[Line]:
+    return [(PEER_CLIENT, "grant_type=client_credentials&scope=api%3Aread")]
+
+
+def _peer_refresh(seed: Seed, extra: dict[str, str], tokens: list[str]) -> list[Line]:
+    """The refresh tokens op-pg.mjs minted, each sent once."""
+    return [(PEER_CLIENT, urlencode({"grant_type": "refresh_token", "refresh_token": t}))
+            for t in tokens]  # fmt: skip
+
+
+PEERS = (
     Scenario(
-        "token: client_credentials (ES256)", "POST", "/token", 0.55, _client_credentials,
-        alg="ES256",
+        "peer: oidc-provider client_credentials (RS256, memory)", "POST", "/token",
+        _peer_client_credentials, app="op.mjs", counterpart="token: client_credentials (RS256)",
     ),
     Scenario(
-        "token: client_credentials (EdDSA)", "POST", "/token", None, _client_credentials,
-        alg="EdDSA",
+        "peer: oidc-provider refresh_token (RS256, PostgreSQL)", "POST", "/token", _peer_refresh,
+        one_use=True, app="op-pg.mjs", counterpart="token: refresh_token",
     ),
 )  # fmt: skip
