@@ -6,11 +6,10 @@ A statement is one round trip; `writes` counts the INSERTs, UPDATEs and DELETEs 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-import re
 
 from flask import Flask
 from sqlalchemy import event
