@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authserver.config import PROJECT_ROOT, ConfigError, Settings
 from authserver.extensions import csrf, db, limiter, migrate
+from authserver.flask_app import AuthServerFlask
 from authserver.keys import KeySchedule, KeyStore, KeyStoreError
 from authserver.logs import init_logging
 from authserver.oauth.client_cache import ClientCache
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fl
     `serving` (wsgi.py) adds the checks that only a server needs, not the CLI that may be
     about to make the first key."""
     settings = settings or Settings.from_env(os.environ)
-    app = Flask(
+    app = AuthServerFlask(
         __name__,
         template_folder=str(TEMPLATES_DIR),
         static_folder=str(STATIC_DIR),
