@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from authserver.extensions import db
 
@@ -323,12 +325,12 @@ def _text(codec: _Codec, statement: str) -> str:
     return codec.sql(statement)
 
 
-def _driver() -> tuple[Any, _Codec]:
-    """The DB-API connection under the ORM session (in its transaction), and its codec.
-    What the session holds unwritten is flushed first, as the ORM's autoflush would."""
+def _connection() -> tuple[Connection, _Codec]:
+    """The session's connection (in its transaction) and its codec. What the session holds
+    unwritten is flushed first, as the ORM's autoflush would."""
     db.session.flush()
     connection = db.session.connection()
-    return connection.connection.driver_connection, _CODECS[connection.dialect.name]
+    return connection, _CODECS[connection.dialect.name]
 
 
 # Callables told each statement's text as it is sent: benchmarks/statements.py counts the
@@ -336,28 +338,53 @@ def _driver() -> tuple[Any, _Codec]:
 observers: list[Callable[[str], None]] = []
 
 
-def _execute(driver: Any, text: str, params: dict[str, Any]) -> Any:
+def _execute(connection: Connection, text: str, params: dict[str, Any], fetch: str) -> Any:
+    """Run one statement on the DB-API connection; `fetch` is "one", "all" or "none".
+
+    A driver error is raised as SQLAlchemy raises it (OperationalError and the others, so
+    that an outage is a 503, errors.py), and a connection the database dropped is
+    invalidated in the pool, as SQLAlchemy does for its own statements."""
     for observe in observers:
         observe(text)
-    return driver.execute(text, params)
+    dialect = connection.dialect
+    driver = connection.connection.driver_connection
+    try:
+        cursor = driver.execute(text, params)
+        if fetch == "one":
+            return cursor.fetchone()
+        return cursor.fetchall() if fetch == "all" else None
+    except dialect.loaded_dbapi.Error as error:
+        dropped = dialect.is_disconnect(error, driver, None)
+        if dropped:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            text,
+            params,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=dropped,
+            dialect=dialect,
+        ) from error
 
 
 def _one(statement: str, params: dict[str, Any]) -> tuple[tuple | None, _Codec]:
-    driver, codec = _driver()
-    return _execute(driver, _text(codec, statement), _bind(codec, params)).fetchone(), codec
+    connection, codec = _connection()
+    text = _text(codec, statement)
+    return _execute(connection, text, _bind(codec, params), "one"), codec
 
 
 def _all(statement: str, params: dict[str, Any]) -> tuple[list[tuple], _Codec]:
-    driver, codec = _driver()
-    return _execute(driver, _text(codec, statement), _bind(codec, params)).fetchall(), codec
+    connection, codec = _connection()
+    text = _text(codec, statement)
+    return _execute(connection, text, _bind(codec, params), "all"), codec
 
 
 def _write(*writes: tuple[str, dict[str, Any]]) -> None:
     """Run the writes in order, in one statement where the database allows it."""
-    driver, codec = _driver()
+    connection, codec = _connection()
     texts = [(_text(codec, statement), _bind(codec, params)) for statement, params in writes]
     for text, params in codec.together(texts):
-        _execute(driver, text, params)
+        _execute(connection, text, params, "none")
 
 
 def _bind(codec: _Codec, params: dict[str, Any]) -> dict[str, Any]:
