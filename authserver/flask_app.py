@@ -10,6 +10,7 @@ token spent about a twentieth of its time on them (benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import threading
+import weakref
 from types import FunctionType
 from typing import Any
 
@@ -39,15 +40,18 @@ class AuthServerFlask(Flask):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.session_interface = SessionCookies()  # one per app: tests build several
-        self._plain_functions: set[FunctionType] = set()
+        # Weak: a closure made per request (after_this_request) is forgotten with it.
+        self._plain_functions: weakref.WeakSet[FunctionType] = weakref.WeakSet()
         self._plain_functions_lock = threading.Lock()
 
     def ensure_sync(self, func: Any) -> Any:
         """Flask's answer, remembered for plain functions found not to be coroutines."""
+        if type(func) is not FunctionType:
+            return super().ensure_sync(func)
         if func in self._plain_functions:
             return func
         answer = super().ensure_sync(func)
-        if answer is func and type(func) is FunctionType:
+        if answer is func:
             with self._plain_functions_lock:
                 self._plain_functions.add(func)
         return answer

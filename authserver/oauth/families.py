@@ -152,7 +152,13 @@ def _rotate_now(
     now: datetime,
 ) -> str:
     successor_raw, successor = new_link(family, settings, now)
-    store.rotate(token.id, successor, seal(presented_raw, successor_raw), now)
+    try:
+        store.rotate(token.id, successor, seal(presented_raw, successor_raw), now)
+    except store.LostRace:
+        # Another request rotated it between our read and our write (SQLite, which has
+        # no row lock): keep nothing of this one, and refuse it.
+        db.session.rollback()
+        raise RefreshRefused("refresh token rotated by a concurrent request") from None
     return successor_raw
 
 

@@ -228,7 +228,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             refresh_raw, link = families.new_link(family, settings, now)
         # Authlib would delete the code; it is marked used instead, with the family it started,
         # so that a replay is recognised and revokes that family.
-        store.redeem_code(code.id, family, link, now)
+        try:
+            store.redeem_code(code.id, family, link, now)
+        except store.LostRace:
+            # Redeemed by a concurrent request between our read and our write (SQLite,
+            # which has no row lock): keep nothing of this one.
+            db.session.rollback()
+            raise InvalidGrantError("The authorization code was already used.") from None
         grant = with_org_claims(
             family_grant(family, client, code.scope, code.nonce, service, jkt),
             family.organization_id,

@@ -45,11 +45,16 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
     def __call__(self, query_client: Any, request: Any) -> OAuthClient | None:
         try:
-            return super().__call__(query_client, request)
+            client = super().__call__(query_client, request)
         except AssertionRefused:
             raise
         except InvalidClientError as error:
             raise AssertionRefused(description=error.description) from None
+        named = request.payload.client_id
+        if client is not None and named and named != client.client_id:
+            # RFC 7521 §4.2: a client_id beside the assertion names the same client.
+            raise AssertionRefused(description="The client_id is not the assertion's subject.")
+        return client
 
     def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
         headers, claims = super().extract_assertion(assertion)

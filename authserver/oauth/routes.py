@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from flask import Blueprint, Response, g, request
 
-from flask import Blueprint, Response, request
-
-from authserver import ratelimits
-from authserver.config import current_settings
-from authserver.errors import oauth_json_error
 from authserver.extensions import csrf, db, limiter
 from authserver.metrics import count_token_issued
 from authserver.oauth import authorize as flow
-from authserver.oauth import par
+from authserver.oauth import par, token_rate
 from authserver.oauth.pending import expired_page, find
 from authserver.oauth.server import current_server
 
@@ -32,33 +27,15 @@ def _committed(response: Response) -> Response:
     return response
 
 
-def _presented_client_id() -> str:
-    """The client a /token request names (Basic user or client_id), before it is verified.
-    The Basic user is form-urlencoded (RFC 6749 §2.3.1) and Authlib decodes it, so it is
-    decoded here too: "%61pp" and "app" are one client and must share one allowance."""
-    auth = request.authorization
-    if auth is not None and auth.type == "basic" and auth.username:
-        return "token:" + unquote(auth.username)[:100]
-    return "token:" + request.form.get("client_id", "")[:100]
-
-
 @oauth.post("/token")
 @csrf.exempt
 def issue_token() -> Response:
-    """Tokens, within the client's rate (AUTHSERVER_TOKEN_RATE_LIMIT). Only tokens issued
-    count: requests that fail (anyone can send them naming any client) cannot use up a
-    client's allowance. Counted here rather than by a Flask-Limiter decorator, whose
-    machinery cost a tenth of a client_credentials token (benchmarks/RESULTS.md)."""
-    rate = current_settings().token_rate_limit
-    client_key = _presented_client_id() if rate else ""
-    if rate and (wait := ratelimits.wait_seconds(rate, client_key)):
-        refused = oauth_json_error(429, "")
-        refused.headers["Retry-After"] = str(wait)
-        return refused
+    """Tokens, within the client's rate (oauth/token_rate.py: checked once the client is
+    authenticated, counted here for a token issued)."""
+    g.pop("token_client_id", None)  # g may outlive one request (a test's app context)
     response = _committed(current_server().create_token_response())
     if response.status_code == 200:
-        if rate:
-            ratelimits.count(rate, client_key)
+        token_rate.count_issued()
         count_token_issued(request.form.get("grant_type", ""))
     return response
 

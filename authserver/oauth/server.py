@@ -12,7 +12,7 @@ from flask import request as flask_request
 from authserver.config import current_settings
 from authserver.credentials.exchange import TokenExchangeGrant
 from authserver.models import OAuthClient
-from authserver.oauth import client_auth, dpop
+from authserver.oauth import client_auth, dpop, token_rate
 from authserver.oauth.checks import AuthorizeChecks
 from authserver.oauth.client_cache import current_client_cache
 from authserver.oauth.device import DeviceAuthorizationEndpoint, DeviceCodeGrant
@@ -52,9 +52,12 @@ class AuthorizationServer(FlaskAuthorizationServer):
         self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
     ) -> OAuthClient:
         try:
-            return super().authenticate_client(request, methods, endpoint)
+            client = super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as error:
             raise client_auth.described(error, request, methods, self.query_client) from None
+        if endpoint == "token":
+            token_rate.check(client.client_id)
+        return client
 
     def create_oauth2_request(self, request: object) -> OAuth2Request:
         """A parked request resumes with its own parameters; anything else is this request."""

@@ -10,9 +10,11 @@ commits or rolls back with them, and the models stay the schema's one descriptio
 
 One text per statement serves both databases. What differs is in `_Codec`: how SQLite
 holds a UUID, a time and a JSON list (SQLAlchemy's formats: 32 hex digits, naive UTC text,
-JSON text) where PostgreSQL has native types; the row lock (`FOR UPDATE`, which SQLite
-needs not: it serializes writers); and several writes in one statement (PostgreSQL's
-data-modifying WITH, one round trip; SQLite runs them in turn).
+JSON text) where PostgreSQL has native types; the row lock (`FOR UPDATE` on PostgreSQL;
+SQLite has none, and its reads take no lock, so there the guard is the writes' last
+UPDATE, conditional on the token or code being unused: see `_write`); and several writes
+in one statement (PostgreSQL's data-modifying WITH, one round trip; SQLite runs them in
+turn).
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ MARK_ROTATED = """
 UPDATE refresh_tokens
 SET rotated_at = %(rotated_at)s, successor_id = %(successor_id)s,
     successor_ciphertext = %(successor_ciphertext)s
-WHERE id = %(id)s
+WHERE id = %(id)s AND rotated_at IS NULL
 """
 
 INSERT_FAMILY = """
@@ -182,7 +184,8 @@ VALUES (%(id)s, %(client_id)s, %(user_id)s, %(session_id)s, %(organization_id)s,
 """
 
 MARK_CODE_USED = """
-UPDATE authorization_codes SET family_id = %(family_id)s, used_at = %(used_at)s WHERE id = %(id)s
+UPDATE authorization_codes SET family_id = %(family_id)s, used_at = %(used_at)s
+WHERE id = %(id)s AND used_at IS NULL
 """
 
 IS_MEMBER = """
@@ -254,6 +257,9 @@ class _Codec:
     def sql(self, text: str) -> str:
         return text
 
+    def lock(self, driver: Any) -> None:
+        """Before a locked read: nothing to do, its FOR UPDATE locks the rows it reads."""
+
     def together(self, writes: Sequence[tuple[str, dict[str, Any]]]) -> list:
         """Several writes as one statement: each but the last in a data-modifying WITH.
         Foreign keys between them hold: PostgreSQL checks them at the statement's end."""
@@ -270,7 +276,7 @@ class _Codec:
         return value
 
     def time(self, value: datetime | None) -> Any:
-        return value
+        return _utc(value)
 
     def json(self, value: list[str]) -> Any:
         return Jsonb(value)
@@ -295,6 +301,15 @@ class _SQLiteCodec(_Codec):
         text = re.sub(r"\bFOR UPDATE OF \w+\s*$", "", text)
         return re.sub(r"%\((\w+)\)s", r":\1", text)
 
+    def lock(self, driver: Any) -> None:
+        """SQLite has no row locks, and sqlite3 begins a transaction only before a write,
+        so a read takes no lock at all. BEGIN IMMEDIATE takes the database's write lock
+        now: a concurrent refresh or redemption waits for this one to commit and then
+        reads the token or code as used, as PostgreSQL's FOR UPDATE makes it. (Inside a
+        transaction that has written, the lock is held already.)"""
+        if not driver.in_transaction:
+            driver.execute("BEGIN IMMEDIATE")
+
     def together(self, writes: Sequence[tuple[str, dict[str, Any]]]) -> list:
         return list(writes)
 
@@ -302,7 +317,7 @@ class _SQLiteCodec(_Codec):
         return value.hex if value is not None else None
 
     def time(self, value: datetime | None) -> Any:
-        return value.astimezone(UTC).strftime(self._TIME) if value is not None else None
+        return _utc(value).strftime(self._TIME) if value is not None else None
 
     def json(self, value: list[str]) -> Any:
         return json.dumps(value)
@@ -318,6 +333,15 @@ class _SQLiteCodec(_Codec):
 
 
 _CODECS = {"postgresql": _Codec(), "sqlite": _SQLiteCodec()}
+
+
+def _utc(value: datetime | None) -> Any:
+    """As models.base.UTCDateTime: a naive time is refused, never read as local time."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are refused: use authserver.clock.utcnow()")
+    return value.astimezone(UTC)
 
 
 @functools.cache
@@ -339,7 +363,8 @@ observers: list[Callable[[str], None]] = []
 
 
 def _execute(connection: Connection, text: str, params: dict[str, Any], fetch: str) -> Any:
-    """Run one statement on the DB-API connection; `fetch` is "one", "all" or "none".
+    """Run one statement on the DB-API connection; `fetch` is "one", "all" or "none" (the
+    count of rows it changed).
 
     A driver error is raised as SQLAlchemy raises it (OperationalError and the others, so
     that an outage is a 503, errors.py), and a connection the database dropped is
@@ -352,7 +377,7 @@ def _execute(connection: Connection, text: str, params: dict[str, Any], fetch: s
         cursor = driver.execute(text, params)
         if fetch == "one":
             return cursor.fetchone()
-        return cursor.fetchall() if fetch == "all" else None
+        return cursor.fetchall() if fetch == "all" else cursor.rowcount
     except dialect.loaded_dbapi.Error as error:
         dropped = dialect.is_disconnect(error, driver, None)
         if dropped:
@@ -369,6 +394,8 @@ def _execute(connection: Connection, text: str, params: dict[str, Any], fetch: s
 
 def _one(statement: str, params: dict[str, Any]) -> tuple[tuple | None, _Codec]:
     connection, codec = _connection()
+    if "FOR UPDATE" in statement:
+        codec.lock(connection.connection.driver_connection)
     text = _text(codec, statement)
     return _execute(connection, text, _bind(codec, params), "one"), codec
 
@@ -379,12 +406,23 @@ def _all(statement: str, params: dict[str, Any]) -> tuple[list[tuple], _Codec]:
     return _execute(connection, text, _bind(codec, params), "all"), codec
 
 
+class LostRace(Exception):
+    """The row that writes were conditional on changed since it was read: another request
+    used the token or code first. Nothing the writes did may be kept: roll back."""
+
+
 def _write(*writes: tuple[str, dict[str, Any]]) -> None:
-    """Run the writes in order, in one statement where the database allows it."""
+    """Run the writes in order, in one statement where the database allows it. The last
+    is the UPDATE that uses the token or code, conditional on its being unused: changing
+    no row is LostRace. PostgreSQL's row lock already rules that out; on SQLite, whose
+    reads take no lock, it is the guard (two callers read, the second writer loses)."""
     connection, codec = _connection()
     texts = [(_text(codec, statement), _bind(codec, params)) for statement, params in writes]
+    changed = 0
     for text, params in codec.together(texts):
-        _execute(connection, text, params, "none")
+        changed = _execute(connection, text, params, "none")
+    if changed == 0:
+        raise LostRace()
 
 
 def _bind(codec: _Codec, params: dict[str, Any]) -> dict[str, Any]:
@@ -549,12 +587,14 @@ def _link_values(link: NewLink) -> dict[str, Any]:
 
 
 def insert_link(link: NewLink) -> None:
-    _write((INSERT_REFRESH_LINK, _link_values(link)))
+    connection, codec = _connection()
+    text = _text(codec, INSERT_REFRESH_LINK)
+    _execute(connection, text, _bind(codec, _link_values(link)), "none")
 
 
 def rotate(old_id: uuid.UUID, successor: NewLink, sealed: bytes, now: datetime) -> None:
     """Insert the successor and mark the old link rotated to it, in one round trip where
-    the database allows."""
+    the database allows; LostRace if the old link was rotated meanwhile."""
     _write(
         (INSERT_REFRESH_LINK, _link_values(successor)),
         (
@@ -570,8 +610,8 @@ def rotate(old_id: uuid.UUID, successor: NewLink, sealed: bytes, now: datetime) 
 
 
 def redeem_code(code_id: uuid.UUID, family: Family, link: NewLink | None, now: datetime) -> None:
-    """Start the family, mark the code used by it, and insert the family's first refresh
-    token if any: one round trip where the database allows."""
+    """Start the family, insert its first refresh token if any, and mark the code used by
+    it: one round trip where the database allows; LostRace if the code was used meanwhile."""
     columns = {
         "id": family.id,
         "client_id": family.client_id,
@@ -586,10 +626,8 @@ def redeem_code(code_id: uuid.UUID, family: Family, link: NewLink | None, now: d
         "expires_at": family.expires_at,
         "dpop_jkt": family.dpop_jkt,
     }
-    writes = [
-        (INSERT_FAMILY, columns),
-        (MARK_CODE_USED, {"id": code_id, "family_id": family.id, "used_at": now}),
-    ]
+    writes = [(INSERT_FAMILY, columns)]
     if link is not None:
         writes.append((INSERT_REFRESH_LINK, _link_values(link)))
+    writes.append((MARK_CODE_USED, {"id": code_id, "family_id": family.id, "used_at": now}))
     _write(*writes)

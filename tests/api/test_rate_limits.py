@@ -17,6 +17,8 @@ from authserver.extensions import RATE_LIMITED_ENDPOINTS, limiter
 from tests.api.conftest import Person, assert_problem
 from tests.api.test_invitations_api import invite
 from tests.api.test_manifest import MANIFEST, put, service_client, token_for
+from tests.api.test_private_key_jwt import assertion, key_client, with_assertion
+from tests.factories import make_service
 from tests.oauth_helpers import RegisteredClient, post_token
 
 CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
@@ -168,3 +170,45 @@ def test_every_endpoint_with_a_limit_is_named_for_the_limiter(app: Flask) -> Non
         if get_qualified_name(view) in limiter._marked_for_limiting
     }
     assert limited == RATE_LIMITED_ENDPOINTS
+
+
+def _jwt_service(name: str) -> RegisteredClient:
+    make_service(name)
+    return key_client(
+        service_name=name,
+        grant_types=["client_credentials"],
+        scopes=["services:sync"],
+        redirect_uris=[],
+    )
+
+
+def test_a_client_naming_another_spends_nobodys_allowance(
+    http: FlaskClient, billing: RegisteredClient, token_limit: Callable
+) -> None:
+    """An assertion client that names another client_id is refused, and the client it
+    named keeps its whole allowance (the rate counts authenticated clients only)."""
+    token_limit("2/minute")
+    attacker = _jwt_service("shipping")
+    for _ in range(3):
+        named = with_assertion(
+            assertion(attacker.client_id), client_id=billing.client_id, **CLIENT_CREDENTIALS
+        )
+        assert http.post("/token", data=named).status_code == 401
+    for _ in range(2):
+        assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 200
+
+
+def test_clients_that_name_no_client_id_each_have_their_own_allowance(
+    http: FlaskClient, token_limit: Callable
+) -> None:
+    """RFC 7523 lets an assertion client leave client_id out: the count still follows the
+    client its assertion proves, so none escapes its rate or spends another's."""
+    token_limit("2/minute")
+    first, second = _jwt_service("shipping"), _jwt_service("billing")
+
+    def token_for(client: RegisteredClient) -> int:
+        form = with_assertion(assertion(client.client_id), **CLIENT_CREDENTIALS)
+        return http.post("/token", data=form).status_code
+
+    assert [token_for(first) for _ in range(3)] == [200, 200, 429]
+    assert [token_for(second) for _ in range(3)] == [200, 200, 429]

@@ -221,14 +221,8 @@ def refresh_at_once(app: Flask, client: RegisteredClient, token: str, callers: i
     return results
 
 
-@pytest.fixture
-def postgres_only(backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite has no row locks; concurrent rotation is a PostgreSQL guarantee")
-
-
 def test_concurrent_refreshes_inside_the_window_all_get_the_one_successor(
-    app: Flask, client: RegisteredClient, first_tokens: dict, postgres_only: None
+    app: Flask, client: RegisteredClient, first_tokens: dict
 ) -> None:
     db.session.commit()
     results = refresh_at_once(app, client, first_tokens["refresh_token"], callers=6)
@@ -239,7 +233,7 @@ def test_concurrent_refreshes_inside_the_window_all_get_the_one_successor(
 
 
 def test_concurrent_refreshes_without_the_window_let_exactly_one_succeed(
-    app: Flask, client: RegisteredClient, first_tokens: dict, grace_period, postgres_only: None
+    app: Flask, client: RegisteredClient, first_tokens: dict, grace_period
 ) -> None:  # noqa: ANN001
     grace_period(0)
     db.session.commit()
