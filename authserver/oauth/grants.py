@@ -223,6 +223,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             dpop_jkt=jkt if client.is_public else None,
             user=user,
         )
+        # The organization's claims (and its second-factor rule) first: an exchange they
+        # refuse leaves the code unused and starts no family.
+        grant = with_org_claims(
+            family_grant(family, client, code.scope, code.nonce, service, jkt),
+            family.organization_id,
+            service,
+        )
         refresh_raw, link = None, None
         if may_refresh(client, code.scope):
             refresh_raw, link = families.new_link(family, settings, now)
@@ -231,15 +238,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         try:
             store.redeem_code(code.id, family, link, now)
         except store.LostRace:
-            # Redeemed by a concurrent request between our read and our write (SQLite,
-            # which has no row lock): keep nothing of this one.
+            # Redeemed by a concurrent request between our read and our write: keep
+            # nothing of this one (the locked read makes this a last line of defence).
             db.session.rollback()
             raise InvalidGrantError("The authorization code was already used.") from None
-        grant = with_org_claims(
-            family_grant(family, client, code.scope, code.nonce, service, jkt),
-            family.organization_id,
-            service,
-        )
         body = token_response(grant, refresh_raw)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 

@@ -387,6 +387,7 @@ def _execute(connection: Connection, text: str, params: dict[str, Any], fetch: s
             params,
             error,
             dialect.loaded_dbapi.Error,
+            hide_parameters=True,  # token and code hashes stay out of logged tracebacks
             connection_invalidated=dropped,
             dialect=dialect,
         ) from error

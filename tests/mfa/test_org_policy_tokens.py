@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from authserver.extensions import db
-from authserver.models import OrganizationFactorPolicy, User
+from authserver.models import AuthorizationCode, GrantFamily, OrganizationFactorPolicy, User
 from tests.factories import make_member, make_org, make_user
 from tests.oauth_helpers import (
     authorize_params,
@@ -58,3 +59,27 @@ def test_a_family_that_used_a_second_factor_keeps_refreshing(
 ) -> None:
     client, tokens = org_tokens(app, http, person, ("pwd", "otp", "mfa"))
     assert refresh(http, client, tokens["refresh_token"]).status_code == 200
+
+
+def test_an_exchange_the_policy_refuses_starts_no_family(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    """The org's rule is read before the code is used: a refused exchange leaves no family
+    behind, nor a code marked used by one."""
+    org = make_org(slug="acme")
+    make_member(org, person)
+    db.session.commit()
+    client = register_client(is_first_party=True)
+    sign_in(app, http, person, methods=("pwd",))
+    verifier, challenge = pkce_pair()
+    params = authorize_params(client, challenge, scope="openid orgs", organization="acme")
+    code = redirect_params(http.get("/authorize", query_string=params))["code"]
+    db.session.add(OrganizationFactorPolicy(organization_id=org.id, require_second_factor=True))
+    db.session.commit()
+
+    refused = redeem(http, client, code, verifier)
+
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(GrantFamily)) == 0
+    assert db.session.scalar(select(AuthorizationCode.used_at)) is None
