@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authserver.config import PROJECT_ROOT, ConfigError, Settings
-from authserver.extensions import csrf, db, limiter, migrate
+from authserver.extensions import csrf, db, init_limiter, migrate
 from authserver.flask_app import AuthServerFlask
 from authserver.keys import KeySchedule, KeyStore, KeyStoreError
 from authserver.logs import init_logging
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fl
     app.before_request(refuse_unaccepted_body)
     app.before_request(refuse_unstorable_text)
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
 
     _register_blueprints(app)
     _register_cli(app)

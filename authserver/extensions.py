@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -33,10 +33,8 @@ csrf = CSRFProtect()
 # Counters live in Redis when AUTHSERVER_REDIS_URL is set, so instances share them.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
-# The endpoints that carry a @limiter.limit. Flask-Limiter's before_request hook resolves
-# limits for every request, about a fifth of the time of a discovery request; everywhere
-# else it is skipped. A limit added to another endpoint must be named here
-# (tests/api/test_rate_limits.py checks that the two agree).
+# The endpoints that carry a @limiter.limit (tests/api/test_rate_limits.py checks that the
+# two agree). A limit added to another endpoint must be named here.
 RATE_LIMITED_ENDPOINTS = frozenset(
     {
         "flows.forgot_password",
@@ -53,6 +51,19 @@ RATE_LIMITED_ENDPOINTS = frozenset(
 )
 
 
-@limiter.request_filter
-def _has_no_limits() -> bool:
-    return request.endpoint not in RATE_LIMITED_ENDPOINTS
+def init_limiter(app: Flask) -> None:
+    """Flask-Limiter, with its before_request hook run only where a limit is.
+
+    That hook resolves and evaluates limits for every request, even with none to apply:
+    a seventh of the time of a request to a trivial route. We set no default or
+    application-wide limits, and each decorated route checks its own limits in its
+    decorator, so the hook is needed only on the endpoints that carry one."""
+    limiter.init_app(app)
+    hooks = app.before_request_funcs[None]
+    check = limiter._check_request_limit  # the hook init_app registered
+
+    def check_where_limited() -> None:
+        if request.endpoint in RATE_LIMITED_ENDPOINTS:
+            check()
+
+    hooks[hooks.index(check)] = check_where_limited

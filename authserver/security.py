@@ -81,13 +81,14 @@ def refuse_unstorable_text() -> None:
     (query, path, form, JSON; names and values, every value of a repeated parameter; the
     User-Agent, which sessions and audit events keep) must be text we can store
     (authserver/text.py), alike on both databases, else 400 in the endpoint's format."""
-    values: list[Any] = [
-        request.user_agent.string,
-        *request.args.items(multi=True),
-        *(request.view_args or {}).values(),
-        *request.form.items(multi=True),
-    ]
-    if request.is_json:
+    values: list[Any] = [request.headers.get("User-Agent", ""), *(request.view_args or {}).values()]
+    # Parsed only when there is something to parse: most requests carry no query, and only
+    # a form body has form fields (refuse_unaccepted_body has let no other through).
+    if request.query_string:
+        values.extend(request.args.items(multi=True))
+    if request.mimetype == FORM:
+        values.extend(request.form.items(multi=True))
+    elif request.is_json:
         read_json()  # the API's own parser, which answers problem+json
     if has_unstorable_text(values):
         abort(400, "The request contains a NUL character or a lone surrogate.")
