@@ -3,7 +3,7 @@ organization's): create (the key is shown once), list and revoke, with a person'
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, g, jsonify
 
 from authserver.api import models
 from authserver.api.orgs import caller, changed, person, problems
@@ -79,7 +79,12 @@ def create_org_key(org_id: str) -> tuple[Response, int]:
     data = models.parse(models.OrgKeyCreate)
     by = caller(user, org_id)
     key, raw = api_keys.create_for_org(
-        by, data.name, data.roles, [str(team) for team in data.teams], data.expires_in
+        by,
+        data.name,
+        data.roles,
+        [str(team) for team in data.teams],
+        data.expires_in,
+        auth_methods=g.get("api_auth_methods", ()),
     )
     changed(
         "api_key.created",
