@@ -236,9 +236,15 @@ def test_an_org_that_requires_a_second_factor_gets_keys_only_from_admins_who_use
     assert key_count() == 0
 
     sign_in(app, http, admin, methods=MULTI_FACTOR)  # signed in again, with a second factor
-    raw = re.search(rb"(ask_live_[^<]+)</code>", make_key(http, org).data).group(1).decode()
-    # Using the key is no sign-in: the exchange does not ask the key for a second factor.
-    assert exchange_key(http, script, raw).status_code == 200
+    made = make_key(http, org, roles=["billing:viewer"])
+    raw = re.search(rb"(ask_live_[^<]+)</code>", made.data).group(1).decode()
+    # Using the key is no sign-in: the exchange does not ask the key for a second factor,
+    # and its token carries the key's roles.
+    exchanged = exchange_key(http, script, raw, resource="billing")
+    assert exchanged.status_code == 200, exchanged.json
+    token = exchanged.json["access_token"]
+    claims = verify_as_resource_server(http, token, audience="billing").claims
+    assert claims["roles"] == ["billing:viewer"]
 
 
 def test_the_rule_itself_refuses_a_password_only_creator(org: Organization, admin: User) -> None:
