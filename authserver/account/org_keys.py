@@ -120,7 +120,7 @@ def list_org_keys(_session: Session, by: Caller) -> Response:
 def create_org_key(session: Session, by: Caller) -> Response:
     """The new key on the next page, once; a refused one re-shows the form with why."""
     form = OrgKeyForm()
-    if not form.validate():
+    if not form.validate():  # only the expiry has a validator of the form's own
         error = gettext("The expiry must be 1 to %(days)s days, or empty.", days=MAX_DAYS)
         return _listing(by, form, error=error, status=422)
     days = form.expires_in_days.data
@@ -147,11 +147,18 @@ def create_org_key(session: Session, by: Caller) -> Response:
 def revoke_org_key(_session: Session, by: Caller, key_id: str) -> Response | tuple[str, int]:
     try:
         key = api_keys.revoke_for_org(by, key_id)
+    except Conflict:
+        db.session.rollback()
+        return render_error_page(
+            gettext("The key is already revoked"),
+            gettext("No new token is issued for it."),
+            status=409,
+        )
     except OrgError as error:
         db.session.rollback()
         return render_error_page(
             gettext("Key not found"),
-            gettext("It may have been revoked already."),
+            gettext("It may belong to another organization."),
             status=error.status,
         )
     _audit("api_key.revoked", by, key)
