@@ -10,6 +10,7 @@ import schemathesis
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
+from jsonschema import Draft202012Validator
 
 from authserver.api.auth import orgs_scope_for
 from tests.api.conftest import Person
@@ -48,6 +49,30 @@ def test_every_operation_names_the_scope_and_audience_it_needs(http: FlaskClient
     scheme = document["components"]["securitySchemes"]["oauth2"]
     assert "resource=auth" in scheme["description"]
     assert set(scheme["flows"]["authorizationCode"]["scopes"]) == {"orgs", "orgs:write"}
+
+
+def test_the_document_is_valid_openapi_3_1_with_valid_schemas(
+    app: Flask, http: FlaskClient
+) -> None:
+    """The OpenAPI 3.1 meta-schema (schemathesis's copy) accepts the document, and each
+    component is a valid JSON Schema 2020-12 (the dialect OpenAPI 3.1 uses)."""
+    document = http.get("/api/v1/openapi.json").json
+    schemathesis.openapi.from_dict(document).validate()
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+    assert {"Problem", "AuditPage", "ManifestSync", "ApiKeyCreated"} <= set(
+        document["components"]["schemas"]
+    )
+
+
+def test_a_problem_answer_has_the_documented_shape(
+    http: FlaskClient, owner: Person, org: dict
+) -> None:
+    schemas = http.get("/api/v1/openapi.json").json["components"]["schemas"]
+    refused = owner.call("POST", f"/{org['id']}/teams", {"name": "x", "slug": "x"})
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    Draft202012Validator(schemas["Problem"]).validate(refused.json)
+    assert refused.json["field"] == "slug"
 
 
 @pytest.fixture
