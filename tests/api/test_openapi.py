@@ -106,3 +106,30 @@ def test_generated_requests_never_get_a_500(api_under_test: Flask) -> None:
         never_500()
     # The run reached past authentication: successes and the rules' refusals both occurred.
     assert {200, 404, 422} <= seen, seen
+
+
+def _pointer(*parts: str) -> str:
+    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def test_answers_match_the_schemas_their_operations_declare(
+    http: FlaskClient, owner: Person, org: dict
+) -> None:
+    """The document is generated from declarations; this checks the declarations are true:
+    each read answers what its operation's 200 schema says."""
+    document = http.get("/api/v1/openapi.json").json
+    owner.call("POST", f"/{org['id']}/teams", {"name": "Ops", "slug": "ops"})
+    owner.call("POST", f"/{org['id']}/api-keys", {"name": "CI"})
+    checked = 0
+    for path, item in document["paths"].items():
+        if "get" not in item or "security" not in item["get"] or "{team_id}" in path:
+            continue
+        url = path.replace("{org_id}", org["id"])
+        answer = http.get(url, headers={"Authorization": f"Bearer {owner.token}"})
+        assert answer.status_code == 200, (path, answer.json)
+        pointer = _pointer("paths", path, "get", "responses", "200", "content")
+        schema = {**document, "$ref": pointer + "/application~1json/schema"}
+        Draft202012Validator(schema).validate(answer.json)
+        assert not Draft202012Validator(schema).is_valid([{"id": None}, {"name": 1}]), path
+        checked += bool(answer.json)  # something was there to check
+    assert checked >= 7
