@@ -22,6 +22,7 @@ from authserver.identity import sessions
 from authserver.identity.forms import page
 from authserver.models import ApiKey, Session
 from authserver.orgs import service as orgs
+from authserver.orgs import teams
 from authserver.orgs.service import Caller, Conflict, Forbidden, NotFound, OrgError
 
 org_keys = Blueprint("org_keys", __name__, url_prefix="/account/orgs/<org_id>/api-keys")
@@ -41,6 +42,7 @@ class OrgKeyForm(FlaskForm):
     # Not limited to the choices offered: a role sent anyway meets grantable_roles, which
     # refuses it as the API does.
     roles = SelectMultipleField(lazy_gettext("Service roles"), validate_choice=False)
+    teams = SelectMultipleField(lazy_gettext("Teams"), validate_choice=False)
 
 
 def _refusal(error: OrgError) -> str:
@@ -50,6 +52,8 @@ def _refusal(error: OrgError) -> str:
         return gettext("This organization requires a second factor: sign in again with one.")
     if field.startswith("roles"):
         return gettext("A key can hold only the roles offered here.")
+    if field.startswith("teams"):
+        return gettext("A key can join only the teams offered here.")
     if field == "name":
         return gettext("Give the key a name of 1 to 100 characters, without control characters.")
     if field == "expires_in":
@@ -94,6 +98,7 @@ def _listing(
         (role.qualified_name, role.description or role.qualified_name)
         for role in api_keys.offered_roles(by)
     ]
+    form.teams.choices = [(str(team.id), team.name) for team in teams.list_teams(by)]
     return page(
         "account/org_api_keys.html",
         status=status,
@@ -129,7 +134,7 @@ def create_org_key(session: Session, by: Caller) -> Response:
             by,
             form.name.data,
             form.roles.data or [],
-            [],
+            form.teams.data or [],
             days * 86400 if days is not None else None,
             auth_methods=session.auth_methods,
         )

@@ -19,7 +19,7 @@ from authserver.models.clients import TOKEN_EXCHANGE
 from authserver.orgs import service as orgs
 from authserver.services.sync import sync_auth_manifest
 from tests.api.test_api_keys import exchange_key
-from tests.factories import make_member, make_org, make_role, make_user
+from tests.factories import make_member, make_org, make_role, make_team, make_user
 from tests.oauth_helpers import (
     RegisteredClient,
     csrf_token_in,
@@ -263,3 +263,23 @@ def test_the_page_speaks_german(
     sign_in(app, http, admin)
     page = http.get(keys_path(org), headers={"Accept-Language": "de"}).data.decode()
     assert "API-Schlüssel" in page and "Make a key" not in page
+
+
+def test_a_key_can_join_the_orgs_teams_and_holds_their_roles(
+    app: Flask, http: FlaskClient, org: Organization, admin: User, script: RegisteredClient
+) -> None:
+    payments = make_team(org, slug="payments", name="Payments")
+    payments.roles.append(Role.find("billing", "payer"))
+    elsewhere = make_team(make_org(), slug="other", name="Other")
+    db.session.commit()
+    sign_in(app, http, admin)
+    assert b"Payments" in http.get(keys_path(org)).data
+
+    refused = make_key(http, org, teams=[str(elsewhere.id)])
+    assert refused.status_code == 422 and b"only the teams offered" in refused.data
+    made = make_key(http, org, teams=[str(payments.id)])
+    raw = re.search(rb"(ask_live_[^<]+)</code>", made.data).group(1).decode()
+
+    exchanged = exchange_key(http, script, raw, resource="billing").json
+    claims = verify_as_resource_server(http, exchanged["access_token"], audience="billing").claims
+    assert claims["roles"] == ["billing:payer"] and claims["teams"] == ["payments"]
