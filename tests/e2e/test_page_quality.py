@@ -93,13 +93,14 @@ def org_ada_owns(site: Deployment) -> str:
     from authserver.config import Settings
     from authserver.extensions import db
     from authserver.models import Role, User
-    from tests.factories import make_member, make_org
+    from tests.factories import make_member, make_org, make_team
 
     app = create_app(Settings.from_env(site.env))
     with app.app_context():
         ada = db.session.scalar(db.select(User).where(User.email == "ada@example.com"))
         org = make_org(name="Analytical Engines")
         make_member(org, ada, [Role.find("auth", "owner")])
+        make_team(org, slug="looms", name="Looms")
         db.session.commit()
         org_id = str(org.id)
         db.engine.dispose()
@@ -262,6 +263,7 @@ def test_every_hosted_page_passes_axe_in_both_themes(
     page.fill("#org-key-name", "Nightly export")
     page.fill("#org-key-days", "90")
     page.locator("input[name=roles][value='billing:viewer']").check()
+    page.get_by_label("Looms").check()
     page.locator("form[action$='/api-keys'] button.primary").click()
     page.wait_for_selector("#api-key")
     reviewer.review("org-api-key-created")
