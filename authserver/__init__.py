@@ -157,6 +157,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _register_blueprints(app: Flask) -> None:
     from authserver.account.credentials import credentials
     from authserver.account.invitation_link import invitation_link
+    from authserver.account.org_keys import org_keys
     from authserver.account.routes import account
     from authserver.admin.routes import admin
     from authserver.api.api_keys import keys_api
@@ -197,6 +198,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin)
     app.register_blueprint(credentials)
     app.register_blueprint(invitation_link)
+    app.register_blueprint(org_keys)
     app.register_blueprint(flows)
     app.register_blueprint(services_api)
     app.register_blueprint(orgs_api)

@@ -39,14 +39,16 @@ class Problem(Exception):
         self.extensions = extensions
 
     def to_response(self) -> Response:
-        body = {
-            "type": f"https://authserver.dev/problems/{self.slug}",
-            "title": self.slug.replace("-", " ").capitalize(),
-            "status": self.status,
-            "detail": self.detail,
+        from authserver.api.models import Problem as ProblemBody  # the document's schema
+
+        body = ProblemBody(
+            type=f"https://authserver.dev/problems/{self.slug}",
+            title=self.slug.replace("-", " ").capitalize(),
+            status=self.status,
+            detail=self.detail,
             **self.extensions,
-        }
-        response = jsonify(body)
+        )
+        response = jsonify(body.model_dump(mode="json"))
         response.status_code = self.status
         response.mimetype = PROBLEM_MIME
         response.headers.update(self.headers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,12 +19,14 @@ from authserver.models import (
     OAuthAccount,
     OAuthClient,
     OrganizationMember,
+    Role,
     Session,
     User,
 )
 from authserver.numbers import ascii_uuid
 from authserver.oauth import families
 from authserver.orgs import invitations
+from authserver.services.auth_manifest import AUTH_SERVICE
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,14 @@ class Overview:
     memberships: list[OrganizationMember]
     invitations: list[Invitation]
     api_keys: list[ApiKey]
+
+    def manages_keys(self, member: OrganizationMember) -> bool:
+        """Whether the account page links to the org's API keys: the API's key:manage."""
+        return any(
+            (p.service, p.resource, p.action) == (AUTH_SERVICE, "key", "manage")
+            for role in member.roles
+            for p in role.permissions
+        )
 
 
 def overview(user: User) -> Overview:
@@ -64,7 +76,7 @@ def overview(user: User) -> Overview:
                 .where(OrganizationMember.user_id == user.id)
                 .options(
                     selectinload(OrganizationMember.organization),
-                    selectinload(OrganizationMember.roles),
+                    selectinload(OrganizationMember.roles).selectinload(Role.permissions),
                     selectinload(OrganizationMember.teams),
                 )
             )
@@ -72,6 +84,14 @@ def overview(user: User) -> Overview:
         invitations=invitations.mine(user),
         api_keys=ApiKey.of_user(user.id),
     )
+
+
+def people_by_id(ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, User]:
+    """The people behind `ids` (e.g. the makers of keys), in one query."""
+    wanted = {found for found in ids if found is not None}
+    if not wanted:
+        return {}
+    return {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(wanted)))}
 
 
 def find_own_session(user: User, session_id: str) -> Session | None:

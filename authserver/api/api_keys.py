@@ -3,9 +3,12 @@ organization's): create (the key is shown once), list and revoke, with a person'
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, g, jsonify
 
 from authserver.api import models
+from authserver.api.auth import ORGS_READ as READ
+from authserver.api.auth import ORGS_WRITE as WRITE
+from authserver.api.operations import route
 from authserver.api.orgs import caller, changed, person, problems
 from authserver.credentials import api_keys
 from authserver.extensions import csrf
@@ -13,6 +16,16 @@ from authserver.models import ApiKey
 
 keys_api = Blueprint("keys_api", __name__, url_prefix="/api/v1")
 csrf.exempt(keys_api)  # Bearer tokens, not cookies: there is no cross-site request to forge
+
+# The key itself is exchanged at /token (RFC 8693), never sent to this API.
+CREATED = {
+    "scope": WRITE,
+    "returns": models.ApiKeyCreated,
+    "status": 201,
+    "success": "Created; the key is shown this once",
+    "errors": {409: "Too many keys", 415: "Not JSON", 422: "Invalid field"},
+}
+REVOKED = {"scope": WRITE, "status": 204, "success": "Revoked", "errors": {409: "Already revoked"}}
 
 
 def key_view(key: ApiKey) -> dict[str, object]:
@@ -40,13 +53,20 @@ def _created(key: ApiKey, raw: str) -> tuple[Response, int]:
     return jsonify(_view(models.ApiKeyCreated, key, key=raw)), 201
 
 
-@keys_api.get("/api-keys")
+@route(keys_api, "GET", "/api-keys", "My API keys", scope=READ, returns=models.ApiKey, many=True)
 @problems
 def list_my_keys() -> Response:
     return jsonify([key_view(key) for key in api_keys.personal_keys(person())])
 
 
-@keys_api.post("/api-keys")
+@route(
+    keys_api,
+    "POST",
+    "/api-keys",
+    "Create a personal API key",
+    body=models.PersonalKeyCreate,
+    **CREATED,
+)
 @problems
 def create_my_key() -> tuple[Response, int]:
     user = person()
@@ -56,7 +76,7 @@ def create_my_key() -> tuple[Response, int]:
     return _created(key, raw)
 
 
-@keys_api.delete("/api-keys/<key_id>")
+@route(keys_api, "DELETE", "/api-keys/<key_id>", "Revoke one of my API keys", **REVOKED)
 @problems
 def revoke_my_key(key_id: str) -> tuple[str, int]:
     user = person()
@@ -65,21 +85,41 @@ def revoke_my_key(key_id: str) -> tuple[str, int]:
     return "", 204
 
 
-@keys_api.get("/orgs/<org_id>/api-keys")
+@route(
+    keys_api,
+    "GET",
+    "/orgs/<org_id>/api-keys",
+    "The organization's API keys (owners and admins)",
+    scope=READ,
+    returns=models.ApiKey,
+    many=True,
+)
 @problems
 def list_org_keys(org_id: str) -> Response:
     by = caller(person(), org_id)
     return jsonify([key_view(key) for key in api_keys.org_keys(by)])
 
 
-@keys_api.post("/orgs/<org_id>/api-keys")
+@route(
+    keys_api,
+    "POST",
+    "/orgs/<org_id>/api-keys",
+    "Create an organization API key",
+    body=models.OrgKeyCreate,
+    **CREATED,
+)
 @problems
 def create_org_key(org_id: str) -> tuple[Response, int]:
     user = person()
     data = models.parse(models.OrgKeyCreate)
     by = caller(user, org_id)
     key, raw = api_keys.create_for_org(
-        by, data.name, data.roles, [str(team) for team in data.teams], data.expires_in
+        by,
+        data.name,
+        data.roles,
+        [str(team) for team in data.teams],
+        data.expires_in,
+        auth_methods=g.get("api_auth_methods", ()),
     )
     changed(
         "api_key.created",
@@ -92,7 +132,13 @@ def create_org_key(org_id: str) -> tuple[Response, int]:
     return _created(key, raw)
 
 
-@keys_api.delete("/orgs/<org_id>/api-keys/<key_id>")
+@route(
+    keys_api,
+    "DELETE",
+    "/orgs/<org_id>/api-keys/<key_id>",
+    "Revoke an organization API key",
+    **REVOKED,
+)
 @problems
 def revoke_org_key(org_id: str, key_id: str) -> tuple[str, int]:
     user = person()

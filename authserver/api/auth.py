@@ -19,6 +19,7 @@ CHALLENGE = 'Bearer realm="authserver"'
 # The scopes of the organizations API: reading, and changing (README "Organizations API").
 ORGS_READ = "orgs"
 ORGS_WRITE = "orgs:write"
+SERVICES_SYNC = "services:sync"  # a service's client_credentials token, to push its manifest
 KIND_REFUSALS = {
     PERSON: ("person-required", "This API needs a person's access token."),
     SERVICE: ("service-required", "This API needs a service's client_credentials token."),

@@ -11,7 +11,7 @@ from flask import request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from authserver.errors import Problem
+from authserver import errors
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Slug = Annotated[
@@ -156,6 +156,56 @@ class ApiKeyCreated(ApiKey):
     key: str = Field(description="the whole key, shown this once; only its hash is kept")
 
 
+class Problem(BaseModel):
+    """RFC 9457 problem details, as application/problem+json. A problem may add members of
+    its own (RFC 9457 §3.2): `field` (the JSON path of a refused value), `held_by`, `errors`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="a URI naming the kind of problem")
+    title: str
+    status: int
+    detail: str
+
+
+class AuditEvent(View):
+    """An event of the organization's audit log; IP addresses and user agents stay with
+    the operators."""
+
+    id: uuid.UUID
+    occurred_at: datetime
+    event_type: str
+    outcome: str
+    actor_user_id: uuid.UUID | None
+    actor_client_id: str | None
+    organization_id: uuid.UUID | None
+    target_type: str | None
+    target_id: str | None
+    request_id: str | None
+    details: dict[str, Any]
+
+
+class AuditPage(View):
+    events: list[AuditEvent]
+    next: str | None = Field(description="`before` for the next page; null on the last page")
+
+
+class ManifestChanges(View):
+    permissions: list[str]
+    roles: list[str]
+
+
+class ManifestSync(View):
+    """What a manifest push created, changed, removed and left as it was."""
+
+    service: str
+    created: ManifestChanges
+    changed: ManifestChanges
+    removed: ManifestChanges
+    unchanged: ManifestChanges
+    pruned_assignments: int = Field(description="role assignments removed with the roles")
+
+
 BodyModel = TypeVar("BodyModel", bound=Body)
 
 
@@ -164,14 +214,16 @@ def parse(model: type[BodyModel]) -> BodyModel:
     (the rules behind it, in orgs/, still decide what the values may be)."""
     document = request.get_json(silent=True)
     if not isinstance(document, dict):
-        raise Problem(415, "not-json", "Send a JSON object.")
+        raise errors.Problem(415, "not-json", "Send a JSON object.")
     try:
         # JSON mode: strict types, yet a UUID or a date-time may come as its string.
         return model.model_validate_json(request.get_data(cache=True))
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False)[0]
         field = "/".join(str(part) for part in first["loc"])
-        raise Problem(422, "invalid", f"{field or 'body'}: {first['msg']}", field=field) from None
+        raise errors.Problem(
+            422, "invalid", f"{field or 'body'}: {first['msg']}", field=field
+        ) from None
 
 
 def sent(body: Body) -> dict[str, Any]:
@@ -179,33 +231,11 @@ def sent(body: Body) -> dict[str, Any]:
     return {name: getattr(body, name) for name in body.model_fields_set}
 
 
-# Every model the document names, generated into components/schemas.
-SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
-    OrganizationCreate,
-    OrganizationRename,
-    RolesReplace,
-    InvitationCreate,
-    Organization,
-    MyOrganization,
-    Member,
-    Invitation,
-    FactorPolicyChange,
-    FactorPolicy,
-    TeamCreate,
-    TeamUpdate,
-    Team,
-    PersonalKeyCreate,
-    OrgKeyCreate,
-    ApiKey,
-    ApiKeyCreated,
-)
-
-
-def component_schemas() -> dict[str, Any]:
-    """JSON Schema 2020-12 (what OpenAPI 3.1 uses) of SCHEMA_MODELS, by model name; request
-    bodies as they are validated, responses as they are serialized."""
+def component_schemas(used: list[type[BaseModel]]) -> dict[str, Any]:
+    """JSON Schema 2020-12 (what OpenAPI 3.1 uses) of the models `used` and those they
+    hold, by model name; request bodies as they are validated, answers as serialized."""
     _, top = models_json_schema(
-        [(m, "validation" if issubclass(m, Body) else "serialization") for m in SCHEMA_MODELS],
+        [(m, "validation" if issubclass(m, Body) else "serialization") for m in used],
         ref_template="#/components/schemas/{model}",
     )
     return top.get("$defs", {})

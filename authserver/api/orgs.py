@@ -13,7 +13,10 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from authserver import audit, ratelimits
 from authserver.api import models
+from authserver.api.auth import ORGS_READ as READ
+from authserver.api.auth import ORGS_WRITE as WRITE
 from authserver.api.auth import orgs_scope_for, require_bearer
+from authserver.api.operations import route
 from authserver.config import current_settings
 from authserver.errors import Problem
 from authserver.extensions import csrf, db
@@ -99,7 +102,17 @@ def changed(event: str, by: User, organization_id: uuid.UUID | None, **details: 
         session.expire_on_commit = expiring
 
 
-@orgs_api.post("")
+@route(
+    orgs_api,
+    "POST",
+    "",
+    "Create an organization",
+    scope=WRITE,
+    body=models.OrganizationCreate,
+    returns=models.Organization,
+    status=201,
+    errors={409: "Slug taken", 422: "Invalid field"},
+)
 @problems
 def create_org() -> tuple[Response, int]:
     user, data = person(), models.parse(models.OrganizationCreate)
@@ -108,7 +121,9 @@ def create_org() -> tuple[Response, int]:
     return jsonify(org_view(organization)), 201
 
 
-@orgs_api.get("")
+@route(
+    orgs_api, "GET", "", "My organizations", scope=READ, returns=models.MyOrganization, many=True
+)
 @problems
 def list_my_orgs() -> Response:
     memberships = orgs.my_organizations(person())
@@ -127,13 +142,24 @@ def list_my_orgs() -> Response:
     )
 
 
-@orgs_api.get("/<org_id>")
+@route(
+    orgs_api, "GET", "/<org_id>", "Read an organization", scope=READ, returns=models.Organization
+)
 @problems
 def get_org(org_id: str) -> Response:
     return jsonify(org_view(caller(person(), org_id).organization))
 
 
-@orgs_api.patch("/<org_id>")
+@route(
+    orgs_api,
+    "PATCH",
+    "/<org_id>",
+    "Rename",
+    scope=WRITE,
+    body=models.OrganizationRename,
+    returns=models.Organization,
+    errors={422: "Invalid name"},
+)
 @problems
 def rename_org(org_id: str) -> Response:
     user = person()
@@ -143,7 +169,7 @@ def rename_org(org_id: str) -> Response:
     return jsonify(org_view(by.organization))
 
 
-@orgs_api.delete("/<org_id>")
+@route(orgs_api, "DELETE", "/<org_id>", "Delete", scope=WRITE, status=204)
 @problems
 def delete_org(org_id: str) -> tuple[str, int]:
     user = person()
@@ -154,14 +180,27 @@ def delete_org(org_id: str) -> tuple[str, int]:
     return "", 204
 
 
-@orgs_api.get("/<org_id>/members")
+# No POST: a person joins by accepting an invitation (or by an operator, `authserver orgs
+# add-member`), never without their agreement.
+@route(
+    orgs_api, "GET", "/<org_id>/members", "Members", scope=READ, returns=models.Member, many=True
+)
 @problems
 def list_members(org_id: str) -> Response:
     by = caller(person(), org_id)
     return jsonify([member_view(m) for m in orgs.members(by)])
 
 
-@orgs_api.put("/<org_id>/members/<member_id>/roles")
+@route(
+    orgs_api,
+    "PUT",
+    "/<org_id>/members/<member_id>/roles",
+    "Replace a member's roles",
+    scope=WRITE,
+    body=models.RolesReplace,
+    returns=models.Member,
+    errors={409: "Last owner", 422: "Undeclared role"},
+)
 @problems
 def change_member_roles(org_id: str, member_id: str) -> Response:
     user = person()
@@ -177,7 +216,15 @@ def change_member_roles(org_id: str, member_id: str) -> Response:
     return jsonify(member_view(member))
 
 
-@orgs_api.delete("/<org_id>/members/<member_id>")
+@route(
+    orgs_api,
+    "DELETE",
+    "/<org_id>/members/<member_id>",
+    "Remove a member or leave",
+    scope=WRITE,
+    status=204,
+    errors={409: "Last owner"},
+)
 @problems
 def remove_member(org_id: str, member_id: str) -> tuple[str, int]:
     user = person()
@@ -202,7 +249,17 @@ def invitation_view(invitation: Invitation) -> dict[str, Any]:
 INVITATION_LIMIT = "60 per hour"  # per inviting person, counted once they have authenticated
 
 
-@orgs_api.post("/<org_id>/invitations")
+@route(
+    orgs_api,
+    "POST",
+    "/<org_id>/invitations",
+    "Invite",
+    scope=WRITE,
+    body=models.InvitationCreate,
+    returns=models.Invitation,
+    status=201,
+    errors={409: "Pending invitation exists", 422: "Invalid field"},
+)
 @problems
 def create_invitation(org_id: str) -> tuple[Response, int]:
     user = person()
@@ -229,14 +286,30 @@ def create_invitation(org_id: str) -> tuple[Response, int]:
     return jsonify(invitation_view(invitation)), 201
 
 
-@orgs_api.get("/<org_id>/invitations")
+@route(
+    orgs_api,
+    "GET",
+    "/<org_id>/invitations",
+    "Invitations",
+    scope=READ,
+    returns=models.Invitation,
+    many=True,
+)
 @problems
 def list_invitations(org_id: str) -> Response:
     by = caller(person(), org_id)
     return jsonify([invitation_view(i) for i in invitations.list_for_org(by)])
 
 
-@orgs_api.delete("/<org_id>/invitations/<invitation_id>")
+@route(
+    orgs_api,
+    "DELETE",
+    "/<org_id>/invitations/<invitation_id>",
+    "Revoke an invitation",
+    scope=WRITE,
+    status=204,
+    errors={409: "Not pending"},
+)
 @problems
 def revoke_invitation(org_id: str, invitation_id: str) -> tuple[str, int]:
     user = person()
@@ -246,7 +319,15 @@ def revoke_invitation(org_id: str, invitation_id: str) -> tuple[str, int]:
     return "", 204
 
 
-@orgs_api.post("/<org_id>/invitations/<invitation_id>/resend")
+@route(
+    orgs_api,
+    "POST",
+    "/<org_id>/invitations/<invitation_id>/resend",
+    "Mail the invitation again with a new link",
+    scope=WRITE,
+    returns=models.Invitation,
+    errors={404: "No such invitation", 409: "Not pending, or mailed too often"},
+)
 @problems
 def resend_invitation(org_id: str, invitation_id: str) -> Response:
     """Mail the invitee again with a new link; the old link stops working."""
@@ -262,19 +343,43 @@ invitations_api = Blueprint("invitations_api", __name__, url_prefix="/api/v1/inv
 csrf.exempt(invitations_api)
 
 
-@invitations_api.get("")
+@route(
+    invitations_api,
+    "GET",
+    "",
+    "My pending invitations",
+    scope=READ,
+    returns=models.Invitation,
+    many=True,
+)
 @problems
 def my_invitations() -> Response:
     return jsonify([invitation_view(i) for i in invitations.mine(person())])
 
 
-@invitations_api.post("/<invitation_id>/accept")
+@route(
+    invitations_api,
+    "POST",
+    "/<invitation_id>/accept",
+    "Accept",
+    scope=WRITE,
+    returns=models.Invitation,
+    errors={409: "Not pending or expired"},
+)
 @problems
 def accept_invitation(invitation_id: str) -> Response:
     return _respond(invitation_id, accept=True)
 
 
-@invitations_api.post("/<invitation_id>/decline")
+@route(
+    invitations_api,
+    "POST",
+    "/<invitation_id>/decline",
+    "Decline",
+    scope=WRITE,
+    returns=models.Invitation,
+    errors={409: "Not pending or expired"},
+)
 @problems
 def decline_invitation(invitation_id: str) -> Response:
     return _respond(invitation_id, accept=False)
@@ -299,7 +404,24 @@ def _respond(invitation_id: str, *, accept: bool) -> Response:
 AUDIT_PAGE_MAX = 200
 
 
-@orgs_api.get("/<org_id>/audit-events")
+@route(
+    orgs_api,
+    "GET",
+    "/<org_id>/audit-events",
+    "The organization's audit log, newest first (owners and admins)",
+    scope=READ,
+    returns=models.AuditPage,
+    errors={400: "Bad limit or cursor"},
+    query=(
+        {"name": "type", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": AUDIT_PAGE_MAX},
+        },
+        {"name": "before", "in": "query", "schema": {"type": "string"}},
+    ),
+)
 @problems
 def list_audit_events(org_id: str) -> Response:
     """The org's audit log for its owners and admins, newest first, a page at a time.
@@ -316,8 +438,10 @@ def list_audit_events(org_id: str) -> Response:
     )
     full_page = len(events) == limit
     return jsonify(
-        events=[event.as_dict(with_origin=False) for event in events],
-        next=f"{events[-1].occurred_at.isoformat()}_{events[-1].id}" if full_page else None,
+        models.AuditPage(
+            events=[models.AuditEvent.model_validate(e, from_attributes=True) for e in events],
+            next=f"{events[-1].occurred_at.isoformat()}_{events[-1].id}" if full_page else None,
+        ).model_dump(mode="json")
     )
 
 

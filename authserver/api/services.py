@@ -5,7 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from authserver import audit, ratelimits
+from authserver.api import models
+from authserver.api.auth import SERVICES_SYNC as SYNC
 from authserver.api.auth import require_bearer, token_client
+from authserver.api.operations import route
 from authserver.errors import Problem
 from authserver.extensions import csrf, db
 from authserver.oauth.tokens import SERVICE
@@ -16,17 +19,34 @@ services_api = Blueprint("services_api", __name__, url_prefix="/api/v1")
 MANIFEST_PUSH_LIMIT = "30 per minute"  # per client, counted once it has authenticated
 
 
-@services_api.get("/schemas/service-manifest.json")
+@route(
+    services_api,
+    "GET",
+    "/schemas/service-manifest.json",
+    "The service manifest JSON Schema",
+    scope=None,
+    returns={"type": "object"},
+)
 def manifest_schema() -> Response:
     return jsonify(MANIFEST_SCHEMA)
 
 
-@services_api.put("/services/<service>/manifest")
+@route(
+    services_api,
+    "PUT",
+    "/services/<service>/manifest",
+    "Sync a service's permissions and roles",
+    scope=SYNC,
+    body={"$ref": "#/components/schemas/Manifest"},
+    returns=models.ManifestSync,
+    errors={409: "A removed role is held", 415: "Not JSON", 422: "Invalid manifest"},
+    query=({"name": "prune_assignments", "in": "query", "schema": {"type": "boolean"}},),
+)
 @csrf.exempt
-def put_manifest(service: str) -> tuple[Response, int]:
+def put_manifest(service: str) -> Response:
     # The audience is our API, like a person's token for it; only a service's own
     # client_credentials token passes, never a person's token of a service-bound client.
-    token = require_bearer("services:sync", subject=SERVICE)
+    token = require_bearer(SYNC, subject=SERVICE)
     client = token_client(token)
     if client is None or client.service_name != service:
         # A client of service A can never change service B.
@@ -66,4 +86,4 @@ def put_manifest(service: str) -> tuple[Response, int]:
             **result.as_dict(),
         )
     db.session.commit()
-    return jsonify(result.as_dict()), 200
+    return jsonify(models.ManifestSync.model_validate(result.as_dict()).model_dump(mode="json"))

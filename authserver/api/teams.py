@@ -6,6 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from authserver.api import models
+from authserver.api.auth import ORGS_READ as READ
+from authserver.api.auth import ORGS_WRITE as WRITE
+from authserver.api.operations import route
 from authserver.api.orgs import caller, changed, person, problems
 from authserver.extensions import csrf
 from authserver.models import Team
@@ -28,14 +31,24 @@ def team_view(team: Team) -> dict[str, object]:
     ).model_dump(mode="json")
 
 
-@teams_api.get("")
+@route(teams_api, "GET", "", "Teams", scope=READ, returns=models.Team, many=True)
 @problems
 def list_teams(org_id: str) -> Response:
     by = caller(person(), org_id)
     return jsonify([team_view(team) for team in teams.list_teams(by)])
 
 
-@teams_api.post("")
+@route(
+    teams_api,
+    "POST",
+    "",
+    "Create a team",
+    scope=WRITE,
+    body=models.TeamCreate,
+    returns=models.Team,
+    status=201,
+    errors={409: "Name or slug taken", 415: "Not JSON", 422: "Invalid field"},
+)
 @problems
 def create_team(org_id: str) -> tuple[Response, int]:
     user = person()
@@ -53,7 +66,7 @@ def create_team(org_id: str) -> tuple[Response, int]:
     return jsonify(team_view(team)), 201
 
 
-@teams_api.get("/<team_id>")
+@route(teams_api, "GET", "/<team_id>", "Read a team", scope=READ, returns=models.Team)
 @problems
 def get_team(org_id: str, team_id: str) -> Response:
     by = caller(person(), org_id)
@@ -61,7 +74,16 @@ def get_team(org_id: str, team_id: str) -> Response:
     return jsonify(team_view(teams.find_team(by, team_id)))
 
 
-@teams_api.patch("/<team_id>")
+@route(
+    teams_api,
+    "PATCH",
+    "/<team_id>",
+    "Rename, describe or change a team's roles",
+    scope=WRITE,
+    body=models.TeamUpdate,
+    returns=models.Team,
+    errors={409: "Name taken", 415: "Not JSON", 422: "Invalid field"},
+)
 @problems
 def update_team(org_id: str, team_id: str) -> Response:
     user = person()
@@ -79,7 +101,14 @@ def update_team(org_id: str, team_id: str) -> Response:
     return jsonify(team_view(team))
 
 
-@teams_api.delete("/<team_id>")
+@route(
+    teams_api,
+    "DELETE",
+    "/<team_id>",
+    "Delete a team and its role grants",
+    scope=WRITE,
+    status=204,
+)
 @problems
 def delete_team(org_id: str, team_id: str) -> tuple[str, int]:
     user = person()
@@ -89,7 +118,15 @@ def delete_team(org_id: str, team_id: str) -> tuple[str, int]:
     return "", 204
 
 
-@teams_api.put("/<team_id>/members/<member_id>")
+@route(
+    teams_api,
+    "PUT",
+    "/<team_id>/members/<member_id>",
+    "Add a member to the team",
+    scope=WRITE,
+    returns=models.Team,
+    errors={409: "Already in the team"},
+)
 @problems
 def add_team_member(org_id: str, team_id: str, member_id: str) -> Response:
     user = person()
@@ -99,7 +136,14 @@ def add_team_member(org_id: str, team_id: str, member_id: str) -> Response:
     return jsonify(team_view(team))
 
 
-@teams_api.delete("/<team_id>/members/<member_id>")
+@route(
+    teams_api,
+    "DELETE",
+    "/<team_id>/members/<member_id>",
+    "Take a member out of the team, or leave it",
+    scope=WRITE,
+    status=204,
+)
 @problems
 def remove_team_member(org_id: str, team_id: str, member_id: str) -> tuple[str, int]:
     user = person()

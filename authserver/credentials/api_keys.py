@@ -5,6 +5,7 @@ org with service roles and teams its creator may grant. Plain exceptions (orgs/s
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -12,17 +13,20 @@ from sqlalchemy import select
 from authserver.clock import utcnow
 from authserver.extensions import db
 from authserver.hashing import sha256_hex
-from authserver.models import ApiKey, User
+from authserver.mfa.policy import allows_org_token
+from authserver.models import ApiKey, Role, User
 from authserver.numbers import ascii_uuid
 from authserver.orgs.service import (
     Caller,
     Conflict,
+    Forbidden,
     Invalid,
     NotFound,
     checked_name,
     lock_organization,
 )
 from authserver.orgs.teams import grantable_roles, resolve_teams
+from authserver.services.auth_manifest import AUTH_SERVICE
 
 KEY_PREFIX = "ask_live_"
 SHOWN_CHARACTERS = len(KEY_PREFIX) + 8  # ask_live_Ab12Cd34: enough to tell keys apart
@@ -71,12 +75,24 @@ def create_personal(
     return key, raw
 
 
+class SecondFactorRequired(Forbidden):
+    slug = "second-factor-required"
+
+
 def create_for_org(
-    by: Caller, name: object, role_names: object, team_ids: object, expires_in: object
+    by: Caller,
+    name: object,
+    role_names: object,
+    team_ids: object,
+    expires_in: object,
+    *,
+    auth_methods: Sequence[str],
 ) -> tuple[ApiKey, str]:
     """A key acting for the organization with service roles and teams, never more than
-    `by` may grant (the rules of team roles: no auth roles, owners make owners)."""
+    `by` may grant (the rules of team roles: no auth roles, owners make owners), made by a
+    sign-in (`auth_methods`, RFC 8176) that meets the organization's second-factor rule."""
     by.require("key:manage")
+    check_second_factor(by, auth_methods)
     roles = grantable_roles(by, role_names)
     teams = resolve_teams(by, team_ids)
     if teams:
@@ -90,6 +106,25 @@ def create_for_org(
     db.session.add(key)
     db.session.flush()
     return key, raw
+
+
+def check_second_factor(by: Caller, auth_methods: Sequence[str]) -> None:
+    """An organization that requires a second factor gets keys only from admins who signed
+    in with one: a key outlives the sign-in that made it, so a stolen password alone must
+    not mint the org a credential. Using a key (the exchange) is not a sign-in and is not
+    asked for one (README "API keys")."""
+    if not allows_org_token(by.organization.id, tuple(auth_methods)):
+        raise SecondFactorRequired(
+            "This organization requires a second factor: sign in again with one."
+        )
+
+
+def offered_roles(by: Caller) -> list[Role]:
+    """The roles `by` may give an org key, for a form to offer: every service's roles but
+    the auth server's own (grantable_roles still decides what is sent)."""
+    by.require("key:manage")
+    stmt = select(Role).where(Role.service != AUTH_SERVICE).order_by(Role.service, Role.name)
+    return list(db.session.scalars(stmt))
 
 
 def personal_keys(user: User) -> list[ApiKey]:

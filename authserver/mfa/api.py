@@ -7,6 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from authserver.api import models
+from authserver.api.auth import ORGS_READ as READ
+from authserver.api.auth import ORGS_WRITE as WRITE
+from authserver.api.operations import route
 from authserver.api.orgs import caller, changed, person, problems
 from authserver.extensions import csrf, db
 from authserver.mfa import policy
@@ -23,7 +26,14 @@ def policy_view(found: OrganizationFactorPolicy | None) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-@mfa_policy_api.get("/<org_id>/second-factor-policy")
+@route(
+    mfa_policy_api,
+    "GET",
+    "/<org_id>/second-factor-policy",
+    "The organization's second-factor policy",
+    scope=READ,
+    returns=models.FactorPolicy,
+)
 @problems
 def get_policy(org_id: str) -> Response:
     """Every member may read the rule that applies to them."""
@@ -32,7 +42,16 @@ def get_policy(org_id: str) -> Response:
     return jsonify(policy_view(db.session.get(OrganizationFactorPolicy, by.organization.id)))
 
 
-@mfa_policy_api.put("/<org_id>/second-factor-policy")
+@route(
+    mfa_policy_api,
+    "PUT",
+    "/<org_id>/second-factor-policy",
+    "Require (or stop requiring) a second factor for the organization's tokens",
+    scope=WRITE,
+    body=models.FactorPolicyChange,
+    returns=models.FactorPolicy,
+    errors={415: "Not JSON", 422: "Not a boolean"},
+)
 @problems
 def put_policy(org_id: str) -> Response:
     """Owners and admins (member:manage) set whether members' org tokens need a factor."""

@@ -10,6 +10,7 @@ import schemathesis
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
+from jsonschema import Draft202012Validator
 
 from authserver.api.auth import orgs_scope_for
 from tests.api.conftest import Person
@@ -50,6 +51,30 @@ def test_every_operation_names_the_scope_and_audience_it_needs(http: FlaskClient
     assert set(scheme["flows"]["authorizationCode"]["scopes"]) == {"orgs", "orgs:write"}
 
 
+def test_the_document_is_valid_openapi_3_1_with_valid_schemas(
+    app: Flask, http: FlaskClient
+) -> None:
+    """The OpenAPI 3.1 meta-schema (schemathesis's copy) accepts the document, and each
+    component is a valid JSON Schema 2020-12 (the dialect OpenAPI 3.1 uses)."""
+    document = http.get("/api/v1/openapi.json").json
+    schemathesis.openapi.from_dict(document).validate()
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+    assert {"Problem", "AuditPage", "ManifestSync", "ApiKeyCreated"} <= set(
+        document["components"]["schemas"]
+    )
+
+
+def test_a_problem_answer_has_the_documented_shape(
+    http: FlaskClient, owner: Person, org: dict
+) -> None:
+    schemas = http.get("/api/v1/openapi.json").json["components"]["schemas"]
+    refused = owner.call("POST", f"/{org['id']}/teams", {"name": "x", "slug": "x"})
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    Draft202012Validator(schemas["Problem"]).validate(refused.json)
+    assert refused.json["field"] == "slug"
+
+
 @pytest.fixture
 def api_under_test(app: Flask, api: None) -> Flask:
     """The app with an organization and a person whose token every generated call uses."""
@@ -81,3 +106,30 @@ def test_generated_requests_never_get_a_500(api_under_test: Flask) -> None:
         never_500()
     # The run reached past authentication: successes and the rules' refusals both occurred.
     assert {200, 404, 422} <= seen, seen
+
+
+def _pointer(*parts: str) -> str:
+    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def test_answers_match_the_schemas_their_operations_declare(
+    http: FlaskClient, owner: Person, org: dict
+) -> None:
+    """The document is generated from declarations; this checks the declarations are true:
+    each read answers what its operation's 200 schema says."""
+    document = http.get("/api/v1/openapi.json").json
+    owner.call("POST", f"/{org['id']}/teams", {"name": "Ops", "slug": "ops"})
+    owner.call("POST", f"/{org['id']}/api-keys", {"name": "CI"})
+    checked = 0
+    for path, item in document["paths"].items():
+        if "get" not in item or "security" not in item["get"] or "{team_id}" in path:
+            continue
+        url = path.replace("{org_id}", org["id"])
+        answer = http.get(url, headers={"Authorization": f"Bearer {owner.token}"})
+        assert answer.status_code == 200, (path, answer.json)
+        pointer = _pointer("paths", path, "get", "responses", "200", "content")
+        schema = {**document, "$ref": pointer + "/application~1json/schema"}
+        Draft202012Validator(schema).validate(answer.json)
+        assert not Draft202012Validator(schema).is_valid([{"id": None}, {"name": 1}]), path
+        checked += bool(answer.json)  # something was there to check
+    assert checked >= 7

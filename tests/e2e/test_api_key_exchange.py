@@ -35,7 +35,9 @@ def org_key_with_a_team(deployment: Deployment) -> tuple[str, str]:
         organization = orgs.create_organization(owner, "Acme", "acme")
         by = orgs.caller(owner, str(organization.id))
         team = teams.create_team(by, "Payments", "payments", None, ["billing:clerk"])
-        _, raw = api_keys.create_for_org(by, "CI", ["billing:viewer"], [str(team.id)], None)
+        _, raw = api_keys.create_for_org(
+            by, "CI", ["billing:viewer"], [str(team.id)], None, auth_methods=("pwd",)
+        )
         db.session.commit()
         found = str(organization.id), raw
         db.engine.dispose()

@@ -87,6 +87,26 @@ def invitation_link(site: Deployment) -> str:
     return f"/invitations/{token}"
 
 
+def org_ada_owns(site: Deployment) -> str:
+    """Analytical Engines, which Ada owns, so she manages its API keys: the org's id."""
+    from authserver import create_app
+    from authserver.config import Settings
+    from authserver.extensions import db
+    from authserver.models import Role, User
+    from tests.factories import make_member, make_org, make_team
+
+    app = create_app(Settings.from_env(site.env))
+    with app.app_context():
+        ada = db.session.scalar(db.select(User).where(User.email == "ada@example.com"))
+        org = make_org(name="Analytical Engines")
+        make_member(org, ada, [Role.find("auth", "owner")])
+        make_team(org, slug="looms", name="Looms")
+        db.session.commit()
+        org_id = str(org.id)
+        db.engine.dispose()
+    return org_id
+
+
 def notes_app(site: Deployment) -> App:
     out = site.cli(
         "clients", "create", "--name", "Notes", "--public", "--redirect-uri", CALLBACK,
@@ -169,6 +189,8 @@ class Reviewer:
             "Looms",
             "Grace Hopper",
             "See invoices and payments",
+            "Analytical Engines",
+            "Nightly export",
         ):
             text = text.replace(own, "")
         return re.sub(r"\S+@\S+|https?://\S+", "", text)
@@ -234,6 +256,20 @@ def test_every_hosted_page_passes_axe_in_both_themes(
     page.wait_for_selector("#api-key")
     reviewer.review("api-key-created")
 
+    # An organization's API keys, for its admins: the list and form, and a key shown once.
+    org_keys = base + f"/account/orgs/{org_ada_owns(site)}/api-keys"
+    page.goto(org_keys)
+    reviewer.review("org-api-keys")
+    page.fill("#org-key-name", "Nightly export")
+    page.fill("#org-key-days", "90")
+    page.locator("input[name=roles][value='billing:viewer']").check()
+    page.get_by_label("Looms").check()
+    page.locator("form[action$='/api-keys'] button.primary").click()
+    page.wait_for_selector("#api-key")
+    reviewer.review("org-api-key-created")
+    page.goto(org_keys)
+    reviewer.review("org-api-keys-listed")
+
     # The device flow's pages (RFC 8628 §3.3), for a CLI that asked for codes.
     codes = device_codes(site)
     page.goto(base + "/device")
@@ -271,7 +307,7 @@ def test_every_hosted_page_passes_axe_in_both_themes(
     context.close()
     assert reviewer.violations == {}
     assert reviewer.english == {}
-    assert len(reviewer.checked) == 24 + (len(ADMIN_PAGES) if locale == "en" else 0)
+    assert len(reviewer.checked) == 27 + (len(ADMIN_PAGES) if locale == "en" else 0)
 
 
 def tab_to(page, target: str) -> None:  # noqa: ANN001
