@@ -51,10 +51,9 @@ class Person:
 
 
 @dataclass(frozen=True, slots=True)
-class Family:
-    """A grant family (models.GrantFamily) with its person."""
+class GrantContext:
+    """What families and codes both hold (models.grants.GrantContext)."""
 
-    id: uuid.UUID
     client_id: uuid.UUID
     user_id: uuid.UUID
     session_id: uuid.UUID | None
@@ -63,6 +62,13 @@ class Family:
     resources: list[str]
     auth_time: datetime
     auth_methods: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Family(GrantContext):
+    """A grant family (models.GrantFamily) with its person."""
+
+    id: uuid.UUID
     expires_at: datetime
     revoked_at: datetime | None
     dpop_jkt: str | None
@@ -96,19 +102,11 @@ class RefreshLink:
 
 
 @dataclass(frozen=True, slots=True)
-class Code:
+class Code(GrantContext):
     """An authorization code (models.AuthorizationCode) with its person; Authlib's grant
     reads it through get_redirect_uri, get_scope and the code_challenge fields."""
 
     id: uuid.UUID
-    client_id: uuid.UUID
-    user_id: uuid.UUID
-    session_id: uuid.UUID | None
-    organization_id: uuid.UUID | None
-    scope: str
-    resources: list[str]
-    auth_time: datetime
-    auth_methods: list[str]
     redirect_uri: str
     code_challenge: str
     code_challenge_method: str
@@ -129,10 +127,12 @@ class Code:
 # The statements. Parameters are %(name)s; `t`, `f`, `c` and `u` are the aliases below.
 
 _PERSON = "u.id, u.is_active, u.display_name, u.avatar_url, u.email, u.email_verified"
-_FAMILY = (
-    "f.id, f.client_id, f.user_id, f.session_id, f.organization_id, f.scope, f.resources,"
-    " f.auth_time, f.auth_methods, f.expires_at, f.revoked_at, f.dpop_jkt"
+# The GrantContext columns (models.grants) of a family (f) or a code (c).
+_CONTEXT = (
+    "{t}.client_id, {t}.user_id, {t}.session_id, {t}.organization_id, {t}.scope,"
+    " {t}.resources, {t}.auth_time, {t}.auth_methods"
 )
+_FAMILY = f"f.id, {_CONTEXT.format(t='f')}, f.expires_at, f.revoked_at, f.dpop_jkt"
 
 REFRESH_LINK_LOCKED = f"""
 SELECT t.id, t.client_id, t.scope, t.expires_at, t.rotated_at, t.revoked_at, t.successor_id,
@@ -152,9 +152,8 @@ WHERE f.id = %(family_id)s
 """
 
 CODE_LOCKED = f"""
-SELECT c.id, c.client_id, c.user_id, c.session_id, c.organization_id, c.scope, c.resources,
-       c.auth_time, c.auth_methods, c.redirect_uri, c.code_challenge, c.code_challenge_method,
-       c.nonce, c.expires_at, c.used_at, c.family_id, {_PERSON}
+SELECT c.id, {_CONTEXT.format(t="c")}, c.redirect_uri, c.code_challenge,
+       c.code_challenge_method, c.nonce, c.expires_at, c.used_at, c.family_id, {_PERSON}
 FROM authorization_codes c
 JOIN users u ON u.id = c.user_id
 WHERE c.code_hash = %(code_hash)s
@@ -449,17 +448,25 @@ def _person(row: Sequence[Any], codec: _Codec) -> Person:
     return Person(codec.read_uuid(row[0]), bool(row[1]), row[2], row[3], row[4], bool(row[5]))
 
 
+def _grant_context(row: Sequence[Any], codec: _Codec) -> dict[str, Any]:
+    """The GrantContext columns (models.grants) that families and codes share, in the order
+    _CONTEXT selects them."""
+    return {
+        "client_id": codec.read_uuid(row[0]),
+        "user_id": codec.read_uuid(row[1]),
+        "session_id": codec.read_uuid(row[2]),
+        "organization_id": codec.read_uuid(row[3]),
+        "scope": row[4],
+        "resources": codec.read_json(row[5]),
+        "auth_time": codec.read_time(row[6]),
+        "auth_methods": codec.read_json(row[7]),
+    }
+
+
 def _family(row: Sequence[Any], codec: _Codec) -> Family:
     return Family(
         id=codec.read_uuid(row[0]),
-        client_id=codec.read_uuid(row[1]),
-        user_id=codec.read_uuid(row[2]),
-        session_id=codec.read_uuid(row[3]),
-        organization_id=codec.read_uuid(row[4]),
-        scope=row[5],
-        resources=codec.read_json(row[6]),
-        auth_time=codec.read_time(row[7]),
-        auth_methods=codec.read_json(row[8]),
+        **_grant_context(row[1:9], codec),
         expires_at=codec.read_time(row[9]),
         revoked_at=codec.read_time(row[10]),
         dpop_jkt=row[11],
@@ -499,14 +506,7 @@ def code_locked(code_hash: str) -> Code | None:
         return None
     return Code(
         id=codec.read_uuid(row[0]),
-        client_id=codec.read_uuid(row[1]),
-        user_id=codec.read_uuid(row[2]),
-        session_id=codec.read_uuid(row[3]),
-        organization_id=codec.read_uuid(row[4]),
-        scope=row[5],
-        resources=codec.read_json(row[6]),
-        auth_time=codec.read_time(row[7]),
-        auth_methods=codec.read_json(row[8]),
+        **_grant_context(row[1:9], codec),
         redirect_uri=row[9],
         code_challenge=row[10],
         code_challenge_method=row[11],
