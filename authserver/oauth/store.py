@@ -262,14 +262,14 @@ class _Codec:
     def together(self, writes: Sequence[tuple[str, dict[str, Any]]]) -> list:
         """Several writes as one statement: each but the last in a data-modifying WITH.
         Foreign keys between them hold: PostgreSQL checks them at the statement's end."""
-        parts, params = [], {}
-        for n, (text, values) in enumerate(writes):
-            parts.append(re.sub(r"%\((\w+)\)s", rf"%(w{n}_\1)s", text.strip()))
-            params.update({f"w{n}_{key}": value for key, value in values.items()})
-        if len(parts) == 1:
-            return [(parts[0], params)]
-        ctes = ", ".join(f"w{n} AS ({part})" for n, part in enumerate(parts[:-1]))
-        return [(f"WITH {ctes} {parts[-1]}", params)]
+        if len(writes) == 1:
+            return list(writes)
+        params = {
+            f"w{n}_{key}": value
+            for n, (_, values) in enumerate(writes)
+            for key, value in values.items()
+        }
+        return [(_with_clause(tuple(text for text, _ in writes)), params)]
 
     def uuid(self, value: uuid.UUID | None) -> Any:
         return value
@@ -332,6 +332,15 @@ class _SQLiteCodec(_Codec):
 
 
 _CODECS = {"postgresql": _Codec(), "sqlite": _SQLiteCodec()}
+
+
+@functools.cache
+def _with_clause(texts: tuple[str, ...]) -> str:
+    """The writes as one statement, each statement's parameters prefixed w<n>_; built once
+    per set of statements, not per request."""
+    parts = [re.sub(r"%\((\w+)\)s", rf"%(w{n}_\1)s", text.strip()) for n, text in enumerate(texts)]
+    ctes = ", ".join(f"w{n} AS ({part})" for n, part in enumerate(parts[:-1]))
+    return f"WITH {ctes} {parts[-1]}"
 
 
 def _utc(value: datetime | None) -> Any:
