@@ -55,9 +55,10 @@ $(AXE): tests/package.json tests/package-lock.json /usr/bin/npm
 bench: $(STAMP) /usr/bin/wrk
 	$(BIN)/python -m benchmarks.run
 
-## test: lint, then the whole suite on SQLite and PostgreSQL, browser tests included
+## test: lint, then the whole suite on SQLite and PostgreSQL, browser tests included, on every
+##       core (each worker makes its own databases; a module's tests stay on one worker)
 test: $(STAMP) $(CHROMIUM) $(AXE) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope
 	$(MAKE) test-kit
 
 # The resource server kit as its users get it: a wheel, installed with its test extras into a
