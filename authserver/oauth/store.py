@@ -402,17 +402,31 @@ def _execute(connection: Connection, text: str, params: dict[str, Any], fetch: s
 
 
 def _one(statement: str, params: dict[str, Any]) -> tuple[tuple | None, _Codec]:
-    connection, codec = _connection()
-    if "FOR UPDATE" in statement:
-        codec.lock(connection.connection.driver_connection)
-    text = _text(codec, statement)
-    return _execute(connection, text, _bind(codec, params), "one"), codec
+    return _read(statement, params, "one")
 
 
 def _all(statement: str, params: dict[str, Any]) -> tuple[list[tuple], _Codec]:
-    connection, codec = _connection()
-    text = _text(codec, statement)
-    return _execute(connection, text, _bind(codec, params), "all"), codec
+    return _read(statement, params, "all")
+
+
+def _read(statement: str, params: dict[str, Any], fetch: str) -> tuple[Any, _Codec]:
+    """Run a SELECT: a locked one, or any while the session has a transaction open, in the
+    session's transaction; any other on a pooled connection in autocommit.
+
+    A lone read needs no transaction: at READ COMMITTED (our level) a statement sees what
+    was committed when it started, in a transaction or not. On PostgreSQL that makes
+    introspection and /userinfo one round trip per statement instead of BEGIN, the
+    statements and COMMIT, and spares the session's transaction bookkeeping. A request that
+    later writes opens its transaction then, as before."""
+    if "FOR UPDATE" in statement or db.session().in_transaction():
+        connection, codec = _connection()
+        if "FOR UPDATE" in statement:
+            codec.lock(connection.connection.driver_connection)
+        return _execute(connection, _text(codec, statement), _bind(codec, params), fetch), codec
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")  # reset when returned
+        codec = _CODECS[connection.dialect.name]
+        return _execute(connection, _text(codec, statement), _bind(codec, params), fetch), codec
 
 
 class LostRace(Exception):

@@ -6,14 +6,17 @@ permissions in one query), and SQLite sends the same writes one by one."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from authserver.extensions import db
 from authserver.models import User
+from authserver.oauth import store
 from authserver.oauth.client_cache import ClientCache
 from benchmarks.scenarios import basic
 from benchmarks.statements import Counts, counting
@@ -138,6 +141,49 @@ def test_introspection_and_userinfo_read_the_family_once_and_the_claims_once(
     assert (introspection.statements, introspection.writes) == (1, 0), introspection.sql
     assert (userinfo.statements, userinfo.writes) == (2, 0), userinfo.sql
     assert _membership_queries(userinfo) == 1
+    # Lone reads run in autocommit: no BEGIN and COMMIT around them.
+    assert introspection.transactions == userinfo.transactions == 0
+
+
+def test_a_connection_lent_for_a_lone_read_goes_back_to_the_pool_transactional(
+    app: Flask, http: FlaskClient, web_client: RegisteredClient, person: User
+) -> None:
+    _, tokens = exchange_counts(app, http, web_client, person)
+    returned: list[bool] = []
+
+    def on_checkin(driver_connection, record) -> None:  # noqa: ANN001
+        returned.append(_autocommits(driver_connection))
+
+    event.listen(db.engine, "checkin", on_checkin)
+    try:
+        assert (
+            http.get(
+                "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+            ).status_code
+            == 200
+        )
+    finally:
+        event.remove(db.engine, "checkin", on_checkin)
+
+    assert returned and not any(returned)
+
+
+def test_a_read_inside_an_open_transaction_stays_in_it(app: Flask, person: User) -> None:
+    """A request that has begun writing sees its own unwritten rows: a read then must not
+    go to another connection."""
+    org = make_org()
+    make_member(org, person, [])
+    db.session.flush()  # written in this transaction, not committed
+
+    assert store.is_member(person.id, org.id)
+    assert not _autocommits(db.session.connection().connection.driver_connection)
+
+
+def _autocommits(driver_connection) -> bool:  # noqa: ANN001
+    """psycopg's autocommit flag; sqlite3's is isolation_level None."""
+    if isinstance(driver_connection, sqlite3.Connection):
+        return driver_connection.isolation_level is None
+    return driver_connection.autocommit
 
 
 def round_trips(*, writes: int) -> int:
