@@ -23,13 +23,14 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect, PoolProxiedConnection
 from sqlalchemy.exc import DBAPIError
 
 from authserver.extensions import db
@@ -259,6 +260,17 @@ class _Codec:
     def lock(self, driver: Any) -> None:
         """Before a locked read: nothing to do, its FOR UPDATE locks the rows it reads."""
 
+    @contextmanager
+    def autocommit(self, driver: Any) -> Iterator[None]:
+        """psycopg sends BEGIN before the first statement unless in autocommit; the flag is
+        a client-side setting (no round trip), put back before the connection is."""
+        driver.autocommit = True
+        try:
+            yield
+        finally:
+            if not driver.closed:  # one the database dropped is discarded, not reused
+                driver.autocommit = False
+
     def together(self, writes: Sequence[tuple[str, dict[str, Any]]]) -> list:
         """Several writes as one statement: each but the last in a data-modifying WITH.
         Foreign keys between them hold: PostgreSQL checks them at the statement's end."""
@@ -299,6 +311,11 @@ class _SQLiteCodec(_Codec):
     def sql(self, text: str) -> str:
         text = re.sub(r"\bFOR UPDATE OF \w+\s*$", "", text)
         return re.sub(r"%\((\w+)\)s", r":\1", text)
+
+    @contextmanager
+    def autocommit(self, driver: Any) -> Iterator[None]:
+        """sqlite3 begins a transaction only before a write: a read is alone already."""
+        yield
 
     def lock(self, driver: Any) -> None:
         """SQLite has no row locks, and sqlite3 begins a transaction only before a write,
@@ -371,6 +388,17 @@ observers: list[Callable[[str], None]] = []
 
 
 def _execute(connection: Connection, text: str, params: dict[str, Any], fetch: str) -> Any:
+    """Run one statement on the session connection's DB-API connection (see _run)."""
+    return _run(connection, connection.dialect, text, params, fetch)
+
+
+def _run(
+    connection: Connection | PoolProxiedConnection,
+    dialect: Dialect,
+    text: str,
+    params: dict[str, Any],
+    fetch: str,
+) -> Any:
     """Run one statement on the DB-API connection; `fetch` is "one", "all" or "none" (the
     count of rows it changed).
 
@@ -379,8 +407,7 @@ def _execute(connection: Connection, text: str, params: dict[str, Any], fetch: s
     invalidated in the pool, as SQLAlchemy does for its own statements."""
     for observe in observers:
         observe(text)
-    dialect = connection.dialect
-    driver = connection.connection.driver_connection
+    driver = _driver(connection)
     try:
         cursor = driver.execute(text, params)
         if fetch == "one":
@@ -423,10 +450,21 @@ def _read(statement: str, params: dict[str, Any], fetch: str) -> tuple[Any, _Cod
         if "FOR UPDATE" in statement:
             codec.lock(connection.connection.driver_connection)
         return _execute(connection, _text(codec, statement), _bind(codec, params), fetch), codec
-    with db.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT")  # reset when returned
-        codec = _CODECS[connection.dialect.name]
-        return _execute(connection, _text(codec, statement), _bind(codec, params), fetch), codec
+    engine = db.engine
+    codec = _CODECS[engine.dialect.name]
+    lent = engine.raw_connection()  # a pooled connection, without SQLAlchemy's Connection
+    try:
+        with codec.autocommit(lent.driver_connection):
+            text = _text(codec, statement)
+            return _run(lent, engine.dialect, text, _bind(codec, params), fetch), codec
+    finally:
+        lent.close()  # back to the pool
+
+
+def _driver(connection: Connection | PoolProxiedConnection) -> Any:
+    if isinstance(connection, Connection):
+        return connection.connection.driver_connection
+    return connection.driver_connection
 
 
 class LostRace(Exception):
