@@ -25,6 +25,8 @@ import pytest
 
 from authserver_rs import ClientCredentials, publish_manifest
 
+from dpop_client import DPoPKey
+
 REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "examples" / "billing" / "manifest.json"
 # The app's redirect URI: never contacted, the flow stops at the redirect to it.
@@ -160,8 +162,11 @@ class Person:
     app: ClientCredentials
     browser: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
 
-    def tokens(self, scope: str = "openid orgs", **params: str) -> dict[str, Any]:
-        """A code flow with PKCE: sign in if needed, then exchange the code."""
+    def tokens(
+        self, scope: str = "openid orgs", *, dpop: DPoPKey | None = None, **params: str
+    ) -> dict[str, Any]:
+        """A code flow with PKCE: sign in if needed, then exchange the code; with `dpop`, a
+        proof by that key at /token, so the access token is bound to it (RFC 9449 §5)."""
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
         query = {
@@ -177,8 +182,10 @@ class Person:
         authorize = f"{self.authserver.issuer}/authorize?{urllib.parse.urlencode(query)}"
         callback = self._browse(authorize)
         code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))["code"]
+        token_url = f"{self.authserver.issuer}/token"
         response = httpx.post(
-            f"{self.authserver.issuer}/token",
+            token_url,
+            headers={"DPoP": dpop.proof("POST", token_url)} if dpop else {},
             data={
                 "grant_type": "authorization_code",
                 "code": code,

@@ -1,5 +1,6 @@
-"""FastAPI / Starlette integration: `Depends(RequireToken(verifier, permission=...))`;
-401/403 with an RFC 6750 challenge, 503 when authserver cannot be reached to decide."""
+"""FastAPI / Starlette integration: `Depends(RequireToken(verifier, permission=...))`; Bearer
+tokens, and DPoP-bound tokens with their proof; 401/403 with an RFC 6750 / RFC 9449
+challenge, 503 when the request cannot be decided now."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from authserver_rs.claims import AccessToken
-from authserver_rs.errors import IssuerUnavailable, TokenRefused
+from authserver_rs.dpop import DPoPRequest
+from authserver_rs.errors import CannotDecide, TokenRefused
 from authserver_rs.guard import RETRY_AFTER, Requirement, authorize, challenge
 from authserver_rs.verifier import Verifier
 
@@ -47,6 +49,7 @@ class RequireToken:
                 self.requirement,
                 org=None if org is None else str(org),
                 live=self.live,
+                request=dpop_request(request),
             )
         except TokenRefused as refusal:
             raise HTTPException(
@@ -54,9 +57,23 @@ class RequireToken:
                 detail=refusal.description,  # the error code is in the challenge
                 headers={"WWW-Authenticate": challenge(refusal, self.realm)},
             ) from None
-        except IssuerUnavailable:
+        except CannotDecide:
             raise HTTPException(
                 503,
-                detail="authserver is unreachable; try again shortly.",
+                detail="This request cannot be decided now; try again shortly.",
                 headers={"Retry-After": RETRY_AFTER},
             ) from None
+
+
+def dpop_request(request: Request) -> DPoPRequest:
+    """This request as a DPoP proof must name it. Starlette's path includes the ASGI
+    root_path; `path` is the part inside the app, for a configured `base_url`."""
+    url = request.url.replace(query="", fragment="")
+    root = request.scope.get("root_path", "")
+    inside = url.path.removeprefix(root) if root and url.path.startswith(root) else url.path
+    return DPoPRequest(
+        method=request.method,
+        url=str(url),
+        path=inside or "/",
+        proofs=tuple(request.headers.getlist("DPoP")),
+    )

@@ -1,5 +1,6 @@
-"""Flask integration: `@require_token(verifier, permission=...)` on a view; 401/403 with an
-RFC 6750 challenge, 503 when authserver cannot be reached to decide."""
+"""Flask integration: `@require_token(verifier, permission=...)` on a view; Bearer tokens, and
+DPoP-bound tokens with their proof; 401/403 with an RFC 6750 / RFC 9449 challenge, 503 when
+the request cannot be decided now (authserver, or a shared replay cache, out of reach)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any, TypeVar, cast
 from flask import Response, g, jsonify, request
 
 from authserver_rs.claims import AccessToken
-from authserver_rs.errors import IssuerUnavailable, TokenRefused
+from authserver_rs.dpop import DPoPRequest
+from authserver_rs.errors import CannotDecide, TokenRefused
 from authserver_rs.guard import RETRY_AFTER, Requirement, authorize, challenge
 from authserver_rs.verifier import Verifier
 
@@ -39,11 +41,16 @@ def require_token(
             org = str(kwargs[org_from]) if org_from else None
             try:
                 g.authserver_token = authorize(
-                    verifier, request.headers.get("Authorization"), requirement, org=org, live=live
+                    verifier,
+                    request.headers.get("Authorization"),
+                    requirement,
+                    org=org,
+                    live=live,
+                    request=_dpop_request(),
                 )
             except TokenRefused as refusal:
                 return _refused(refusal, realm or verifier.audience)
-            except IssuerUnavailable:
+            except CannotDecide:
                 return _unavailable()
             return view(*args, **kwargs)
 
@@ -55,6 +62,18 @@ def require_token(
 def current_token() -> AccessToken:
     """The token `require_token` verified for this request."""
     return cast(AccessToken, g.authserver_token)
+
+
+def _dpop_request() -> DPoPRequest:
+    """This request as a DPoP proof must name it: `url` is Flask's base_url (scheme, host,
+    SCRIPT_NAME and path, no query; it follows werkzeug's ProxyFix when the app uses it),
+    `path` is the part inside the app, for a configured DPoPPolicy.base_url."""
+    return DPoPRequest(
+        method=request.method,
+        url=request.base_url,
+        path=request.path,
+        proofs=tuple(request.headers.getlist("DPoP")),
+    )
 
 
 def _refused(refusal: TokenRefused, realm: str) -> Response:

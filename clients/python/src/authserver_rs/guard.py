@@ -1,5 +1,6 @@
-"""A request's Bearer token against a route's requirement, and the RFC 6750 challenge that a
-refusal answers with: the framework-neutral core of the Flask and FastAPI integrations."""
+"""A request's token (Bearer, or DPoP with its proof) against a route's requirement, and the
+RFC 6750 / RFC 9449 challenge that a refusal answers with: the framework-neutral core of the
+Flask and FastAPI integrations."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from dataclasses import dataclass
 
 from authserver_rs.claims import AccessToken
-from authserver_rs.errors import InsufficientScope, MissingToken, TokenRefused
+from authserver_rs.dpop import DPoPRequest
+from authserver_rs.errors import DPOP, InsufficientScope, MissingToken, TokenRefused
 from authserver_rs.verifier import Verifier
 
 # RFC 6750 §3: error_description and scope are quoted strings of %x20-21 / %x23-5B / %x5D-7E.
@@ -50,10 +52,21 @@ def _hint(token: AccessToken, org: str | None) -> str:
 
 def bearer_token(authorization: str | None) -> str:
     """RFC 6750 §2.1: `Authorization: Bearer <token>`, the scheme in any case."""
-    scheme, _, value = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    scheme, token = credentials(authorization)
+    if scheme != "bearer":
         raise MissingToken("A Bearer access token is required.")
-    return value.strip()
+    return token
+
+
+def credentials(authorization: str | None) -> tuple[str, str]:
+    """The scheme (lower case) and token of `Authorization: Bearer <token>` (RFC 6750 §2.1)
+    or `Authorization: DPoP <token>` (RFC 9449 §7.1), the scheme in any case. Anything else
+    is no credentials at all."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") or not value.strip():
+        raise MissingToken("A Bearer access token is required.")
+    return scheme, value.strip()
 
 
 def authorize(
@@ -63,16 +76,33 @@ def authorize(
     *,
     org: str | None = None,
     live: bool | None = None,
+    request: DPoPRequest | None = None,
 ) -> AccessToken:
-    """The verified token if it meets the requirement; TokenRefused (401/403) otherwise."""
-    token = verifier.verify(bearer_token(authorization), live=live)
-    requirement.check(token, org)
+    """The verified token if it meets the requirement; TokenRefused (401/403) otherwise.
+    `request` (method, URL and DPoP headers) lets a DPoP-bound token in with its proof;
+    without it the DPoP scheme is not accepted at all, as before DPoP was supported."""
+    scheme, raw = credentials(authorization)
+    if scheme == "bearer":
+        token = verifier.verify(raw, live=live)
+        requirement.check(token, org)
+        return token
+    if request is None:
+        raise MissingToken("A Bearer access token is required.")
+    try:
+        token = verifier.verify_dpop(raw, request, live=live)
+        requirement.check(token, org)
+    except TokenRefused as refusal:
+        refusal.presented_as_dpop(verifier.dpop.algorithms)
+        raise
     return token
 
 
 def challenge(refusal: TokenRefused, realm: str) -> str:
-    """The WWW-Authenticate value of a refusal (RFC 6750 §3)."""
-    parts = [f'Bearer realm="{_quoted(realm)}"']
+    """The WWW-Authenticate value of a refusal: RFC 6750 §3 for Bearer; for a token sent
+    with the DPoP scheme, RFC 9449 §7.1's DPoP challenge with the proof algorithms."""
+    parts = [f'{refusal.scheme} realm="{_quoted(realm)}"']
+    if refusal.scheme == DPOP:
+        parts.append(f'algs="{" ".join(refusal.algs)}"')
     if refusal.error:
         parts.append(f'error="{refusal.error}"')
         parts.append(f'error_description="{_quoted(refusal.description)}"')

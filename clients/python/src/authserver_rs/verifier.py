@@ -20,6 +20,7 @@ from authserver_rs.claims import (
     parse_claims,
     role_permissions_of,
 )
+from authserver_rs.dpop import DPoPPolicy, DPoPRequest, bound_key, check_proof
 from authserver_rs.errors import InvalidToken, IssuerUnavailable
 from authserver_rs.introspection import ClientCredentials, Introspector
 from authserver_rs.jwks import RETRY_AFTER_FAILURE, Fetched, JwksCache
@@ -47,16 +48,17 @@ def load_manifest(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
 
 
 def check_unbound(claims: Mapping[str, Any]) -> None:
-    """RFC 9449 §6 / RFC 8705 §3: a sender-constrained token (`cnf`) is only good with proof
-    of its key, which this version cannot check yet; accepting it as a bearer token would
-    undo the binding, so it is refused."""
-    if "cnf" in claims:
-        raise InvalidToken("Sender-constrained (DPoP) tokens are not supported yet.")
+    """RFC 9449 §7.2: a DPoP-bound token (`cnf.jkt`) presented as a bearer token is refused,
+    or the binding would be undone by whoever holds a copy of the token. Any other `cnf`
+    (RFC 8705's mTLS binding) cannot be checked here and is refused too."""
+    if bound_key(claims) is not None:
+        raise InvalidToken("This token is DPoP-bound: send it with the DPoP scheme and a proof.")
 
 
 class Verifier:
     """Verifies access tokens for one service (`audience`) of one issuer. Thread-safe; make
-    one at start-up and share it. Discovery and the JWKS are fetched on first use."""
+    one at start-up and share it. Discovery and the JWKS are fetched on first use. `dpop`
+    says how DPoP proofs are checked (RFC 9449; default: DPoPPolicy())."""
 
     def __init__(
         self,
@@ -72,8 +74,10 @@ class Verifier:
         jwks_refetch_interval: float = 30.0,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        dpop: DPoPPolicy | None = None,
     ) -> None:
         self.issuer = issuer
+        self.dpop = dpop or DPoPPolicy()
         self.audience = audience
         self._role_permissions = role_permissions_of(load_manifest(manifest)) if manifest else {}
         self._leeway = leeway
@@ -116,9 +120,32 @@ class Verifier:
             return found
 
     def verify(self, token: str, *, live: bool | None = None) -> AccessToken:
-        """The token's claims if it is a valid access token for this service; InvalidToken
-        otherwise, IssuerUnavailable when that cannot be decided now. `live` asks
-        /introspect too (default: when introspection credentials were given)."""
+        """The token's claims if it is a valid bearer access token for this service;
+        InvalidToken otherwise (a DPoP-bound one too: it needs verify_dpop), IssuerUnavailable
+        when that cannot be decided now. `live` asks /introspect too (default: when
+        introspection credentials were given)."""
+        claims = self._checked_claims(token)
+        check_unbound(claims)
+        return self._access_token(token, claims, live)
+
+    def verify_dpop(
+        self, token: str, request: DPoPRequest, *, live: bool | None = None
+    ) -> AccessToken:
+        """The same for a token sent with the DPoP scheme (RFC 9449 §7.1): it must be
+        DPoP-bound, and the request's proof must pass §4.3 and be signed by the bound key.
+        InvalidDPoPProof for the proof, ReplayCacheUnavailable when its jti cannot be
+        checked."""
+        claims = self._checked_claims(token)
+        jkt = bound_key(claims)
+        if jkt is None:
+            # §7.1 defines the DPoP scheme for DPoP-bound tokens; authserver issues an unbound
+            # token with token_type Bearer (§5), so that is how it must be sent (RFC 6750).
+            raise InvalidToken("This token is not DPoP-bound: send it with the Bearer scheme.")
+        check_proof(self.dpop, request, token, jkt, self._clock)
+        return self._access_token(token, claims, live)
+
+    def _checked_claims(self, token: str) -> dict[str, Any]:
+        """RFC 9068 §4: header, signature, issuer, audience and times."""
         header = self._header_of(token)
         keys = self._jwks.key_set(header.get("kid"))
         if keys is None:
@@ -132,8 +159,12 @@ class Verifier:
             ) from None
         except ValueError:
             raise InvalidToken("The token is not a JWT.") from None
-        claims = decoded.claims
-        check_unbound(claims)
+        return dict(decoded.claims)
+
+    def _access_token(
+        self, token: str, claims: Mapping[str, Any], live: bool | None
+    ) -> AccessToken:
+        """The typed claims, once /introspect (when asked) says the token is active."""
         try:
             access = parse_claims(claims, self.audience, self._role_permissions)
         except MalformedClaims as error:

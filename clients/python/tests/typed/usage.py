@@ -6,8 +6,12 @@ from __future__ import annotations
 from authserver_rs import (
     AccessToken,
     ClientCredentials,
+    DPoPPolicy,
+    DPoPRequest,
+    InvalidDPoPProof,
     ManifestRejected,
     Membership,
+    RedisReplayCache,
     SyncResult,
     Verifier,
     publish_manifest,
@@ -32,3 +36,16 @@ def start(issuer: str, credentials: ClientCredentials) -> SyncResult | None:
 @require_token(Verifier("https://auth.example.com", "billing"), permission="invoice:read")
 def view() -> str:
     return current_token().subject
+
+
+def accept_dpop(issuer: str, shared: RedisReplayCache) -> Verifier:
+    policy = DPoPPolicy(base_url="https://billing.example.com", max_age=30, replay_cache=shared)
+    return Verifier(issuer, "billing", dpop=policy)
+
+
+def check_dpop(verifier: Verifier, raw: str, proof: str) -> AccessToken | None:
+    request = DPoPRequest("GET", "https://billing.example.com/x", "/x", (proof,))
+    try:
+        return verifier.verify_dpop(raw, request)
+    except InvalidDPoPProof as refused:
+        return None if refused.error == "invalid_dpop_proof" else None
