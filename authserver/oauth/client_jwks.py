@@ -105,8 +105,8 @@ class JWKSCache:
     def get(
         self, uri: str, ttl: int, *, kid: str | None = None, refetch_interval: int = 5
     ) -> KeySet:
-        """The key set of `uri`; fetched again when it lacks `kid`, unless that was done or
-        the set was fetched less than `refetch_interval` seconds ago."""
+        """The key set of `uri`. One that lacks `kid` is fetched again, unless `uri` was
+        fetched (or a refetch tried) less than `refetch_interval` seconds ago."""
         now = self._clock()
         entry = self._entries.get(uri)
         if entry is None or now - entry[0] >= ttl:
@@ -119,8 +119,8 @@ class JWKSCache:
         try:
             return self._fetch(uri, now)
         except JWKSUnavailable as error:
-            log.warning("jwks_uri refetch for an unknown kid failed: %s", error)
-            return key_set  # keys that verified yesterday still verify what they signed
+            log.warning("refetch of %s for an unknown kid failed: %s", uri, error)
+            return key_set  # the kept keys still verify what they signed
 
     def _may_refetch(self, uri: str, now: float, fetched_at: float, interval: int) -> bool:
         """Claim the one refetch this interval allows; two callers at once get one claim."""
