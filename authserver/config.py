@@ -73,6 +73,9 @@ DURATIONS: dict[str, Duration] = {
     "PAR_TTL": Duration(60, 10, 600),
     # How long a fetched jwks_uri is reused before it is fetched again (private_key_jwt).
     "CLIENT_JWKS_CACHE_TTL": Duration(300, 0, 86400),
+    # How soon a jwks_uri may be fetched again for a kid its kept keys lack (never 0: a
+    # stranger's assertions with made-up kids would each cost a fetch).
+    "CLIENT_JWKS_REFETCH_INTERVAL": Duration(5, 1, 300),
 }
 
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -153,6 +156,7 @@ class Settings:
     device_code_ttl: int = DURATIONS["DEVICE_CODE_TTL"].default
     par_ttl: int = DURATIONS["PAR_TTL"].default
     client_jwks_cache_ttl: int = DURATIONS["CLIENT_JWKS_CACHE_TTL"].default
+    client_jwks_refetch_interval: int = DURATIONS["CLIENT_JWKS_REFETCH_INTERVAL"].default
     require_pushed_authorization_requests: bool = False
     brand: Brand = Brand()
 

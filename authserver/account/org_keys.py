@@ -46,7 +46,8 @@ class OrgKeyForm(FlaskForm):
 
 
 def _refusal(error: OrgError) -> str:
-    """The rule's refusal in the page's language (the rules speak English to the API)."""
+    """The refusal in the page's language: the form's own words where the rule speaks of
+    the API's fields or permissions, else the rule's own message (OrgError.localized)."""
     field = str(error.extensions.get("field", ""))
     if isinstance(error, api_keys.SecondFactorRequired):
         return gettext("This organization requires a second factor: sign in again with one.")
@@ -58,9 +59,9 @@ def _refusal(error: OrgError) -> str:
         return gettext("Give the key a name of 1 to 100 characters, without control characters.")
     if field == "expires_in":
         return gettext("The expiry must be 1 to %(days)s days, or empty.", days=MAX_DAYS)
-    if isinstance(error, Conflict):
-        return gettext("The organization has too many keys: revoke one first.")
-    return gettext("Your roles in this organization do not allow this.")
+    if isinstance(error, Forbidden):
+        return gettext("Your roles in this organization do not allow this.")
+    return error.localized()
 
 
 def key_admin(view: Callable[..., Any]) -> Callable[..., Any]:

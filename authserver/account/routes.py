@@ -129,7 +129,9 @@ def create_api_key() -> Response | tuple[str, int]:
         key, raw = api_keys.create_personal(session.user, request.form.get("name"), None, None)
     except OrgError as error:
         db.session.rollback()
-        return render_error_page(gettext("The key was not made"), error.detail, status=error.status)
+        return render_error_page(
+            gettext("The key was not made"), error.localized(), status=error.status
+        )
     audit.record(
         "api_key.created",
         actor_user_id=session.user_id,
@@ -150,7 +152,7 @@ def revoke_api_key(key_id: str) -> Response | tuple[str, int]:
         key = api_keys.revoke_personal(session.user, key_id)
     except OrgError as error:
         db.session.rollback()
-        return render_error_page(gettext("Key not found"), error.detail, status=error.status)
+        return render_error_page(gettext("Key not found"), error.localized(), status=error.status)
     audit.record(
         "api_key.revoked",
         actor_user_id=session.user_id,

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from authserver.clock import utcnow
@@ -42,7 +43,12 @@ def _new_key(name: object, expires_in: object) -> tuple[ApiKey, str]:
         or isinstance(expires_in, bool)
         or not MIN_TTL <= expires_in <= MAX_TTL
     ):
-        raise Invalid(f"expires_in must be {MIN_TTL} to {MAX_TTL} seconds.", field="expires_in")
+        raise Invalid(
+            lazy_gettext(
+                "expires_in must be %(low)s to %(high)s seconds.", low=MIN_TTL, high=MAX_TTL
+            ),
+            field="expires_in",
+        )
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     key = ApiKey(
@@ -62,12 +68,17 @@ def create_personal(
     wanted = ["orgs"] if scopes is None else scopes
     if not isinstance(wanted, list) or not set(wanted) <= PERSONAL_SCOPES:
         raise Invalid(
-            f"scopes must be a list of {', '.join(sorted(PERSONAL_SCOPES))}.", field="scopes"
+            lazy_gettext(
+                "scopes must be a list of %(scopes)s.", scopes=", ".join(sorted(PERSONAL_SCOPES))
+            ),
+            field="scopes",
         )
     # Counted under a lock on the person's row: two creations at once cannot pass MAX_KEYS.
     db.session.scalar(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
     if len(ApiKey.of_user(user.id)) >= MAX_KEYS:
-        raise Conflict(f"A person keeps at most {MAX_KEYS} keys; revoke one first.")
+        raise Conflict(
+            lazy_gettext("A person keeps at most %(count)s keys; revoke one first.", count=MAX_KEYS)
+        )
     key, raw = _new_key(name, expires_in)
     key.user_id, key.created_by_id, key.scopes = user.id, user.id, sorted(set(wanted))
     db.session.add(key)
@@ -99,7 +110,11 @@ def create_for_org(
         by.require("team:manage")
     lock_organization(by.organization.id)  # counted under the lock, as members are
     if len(ApiKey.of_organization(by.organization.id)) >= MAX_KEYS:
-        raise Conflict(f"An organization keeps at most {MAX_KEYS} keys; revoke one first.")
+        raise Conflict(
+            lazy_gettext(
+                "An organization keeps at most %(count)s keys; revoke one first.", count=MAX_KEYS
+            )
+        )
     key, raw = _new_key(name, expires_in)
     key.organization_id, key.created_by_id = by.organization.id, by.user.id
     key.roles, key.teams = roles, teams
@@ -115,7 +130,7 @@ def check_second_factor(by: Caller, auth_methods: Sequence[str]) -> None:
     asked for one (README "API keys")."""
     if not allows_org_token(by.organization.id, tuple(auth_methods)):
         raise SecondFactorRequired(
-            "This organization requires a second factor: sign in again with one."
+            lazy_gettext("This organization requires a second factor: sign in again with one.")
         )
 
 
@@ -139,7 +154,7 @@ def org_keys(by: Caller) -> list[ApiKey]:
 def revoke_personal(user: User, key_id: str) -> ApiKey:
     key = _find(key_id)
     if key is None or key.user_id != user.id:
-        raise NotFound("No such key.")
+        raise NotFound(lazy_gettext("No such key."))
     return _revoke(key)
 
 
@@ -147,13 +162,13 @@ def revoke_for_org(by: Caller, key_id: str) -> ApiKey:
     by.require("key:manage")
     key = _find(key_id)
     if key is None or key.organization_id != by.organization.id:
-        raise NotFound("No such key.")
+        raise NotFound(lazy_gettext("No such key."))
     return _revoke(key)
 
 
 def _revoke(key: ApiKey) -> ApiKey:
     if key.revoked_at is not None:
-        raise Conflict("The key is already revoked.")
+        raise Conflict(lazy_gettext("The key is already revoked."))
     key.revoked_at = utcnow()
     db.session.flush()
     return key

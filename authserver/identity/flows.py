@@ -125,12 +125,11 @@ def password_rule() -> str:
 
 
 def _signed_in_to_invitation(user: User) -> Response:
-    """A new person who signed up from an invitation link is signed in and sent back to it."""
+    """A new person who signed up from an invitation link is signed in and sent back to it.
+    By the sign-in rule every sign-in follows: the account is new, so a session this browser
+    had was another person's, and it ends as `new_sign_in`."""
     settings = current_settings()
-    previous = sessions.current()
-    if previous is not None:
-        sessions.end(previous, reason="new_sign_in")
-    _, raw = sessions.start(user, ["pwd"], settings)
+    _, raw = sessions.sign_in(user, ["pwd"], settings)
     audit.record(
         "sign_in", actor_user_id=user.id, target_type="user", target_id=str(user.id), method="pwd"
     )

@@ -4,7 +4,10 @@ or fetched from its jwks_uri.
 A jwks_uri is fetched with a timeout, no redirects and a size bound, and only over https
 or plain http to a loopback address (a laptop's test client). What was fetched is kept per
 worker for AUTHSERVER_CLIENT_JWKS_CACHE_TTL seconds, so a client's assertions do not each
-cost a fetch, and a client that rotates its keys is heard within that time.
+cost a fetch. An assertion naming a `kid` the kept set lacks (the client rotated its keys)
+fetches the jwks_uri again before it is refused, as OIDC Core §10.1.1 expects of a verifier;
+that refetch happens at most once per AUTHSERVER_CLIENT_JWKS_REFETCH_INTERVAL seconds per
+jwks_uri, so assertions with made-up kids cannot make us fetch in a loop.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -89,17 +93,47 @@ def fetch_jwks(uri: str) -> KeySet:
 
 
 class JWKSCache:
-    """jwks_uri -> (fetched at, key set), per worker."""
+    """jwks_uri -> (fetched at, key set), per worker; and when each jwks_uri was last fetched
+    for an unknown kid, whether that fetch worked or not."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._entries: dict[str, tuple[float, KeySet]] = {}
+        self._refetched_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def get(self, uri: str, ttl: int) -> KeySet:
-        now = time.monotonic()
+    def get(
+        self, uri: str, ttl: int, *, kid: str | None = None, refetch_interval: int = 5
+    ) -> KeySet:
+        """The key set of `uri`. One that lacks `kid` is fetched again, unless `uri` was
+        fetched (or a refetch tried) less than `refetch_interval` seconds ago."""
+        now = self._clock()
         entry = self._entries.get(uri)
-        if entry is not None and now - entry[0] < ttl:
-            return entry[1]
+        if entry is None or now - entry[0] >= ttl:
+            return self._fetch(uri, now)
+        fetched_at, key_set = entry
+        if kid is None or has_kid(key_set, kid):
+            return key_set
+        if not self._may_refetch(uri, now, fetched_at, refetch_interval):
+            return key_set  # the assertion is refused for its unknown kid
+        try:
+            return self._fetch(uri, now)
+        except JWKSUnavailable as error:
+            log.warning("refetch of %s for an unknown kid failed: %s", uri, error)
+            return key_set  # the kept keys still verify what they signed
+
+    def _may_refetch(self, uri: str, now: float, fetched_at: float, interval: int) -> bool:
+        """Claim the one refetch this interval allows; two callers at once get one claim."""
+        with self._lock:
+            last = max(fetched_at, self._refetched_at.get(uri, fetched_at))
+            if now - last < interval:
+                return False
+            if len(self._refetched_at) > 1000:
+                self._refetched_at.clear()
+            self._refetched_at[uri] = now
+            return True
+
+    def _fetch(self, uri: str, now: float) -> KeySet:
         key_set = fetch_jwks(uri)
         with self._lock:
             if len(self._entries) > 1000:
@@ -108,8 +142,12 @@ class JWKSCache:
         return key_set
 
 
-def public_keys_of(client: OAuthClient) -> KeySet:
-    """The keys that verify the client's assertions."""
+def has_kid(key_set: KeySet, kid: str) -> bool:
+    return any(key.kid == kid for key in key_set)
+
+
+def public_keys_of(client: OAuthClient, kid: str | None = None) -> KeySet:
+    """The keys that verify the client's assertions; `kid` is the one an assertion names."""
     if client.jwks is not None:
         try:
             return parse_jwks(client.jwks)
@@ -118,4 +156,10 @@ def public_keys_of(client: OAuthClient) -> KeySet:
     if client.jwks_uri is None:
         raise JWKSUnavailable("the client has neither jwks nor jwks_uri")
     cache: JWKSCache = current_app.extensions.setdefault("authserver.client_jwks", JWKSCache())
-    return cache.get(client.jwks_uri, current_settings().client_jwks_cache_ttl)
+    settings = current_settings()
+    return cache.get(
+        client.jwks_uri,
+        settings.client_jwks_cache_ttl,
+        kid=kid,
+        refetch_interval=settings.client_jwks_refetch_interval,
+    )

@@ -52,6 +52,20 @@ class S256CodeChallenge(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
 
 
+class OrganizationRefused(InvalidGrantError):
+    """The grant's organization no longer admits the person. `reason` is what a refresh
+    revokes the family with: MEMBERSHIP_REMOVED, or SECOND_FACTOR_REQUIRED when the person is
+    still a member but the org now asks for a second factor the grant's sign-in lacked."""
+
+    def __init__(self, description: str, reason: str) -> None:
+        super().__init__(description)
+        self.reason = reason
+
+
+MEMBERSHIP_REMOVED = "membership_removed"
+SECOND_FACTOR_REQUIRED = "second_factor_required"
+
+
 def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: str | None) -> Grant:
     """Read the organization claims the grant carries (DESIGN "Tokens and claims"); a
     refresh calls this again, so a changed membership shows in the next token. A
@@ -69,11 +83,14 @@ def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: st
                 grant.user.id, organization_id, service, multi_factor=multi_factor
             )
         except claims.SecondFactorRequired:
-            raise InvalidGrantError(
-                "The organization requires a second factor: sign in again."
+            raise OrganizationRefused(
+                "The organization requires a second factor: sign in again.",
+                SECOND_FACTOR_REQUIRED,
             ) from None
         if scoped is None:
-            raise InvalidGrantError("The person is no longer a member of that organization.")
+            raise OrganizationRefused(
+                "The person is no longer a member of that organization.", MEMBERSHIP_REMOVED
+            )
         access_extra.update(scoped)
     return dataclasses.replace(grant, access_claims=access_extra, id_claims=extra)
 
@@ -292,8 +309,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                 family.organization_id,
                 service,
             )
-        except InvalidGrantError:
-            families.revoke(family.id, "membership_removed", utcnow())
+        except OrganizationRefused as refused:
+            families.revoke(family.id, refused.reason, utcnow())
             raise
         body = token_response(grant, successor)
         return 200, body, self.TOKEN_RESPONSE_HEADER

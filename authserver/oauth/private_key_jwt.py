@@ -4,13 +4,14 @@ JWTBearerClientAssertion with our keys, audiences, lifetime bound and replay sto
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import GuestProtocol, KeySet
 
 from authserver.clock import utcnow
 from authserver.config import current_settings
@@ -68,14 +69,21 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         issuer = current_settings().issuer
         return [issuer] + [issuer + path for path in AUDIENCE_PATHS]
 
-    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
-        try:
-            return public_keys_of(client)
-        except JWKSUnavailable as error:
-            log.warning("keys of client %s unavailable: %s", client.client_id, error)
-            raise AssertionRefused(
-                description="The client's public keys are unavailable."
-            ) from None
+    def resolve_client_public_key(self, client: OAuthClient) -> Callable[[GuestProtocol], KeySet]:
+        """A resolver rather than the keys: joserfc calls it with the assertion's header, so
+        a `kid` the kept keys lack can fetch the client's jwks_uri again (client_jwks.py)."""
+
+        def keys_for(assertion: GuestProtocol) -> KeySet:
+            kid = assertion.headers().get("kid")
+            try:
+                return public_keys_of(client, kid=kid if isinstance(kid, str) else None)
+            except JWKSUnavailable as error:
+                log.warning("keys of client %s unavailable: %s", client.client_id, error)
+                raise AssertionRefused(
+                    description="The client's public keys are unavailable."
+                ) from None
+
+        return keys_for
 
     def verify_claims(self, claims: jwt.Claims) -> None:
         exp = claims.get("exp")

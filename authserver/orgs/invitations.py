@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 from flask import url_for
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -50,11 +51,16 @@ def create(
     Naming teams needs team:manage too: joining one grants its roles."""
     by.require("member:invite")
     if not isinstance(email, str) or not EMAIL.match(normalize_email(email)):
-        raise Invalid("The email address is malformed.", field="email")
+        raise Invalid(lazy_gettext("The email address is malformed."), field="email")
     address = normalize_email(email)
     ttl = default_ttl if expires_in is None else expires_in
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not MIN_TTL <= ttl <= MAX_TTL:
-        raise Invalid(f"expires_in must be {MIN_TTL} to {MAX_TTL} seconds.", field="expires_in")
+        raise Invalid(
+            lazy_gettext(
+                "expires_in must be %(low)s to %(high)s seconds.", low=MIN_TTL, high=MAX_TTL
+            ),
+            field="expires_in",
+        )
     roles = resolve_roles(role_names)
     check_may_grant(by, roles)
     lock_organization(by.organization.id)
@@ -63,7 +69,7 @@ def create(
         by.require("team:manage")
     invitee = User.find_by_email(address)
     if invitee is not None and member_of(by.organization, invitee.id) is not None:
-        raise Conflict("That person is already a member.")
+        raise Conflict(lazy_gettext("That person is already a member."))
     _expire_stale(by.organization.id, address)
     raw = new_secret()
     invitation = Invitation(
@@ -80,7 +86,9 @@ def create(
             db.session.add(invitation)
     except IntegrityError:
         # One pending invitation per (org, email): the partial unique index decides races.
-        raise Conflict("A pending invitation for that address exists.", field="email") from None
+        raise Conflict(
+            lazy_gettext("A pending invitation for that address exists."), field="email"
+        ) from None
     _mail(invitation, raw, by)
     return invitation
 
@@ -138,9 +146,9 @@ def revoke(by: Caller, invitation_id: str) -> Invitation:
     by.require("member:invite")
     invitation = _find(invitation_id, for_update=True)  # revoked and accepted at once: one wins
     if invitation is None or invitation.organization_id != by.organization.id:
-        raise NotFound("No such invitation.")
+        raise NotFound(lazy_gettext("No such invitation."))
     if invitation.state != "pending":
-        raise Conflict(f"The invitation is already {invitation.state}.")
+        raise Conflict(lazy_gettext("The invitation is already %(state)s.", state=invitation.state))
     invitation.state = "revoked"
     invitation.responded_at = utcnow()
     db.session.flush()
@@ -153,11 +161,13 @@ def resend(by: Caller, invitation_id: str) -> Invitation:
     by.require("member:invite")
     invitation = _find(invitation_id, for_update=True)
     if invitation is None or invitation.organization_id != by.organization.id:
-        raise NotFound("No such invitation.")
+        raise NotFound(lazy_gettext("No such invitation."))
     if invitation.state != "pending" or invitation.expires_at <= utcnow():
-        raise Conflict("Only a pending invitation can be sent again.")
+        raise Conflict(lazy_gettext("Only a pending invitation can be sent again."))
     if not limits.may_mail(invitation.email):
-        raise Conflict("The invitee was mailed several times this hour; try again later.")
+        raise Conflict(
+            lazy_gettext("The invitee was mailed several times this hour; try again later.")
+        )
     raw = new_secret()
     invitation.token_hash = sha256_hex(raw)
     db.session.flush()
@@ -190,18 +200,18 @@ def respond(user: User, invitation_id: str, *, accept: bool) -> Invitation:
     Only the person whose verified email was invited; anyone else sees a 404."""
     invitation = _find(invitation_id)
     if invitation is None or not user.email_verified or invitation.email != user.email:
-        raise NotFound("No such invitation.")
+        raise NotFound(lazy_gettext("No such invitation."))
     lock_organization(invitation.organization_id)  # the org first, then its rows
     invitation = _find(invitation_id, for_update=True)
     if invitation is None:
-        raise NotFound("No such invitation.")
+        raise NotFound(lazy_gettext("No such invitation."))
     if invitation.state != "pending":
-        raise Conflict(f"The invitation is already {invitation.state}.")
+        raise Conflict(lazy_gettext("The invitation is already %(state)s.", state=invitation.state))
     now = utcnow()
     if invitation.expires_at <= now:
         invitation.state = "expired"
         db.session.flush()
-        raise Conflict("The invitation has expired.", state="expired")
+        raise Conflict(lazy_gettext("The invitation has expired."), state="expired")
     if accept:
         member = insert_member(invitation.organization_id, user.id, list(invitation.roles))
         for team in invitation.teams:  # a team deleted meanwhile dropped off (CASCADE)

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import LazyString, force_locale, lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -28,16 +29,31 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
 OWNER = "owner"
 
 
+# The API's problem details, the CLI and the log speak English whatever a request's
+# Accept-Language says (pages/language.py DEFAULT_LOCALE).
+ENGLISH = "en"
+
+
 class OrgError(Exception):
-    """status: the HTTP status the API answers; slug: the problem type."""
+    """status: the HTTP status the API answers; slug: the problem type. The message is
+    marked with lazy_gettext: `detail` is it in English (the API's problem detail, the CLI,
+    the log), `localized()` in the language of the page that shows it."""
 
     status = 400
     slug = "bad-request"
 
-    def __init__(self, detail: str, **extensions: object) -> None:
+    def __init__(self, message: str | LazyString, **extensions: object) -> None:
+        with force_locale(ENGLISH):
+            detail = str(message)
         super().__init__(detail)
+        self.message = message
         self.detail = detail
         self.extensions = extensions
+
+    def localized(self) -> str:
+        """The message in the current request's language, as a plain str (a LazyString
+        would reach Jinja as markup, unescaped)."""
+        return str(self.message)
 
 
 class NotFound(OrgError):
@@ -67,7 +83,12 @@ class Caller:
 
     def require(self, permission: str) -> None:
         if permission not in self.permissions:
-            raise Forbidden(f"Your roles in this organization do not allow {permission}.")
+            raise Forbidden(
+                lazy_gettext(
+                    "Your roles in this organization do not allow %(permission)s.",
+                    permission=permission,
+                )
+            )
 
 
 def _auth_role(name: str) -> Role:
@@ -83,7 +104,7 @@ def caller(user: User, organization_id: str) -> Caller:
     try:
         key = ascii_uuid(organization_id)
     except ValueError:
-        raise NotFound("No such organization.") from None
+        raise NotFound(lazy_gettext("No such organization.")) from None
     # One statement, so one snapshot: the membership, its roles and their permissions as
     # they stood together (a concurrent deletion of the org leaves none of them).
     member = db.session.scalar(
@@ -95,7 +116,7 @@ def caller(user: User, organization_id: str) -> Caller:
         )
     )
     if member is None:
-        raise NotFound("No such organization.")
+        raise NotFound(lazy_gettext("No such organization."))
     granted = {
         f"{permission.resource}:{permission.action}"
         for role in member.roles
@@ -109,19 +130,21 @@ def create_organization(user: User, name: str, slug: str) -> Organization:
     name = checked_name(name)
     if not SLUG.match(slug):
         raise Invalid(
-            "The slug is invalid.",
+            lazy_gettext("The slug is invalid."),
             field="slug",
             rule="3 to 100 of a-z 0-9 and -, not starting or ending with -",
         )
     if Organization.find_by_slug(slug) is not None:
-        raise Conflict(f"The slug {slug} is taken.", field="slug")
+        raise Conflict(lazy_gettext("The slug %(slug)s is taken.", slug=slug), field="slug")
     organization = Organization(name=name, slug=slug)
     try:
         with db.session.begin_nested():
             db.session.add(organization)
     except IntegrityError:
         # Two creations of one slug at once: the unique constraint decides, the loser is 409.
-        raise Conflict(f"The slug {slug} is taken.", field="slug") from None
+        raise Conflict(
+            lazy_gettext("The slug %(slug)s is taken.", slug=slug), field="slug"
+        ) from None
     db.session.add(
         OrganizationMember(
             organization_id=organization.id, user_id=user.id, roles=[_auth_role(OWNER)]
@@ -133,9 +156,9 @@ def create_organization(user: User, name: str, slug: str) -> Organization:
 
 def checked_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
-        raise Invalid("The name must be 1 to 100 characters.", field="name")
+        raise Invalid(lazy_gettext("The name must be 1 to 100 characters."), field="name")
     if any(ord(char) < 32 or ord(char) == 127 for char in name):
-        raise Invalid("The name must not contain control characters.", field="name")
+        raise Invalid(lazy_gettext("The name must not contain control characters."), field="name")
     return name.strip()
 
 
@@ -146,7 +169,7 @@ def lock_organization(organization_id: uuid.UUID) -> None:
     (member, invitation), always in that order. FOR NO KEY UPDATE leaves inserts that only
     reference the org (audit events) unblocked. A gone org is 404."""
     if not Organization.lock(organization_id):
-        raise NotFound("No such organization.")
+        raise NotFound(lazy_gettext("No such organization."))
 
 
 def rename(by: Caller, name: str) -> None:
@@ -197,14 +220,17 @@ def members(by: Caller) -> list[OrganizationMember]:
 def resolve_roles(names: object) -> list[Role]:
     """["service:role", ...] → roles that services declared; anything else is 422."""
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise Invalid("roles must be a list of 'service:role' strings.", field="roles")
+        raise Invalid(
+            lazy_gettext("roles must be a list of 'service:role' strings."), field="roles"
+        )
     found = []
     for index, qualified in enumerate(dict.fromkeys(names)):
         service, _, name = qualified.partition(":")
         role = Role.find(service, name) if name else None
         if role is None:
             raise Invalid(
-                f"{qualified} is not a role any service declared.", field=f"roles/{index}"
+                lazy_gettext("%(role)s is not a role any service declared.", role=qualified),
+                field=f"roles/{index}",
             )
         found.append(role)
     return found
@@ -214,7 +240,7 @@ def add_member(organization: Organization, user: User, roles: list[Role]) -> Org
     """An operator's addition (`authserver orgs add-member`). People join by accepting an
     invitation; nobody else may make them a member without their agreement."""
     if not user.is_active:
-        raise Invalid("That account is disabled.", field="email")
+        raise Invalid(lazy_gettext("That account is disabled."), field="email")
     lock_organization(organization.id)
     return insert_member(organization.id, user.id, roles)
 
@@ -229,7 +255,7 @@ def insert_member(
         with db.session.begin_nested():
             db.session.add(member)
     except IntegrityError:
-        raise Conflict("That person is already a member.") from None
+        raise Conflict(lazy_gettext("That person is already a member.")) from None
     return member
 
 
@@ -244,7 +270,7 @@ def change_roles(by: Caller, member_id: str, role_names: object) -> Organization
     if is_owner and not keeps_owner:
         _check_not_last_owner(by.organization)
         if OWNER not in _caller_roles(by):
-            raise Forbidden("Only an owner can demote an owner.")
+            raise Forbidden(lazy_gettext("Only an owner can demote an owner."))
     member.roles = roles
     db.session.flush()
     return member
@@ -258,7 +284,7 @@ def remove_member(by: Caller, member_id: str) -> None:
     if any(r.service == AUTH_SERVICE and r.name == OWNER for r in member.roles):
         _check_not_last_owner(by.organization)
         if member.id != by.member.id and OWNER not in _caller_roles(by):
-            raise Forbidden("Only an owner can remove an owner.")
+            raise Forbidden(lazy_gettext("Only an owner can remove an owner."))
     db.session.delete(member)
     db.session.flush()
 
@@ -271,7 +297,7 @@ def check_may_grant(by: Caller, roles: list[Role]) -> None:
     if any(r.service == AUTH_SERVICE and r.name == OWNER for r in roles) and (
         OWNER not in _caller_roles(by)
     ):
-        raise Forbidden("Only an owner can make an owner.")
+        raise Forbidden(lazy_gettext("Only an owner can make an owner."))
 
 
 def _check_not_last_owner(organization: Organization) -> None:
@@ -287,7 +313,7 @@ def _check_not_last_owner(organization: Organization) -> None:
         )
     )
     if owners <= 1:
-        raise Conflict("An organization keeps at least one owner.")
+        raise Conflict(lazy_gettext("An organization keeps at least one owner."))
 
 
 def member_of(organization: Organization, user_id: uuid.UUID) -> OrganizationMember | None:
@@ -303,7 +329,7 @@ def find_member(by: Caller, member_id: str) -> OrganizationMember:
     try:
         key = ascii_uuid(member_id)
     except ValueError:
-        raise NotFound("No such member.") from None
+        raise NotFound(lazy_gettext("No such member.")) from None
     # Read again under the lock: a concurrent request may have changed or removed it.
     member = db.session.scalar(
         select(OrganizationMember)
@@ -312,7 +338,7 @@ def find_member(by: Caller, member_id: str) -> OrganizationMember:
         .execution_options(populate_existing=True)
     )
     if member is None or member.organization_id != by.organization.id:
-        raise NotFound("No such member.")
+        raise NotFound(lazy_gettext("No such member."))
     return member
 
 

@@ -3,6 +3,7 @@ their members inherit. Plain exceptions, as in orgs/service.py; the API maps the
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -84,7 +85,7 @@ def add_to_team(by: Caller, team_id: str, member_id: str) -> Team:
     lock_organization(by.organization.id)
     team, member = find_team(by, team_id), find_member(by, member_id)
     if member in team.members:
-        raise Conflict("That member is already in the team.")
+        raise Conflict(lazy_gettext("That member is already in the team."))
     team.members.append(member)
     db.session.flush()
     return team
@@ -97,7 +98,7 @@ def remove_from_team(by: Caller, team_id: str, member_id: str) -> Team:
     if member.id != by.member.id:
         by.require("team:manage")
     if member not in team.members:
-        raise NotFound("That member is not in the team.")
+        raise NotFound(lazy_gettext("That member is not in the team."))
     team.members.remove(member)
     db.session.flush()
     return team
@@ -110,7 +111,10 @@ def grantable_roles(by: Caller, role_names: object) -> list[Role]:
     for index, role in enumerate(roles):
         if role.service == AUTH_SERVICE:
             raise Invalid(
-                f"A team cannot hold {role.qualified_name}: grant auth roles to members.",
+                lazy_gettext(
+                    "A team cannot hold %(role)s: grant auth roles to members.",
+                    role=role.qualified_name,
+                ),
                 field=f"roles/{index}",
             )
     check_may_grant(by, roles)
@@ -122,12 +126,14 @@ def resolve_teams(by: Caller, team_ids: object) -> list[Team]:
     if team_ids is None:
         return []
     if not isinstance(team_ids, list) or not all(isinstance(t, str) for t in team_ids):
-        raise Invalid("teams must be a list of team ids.", field="teams")
+        raise Invalid(lazy_gettext("teams must be a list of team ids."), field="teams")
     found = []
     for index, team_id in enumerate(dict.fromkeys(team_ids)):
         team = _get(by, team_id)
         if team is None:
-            raise Invalid("No such team in this organization.", field=f"teams/{index}")
+            raise Invalid(
+                lazy_gettext("No such team in this organization."), field=f"teams/{index}"
+            )
         found.append(team)
     return found
 
@@ -135,7 +141,7 @@ def resolve_teams(by: Caller, team_ids: object) -> list[Team]:
 def find_team(by: Caller, team_id: str) -> Team:
     team = _get(by, team_id)
     if team is None:
-        raise NotFound("No such team.")
+        raise NotFound(lazy_gettext("No such team."))
     return team
 
 
@@ -161,13 +167,15 @@ def _save_unique(team: Team) -> None:
             db.session.flush()
     except IntegrityError:
         # Two teams of one name or slug at once: the unique constraints decide, the loser 409.
-        raise Conflict("A team of that name or slug exists in this organization.") from None
+        raise Conflict(
+            lazy_gettext("A team of that name or slug exists in this organization.")
+        ) from None
 
 
 def _checked_slug(slug: object) -> str:
     if not isinstance(slug, str) or not SLUG.match(slug):
         raise Invalid(
-            "The slug is invalid.",
+            lazy_gettext("The slug is invalid."),
             field="slug",
             rule="3 to 100 of a-z 0-9 and -, not starting or ending with -",
         )
@@ -179,7 +187,10 @@ def _checked_description(description: object) -> str | None:
         return None
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         raise Invalid(
-            f"The description must be text of at most {MAX_DESCRIPTION} characters.",
+            lazy_gettext(
+                "The description must be text of at most %(count)s characters.",
+                count=MAX_DESCRIPTION,
+            ),
             field="description",
         )
     return description

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
 from authserver.extensions import db
-from authserver.models import GrantFamily, OrganizationMember, User
+from authserver.models import AuditEvent, GrantFamily, OrganizationMember, User
 from authserver.oauth.claims import MAX_ORGS, MAX_TEAMS
 from tests.factories import (
     make_member,
@@ -170,6 +170,10 @@ def test_an_org_scoped_refresh_fails_once_the_member_is_removed(
     family = db.session.scalar(select(GrantFamily))
     db.session.refresh(family)
     assert family.revoked_reason == "membership_removed"
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.event_type == "token.family_revoked")
+    )
+    assert event.details["reason"] == "membership_removed"
 
 
 def test_a_person_in_very_many_orgs_gets_a_bounded_token(

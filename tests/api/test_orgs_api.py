@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import refresh
 from sqlalchemy import select, update
 
 from authserver.extensions import db
@@ -37,6 +38,21 @@ def test_a_bad_new_org_is_refused_naming_the_field(
     response = owner.call("POST", "", document)
     assert_problem(response, status)
     assert response.json["field"] == field
+
+
+def test_problem_details_stay_english_whatever_the_accept_language(
+    owner: Person, org: dict
+) -> None:
+    """The rules' messages are translated for the account pages; the API's details are
+    for developers and logs, and stay as they were."""
+    refresh()  # the test's requests share one g: forget the language the earlier ones chose
+    response = owner.http.post(
+        "/api/v1/orgs",
+        json={"name": "Other", "slug": "acme"},
+        headers={"Authorization": f"Bearer {owner.token}", "Accept-Language": "de"},
+    )
+    assert_problem(response, 409)
+    assert response.json["detail"] == "The slug acme is taken."
 
 
 def test_a_non_member_gets_404_not_403(app: Flask, owner: Person, org: dict) -> None:

@@ -18,6 +18,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from authserver.extensions import db
 from authserver.models import User
+from authserver.oauth.client_jwks import JWKSCache
 from tests.factories import make_user
 from tests.jwks_server import JWKSServer
 from tests.oauth_helpers import ISSUER, RegisteredClient, issue_code, pkce_pair, register_client
@@ -26,6 +27,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RSA = RSAKey.generate_key(2048, parameters={"kid": "rsa-1"}, private=True)
 EC = ECKey.generate_key("P-256", parameters={"kid": "ec-1"}, private=True)
 OTHER = RSAKey.generate_key(2048, parameters={"kid": "rsa-1"}, private=True)
+ROTATED = RSAKey.generate_key(2048, parameters={"kid": "rsa-2"}, private=True)
+MADE_UP = RSAKey.generate_key(2048, parameters={"kid": "made-up"}, private=True)
 
 
 def public_jwks(*keys: Any) -> dict:
@@ -60,7 +63,9 @@ def person(app: Flask) -> User:
     return user
 
 
-def assertion(client_id: str, key: Any = RSA, alg: str = "RS256", **over: Any) -> str:
+def assertion(
+    client_id: str, key: Any = RSA, alg: str = "RS256", with_kid: bool = True, **over: Any
+) -> str:
     now = int(time.time())
     claims = {
         "iss": client_id,
@@ -72,7 +77,8 @@ def assertion(client_id: str, key: Any = RSA, alg: str = "RS256", **over: Any) -
         **over,
     }
     claims = {name: value for name, value in claims.items() if value is not None}
-    return jwt.encode({"alg": alg, "kid": key.kid}, claims, key)
+    header = {"alg": alg, "kid": key.kid} if with_kid else {"alg": alg}
+    return jwt.encode(header, claims, key)
 
 
 def with_assertion(signed: str, **form: str) -> dict[str, str]:
@@ -194,6 +200,113 @@ def test_keys_from_a_jwks_uri_are_fetched_once_and_cached(
     for _ in range(3):
         assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
     assert jwks_server.fetches == 1
+
+
+class Clock:
+    """The monotonic clock of a JWKSCache, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def jwks_clock(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """A fresh per-worker key cache whose time the test moves."""
+    clock = Clock()
+    monkeypatch.setitem(app.extensions, "authserver.client_jwks", JWKSCache(clock=clock))
+    return clock
+
+
+REFETCH_INTERVAL = 5  # AUTHSERVER_CLIENT_JWKS_REFETCH_INTERVAL's default
+
+
+def test_a_rotated_key_is_accepted_without_waiting_for_the_ttl(
+    app: Flask, http: FlaskClient, person: User, jwks_server: JWKSServer, jwks_clock: Clock
+) -> None:
+    by_uri = key_client(jwks=None, jwks_uri=jwks_server.uri)
+    assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
+    jwks_server.document = public_jwks(ROTATED)
+    jwks_clock.now += REFETCH_INTERVAL  # far inside the 5 min TTL
+    rotated = redeem_with(http, by_uri, person, assertion(by_uri.client_id, ROTATED))
+    assert rotated.status_code == 200, rotated.json
+    assert jwks_server.fetches == 2
+    again = redeem_with(http, by_uri, person, assertion(by_uri.client_id, ROTATED))
+    assert again.status_code == 200 and jwks_server.fetches == 2
+
+
+def test_unknown_kids_fetch_the_jwks_uri_at_most_once_per_interval(
+    app: Flask, http: FlaskClient, person: User, jwks_server: JWKSServer, jwks_clock: Clock
+) -> None:
+    by_uri = key_client(jwks=None, jwks_uri=jwks_server.uri)
+    assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
+
+    def try_made_up_kids(times: int) -> None:
+        for _ in range(times):
+            refused = redeem_with(http, by_uri, person, assertion(by_uri.client_id, MADE_UP))
+            assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
+
+    try_made_up_kids(3)  # the set was fetched just now: nothing newer to be had
+    assert jwks_server.fetches == 1
+    jwks_clock.now += REFETCH_INTERVAL
+    try_made_up_kids(3)
+    assert jwks_server.fetches == 2
+    jwks_clock.now += REFETCH_INTERVAL - 1
+    try_made_up_kids(3)
+    assert jwks_server.fetches == 2
+    jwks_clock.now += 1
+    try_made_up_kids(3)
+    assert jwks_server.fetches == 3
+    assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
+
+
+def test_an_assertion_without_a_kid_is_verified_by_the_one_key_as_before(
+    app: Flask, http: FlaskClient, person: User, jwks_clock: Clock
+) -> None:
+    server = JWKSServer(public_jwks(RSA))
+    try:
+        by_uri = key_client(jwks=None, jwks_uri=server.uri)
+        for _ in range(3):
+            jwks_clock.now += REFETCH_INTERVAL
+            signed = assertion(by_uri.client_id, with_kid=False)
+            assert redeem_with(http, by_uri, person, signed).status_code == 200
+    finally:
+        server.stop()
+    assert server.fetches == 1
+
+
+def test_a_failed_refetch_for_an_unknown_kid_is_invalid_client_and_keeps_the_old_keys(
+    app: Flask, http: FlaskClient, person: User, jwks_server: JWKSServer, jwks_clock: Clock
+) -> None:
+    by_uri = key_client(jwks=None, jwks_uri=jwks_server.uri)
+    assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
+    jwks_server.document = b"not json"
+    jwks_clock.now += REFETCH_INTERVAL
+    refused = redeem_with(http, by_uri, person, assertion(by_uri.client_id, ROTATED))
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
+    assert jwks_server.fetches == 2
+    assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
+
+
+def test_unknown_kids_sent_at_once_cost_one_refetch(jwks_server: JWKSServer) -> None:
+    clock, callers = Clock(), 5
+    cache = JWKSCache(clock=clock)
+    cache.get(jwks_server.uri, 300)
+    clock.now += REFETCH_INTERVAL
+    barrier = threading.Barrier(callers)
+
+    def call() -> None:
+        barrier.wait()
+        cache.get(jwks_server.uri, 300, kid="made-up", refetch_interval=REFETCH_INTERVAL)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert jwks_server.fetches == 2
 
 
 @pytest.mark.parametrize(

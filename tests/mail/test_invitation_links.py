@@ -9,9 +9,10 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from authserver.extensions import db
-from authserver.models import OrganizationMember, OutboxMessage, User
+from authserver.models import AuditEvent, OrganizationMember, OutboxMessage, Session, User
 from tests.api.conftest import Person
 from tests.api.test_invitations_api import invite
 from tests.mail.helpers import PASSWORD, make_local_person, submit
@@ -87,6 +88,55 @@ def test_a_new_person_signs_up_with_the_invited_address_and_accepts(
     page = browser.get(invited_link)
     browser.post(f"{invited_link}/accept", data={"csrf_token": csrf_token_in(page.data)})
     assert newcomer.id in member_ids(org)
+
+
+def session_ends() -> list[tuple[uuid.UUID | None, object]]:
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "session.ended"))
+    return [(event.actor_user_id, event.details.get("reason")) for event in events]
+
+
+def test_signing_up_from_the_link_while_another_person_is_signed_in_ends_their_session(
+    app: Flask, invited_link: str, org: dict
+) -> None:
+    """The account is new, so whoever was signed in in this browser is someone else:
+    their session ends as when another person signs in here (`new_sign_in`)."""
+    other = make_local_person("other@example.com", email_verified=True)
+    browser = app.test_client()
+    other_session = sign_in(app, browser, other)
+    assert browser.get(invited_link).status_code == 403  # refused, but the link is kept
+
+    form = browser.get("/sign-up")
+    made = browser.post("/sign-up", data={
+        "csrf_token": csrf_token_in(form.data), "name": "Newcomer", "password": PASSWORD,
+    })  # fmt: skip
+
+    assert made.headers["Location"] == "/invitations/continue"
+    newcomer = User.find_by_email("new@example.com")
+    assert session_ends() == [(other.id, "new_sign_in")]
+    assert db.session.get(Session, other_session) is None
+    assert Session.all_of(other.id) == [] and len(Session.all_of(newcomer.id)) == 1
+    assert browser.get(invited_link).status_code == 200  # now as the newcomer
+
+
+def test_signing_up_from_the_link_as_the_signed_in_account_keeps_its_session(
+    app: Flask, invited_link: str, org: dict
+) -> None:
+    """The invited address has an account and it is the one signed in: sign-up makes
+    nothing (the page says a mail went out, as for any taken address) and ends nothing."""
+    person = make_local_person("new@example.com")
+    browser = app.test_client()
+    session_id = sign_in(app, browser, person)
+    assert browser.get(invited_link).status_code == 200
+
+    form = browser.get("/sign-up")
+    answered = browser.post("/sign-up", data={
+        "csrf_token": csrf_token_in(form.data), "name": "Again", "password": PASSWORD,
+    })  # fmt: skip
+
+    assert answered.status_code == 200
+    assert session_ends() == []
+    assert db.session.get(Session, session_id) is not None
+    assert browser.get(invited_link).status_code == 200  # still signed in, may accept
 
 
 def test_a_person_signed_in_with_another_address_is_refused(

@@ -9,7 +9,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from authserver.extensions import db
-from authserver.models import AuthorizationCode, GrantFamily, OrganizationFactorPolicy, User
+from authserver.models import (
+    AuditEvent,
+    AuthorizationCode,
+    GrantFamily,
+    OrganizationFactorPolicy,
+    User,
+)
 from tests.factories import make_member, make_org, make_user
 from tests.oauth_helpers import (
     authorize_params,
@@ -52,6 +58,21 @@ def test_switching_the_policy_on_stops_a_password_familys_org_refresh(
     client, tokens = org_tokens(app, http, person, ("pwd",))
     response = refresh(http, client, tokens["refresh_token"])
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_a_refresh_the_policy_refuses_revokes_the_family_for_the_policy_not_membership(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    client, tokens = org_tokens(app, http, person, ("pwd",))
+    assert refresh(http, client, tokens["refresh_token"]).status_code == 400
+    family = db.session.scalar(select(GrantFamily))
+    db.session.refresh(family)
+    assert family.revoked_reason == "second_factor_required"
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.event_type == "token.family_revoked")
+    )
+    assert event.details["reason"] == "second_factor_required"
+    assert event.organization_id == family.organization_id
 
 
 def test_a_family_that_used_a_second_factor_keeps_refreshing(

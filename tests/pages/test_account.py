@@ -217,6 +217,34 @@ def test_a_bad_key_name_is_a_friendly_page(
     assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "german"),
+    [("", "Der Name muss 1 bis 100 Zeichen lang sein."), ("bell\x07", "keine Steuerzeichen")],
+)
+def test_a_refused_key_is_explained_in_the_pages_language(
+    app: Flask, http: FlaskClient, person: User, name: str, german: str
+) -> None:
+    http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"  # the test's requests share one g
+    sign_in(app, http, person)
+    token = csrf_token_in(http.get("/account").data)
+    refused = http.post("/account/api-keys", data={"csrf_token": token, "name": name})
+    page = refused.data.decode()
+    assert refused.status_code == 422 and german in page
+    assert "The name must" not in page
+
+
+def test_someone_elses_key_is_not_found_in_the_pages_language(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    theirs, _ = api_keys.create_personal(make_user(), "theirs", None, None)
+    db.session.commit()
+    http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"
+    sign_in(app, http, person)
+    token = csrf_token_in(http.get("/account").data)
+    refused = http.post(f"/account/api-keys/{theirs.id}/revoke", data={"csrf_token": token})
+    assert refused.status_code == 404 and "Diesen Schlüssel gibt es nicht." in refused.data.decode()
+
+
 def test_someone_elses_key_cannot_be_revoked_from_the_page(
     app: Flask, http: FlaskClient, person: User
 ) -> None:

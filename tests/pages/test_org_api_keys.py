@@ -265,6 +265,24 @@ def test_the_page_speaks_german(
     assert "API-Schlüssel" in page and "Make a key" not in page
 
 
+def test_a_full_org_is_told_so_in_german(
+    app: Flask,
+    http: FlaskClient,
+    org: Organization,
+    admin: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(api_keys, "MAX_KEYS", 1)
+    http.environ_base["HTTP_ACCEPT_LANGUAGE"] = "de"  # the test's requests share one g
+    sign_in(app, http, admin)
+    assert make_key(http, org).status_code == 200
+    refused = make_key(http, org)
+    page = refused.data.decode()
+    assert refused.status_code == 409
+    assert "Eine Organisation hat höchstens 1 Schlüssel; widerrufen Sie zuerst einen." in page
+    assert "keeps at most" not in page and key_count() == 1
+
+
 def test_a_key_can_join_the_orgs_teams_and_holds_their_roles(
     app: Flask, http: FlaskClient, org: Organization, admin: User, script: RegisteredClient
 ) -> None:
