@@ -3,12 +3,14 @@ rules are registration.py's, the same the `authserver clients` commands apply.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Response, abort, request
 from sqlalchemy import func, or_, select
 
 from authserver import audit
+from authserver.admin import client_form
 from authserver.admin.console import (
     PAGE_SIZE,
     admin,
@@ -22,19 +24,10 @@ from authserver.extensions import db
 from authserver.models import AuthorizationCode, Consent, GrantFamily, OAuthClient, RefreshToken
 from authserver.models.clients import GRANT_TYPES
 from authserver.models.users import like_prefix
-from authserver.oauth.registration import (
-    MAX_URI_LENGTH,
-    PAGE_URI_FIELDS,
-    ClientSpec,
-    RegistrationError,
-    change,
-    register,
-)
+from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
 from authserver.oauth.scopes import SCOPES
 
-MAX_URIS = 20_000  # the whole textarea of redirect URIs
 KINDS = ("public", "confidential")
-FORM_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 
 
 def _client(client_id: str) -> OAuthClient:
@@ -91,33 +84,12 @@ def _form_context(**over: Any) -> dict[str, Any]:
     return {
         "scopes": SCOPES,
         "grant_types": GRANT_TYPES,
-        "auth_methods": FORM_AUTH_METHODS,
+        "grant_type_labels": client_form.GRANT_TYPE_LABELS,
+        "auth_methods": client_form.AUTH_METHOD_LABELS,
+        "jwks_text": "",
         "error": None,
         **over,
     }
-
-
-def _lines(name: str) -> tuple[str, ...]:
-    raw = request.form.get(name, "")
-    if len(raw) > MAX_URIS:
-        abort(400, f"{name} is longer than {MAX_URIS} characters.")
-    return tuple(line.strip() for line in raw.splitlines() if line.strip())
-
-
-def _spec_from_form() -> ClientSpec:
-    form = request.form
-    return ClientSpec(
-        name=text_arg("name", form, limit=100),
-        redirect_uris=_lines("redirect_uris"),
-        post_logout_redirect_uris=_lines("post_logout_redirect_uris"),
-        grant_types=tuple(form.getlist("grant_type")),
-        scopes=tuple(form.getlist("scope")),
-        auth_method=form.get("auth_method", "client_secret_basic"),
-        is_first_party=form.get("first_party") == "on",
-        service_name=text_arg("service", form, limit=50) or None,
-        client_id=text_arg("client_id", form, limit=100) or None,
-        **{field: text_arg(field, form, limit=MAX_URI_LENGTH) or None for field in PAGE_URI_FIELDS},
-    )
 
 
 @admin.get("/clients/new")
@@ -127,12 +99,13 @@ def new_client() -> Response:
 
 @admin.post("/clients/new")
 def create_client() -> Response:
-    spec = _spec_from_form()
+    spec = client_form.spec_from_form(request.form)
     try:
-        client, secret = register(spec)
+        client, secret = register(replace(spec, jwks=client_form.read_jwks(request.form)))
     except RegistrationError as error:
         db.session.rollback()
-        return page("client_new.html", status=400, **_form_context(spec=spec, error=str(error)))
+        context = _form_context(spec=spec, jwks_text=request.form.get("jwks", ""), error=str(error))
+        return page("client_new.html", status=400, **context)
     _record("client.created", client.client_id, name=client.name)
     db.session.commit()
     return page("client_secret.html", client=client, secret=secret, created=True)
@@ -141,7 +114,13 @@ def create_client() -> Response:
 @admin.get("/clients/<client_id>")
 def client(client_id: str) -> Response:
     found = _client(client_id)
-    return page("client.html", client=found, **_form_context(), **_holdings(found))
+    return page("client.html", client=found, **_detail_context(found))
+
+
+def _detail_context(client: OAuthClient, **over: Any) -> dict[str, Any]:
+    """The client's page: its form with the stored values, and what it holds."""
+    jwks_text = client_form.jwks_text(client.jwks)
+    return _form_context(jwks_text=jwks_text, **_holdings(client), **over)
 
 
 def _holdings(client: OAuthClient) -> dict[str, int]:
@@ -162,21 +141,14 @@ def _holdings(client: OAuthClient) -> dict[str, int]:
 @admin.post("/clients/<client_id>")
 def edit_client(client_id: str) -> Response:
     found = _client(client_id)
-    spec = _spec_from_form()
-    requested = {
-        "name": spec.name,
-        "redirect_uris": list(spec.redirect_uris),
-        "post_logout_redirect_uris": list(spec.post_logout_redirect_uris),
-        "scopes": list(spec.scopes),
-        "is_first_party": spec.is_first_party,
-        **{field: getattr(spec, field) for field in PAGE_URI_FIELDS},
-    }
+    spec = client_form.spec_from_form(request.form)
     try:
+        requested = client_form.changes_from_form(spec, client_form.read_jwks(request.form))
         changed, _ = change(found, requested)
     except RegistrationError as error:
         db.session.rollback()
         found = _client(client_id)
-        context = _form_context(error=str(error), **_holdings(found))
+        context = _detail_context(found, error=str(error))
         return page("client.html", status=400, client=found, **context)
     if changed:
         _record("client.changed", client_id, fields=changed)
@@ -189,7 +161,7 @@ def rotate_secret(client_id: str) -> Response:
     try:
         _, secret = change(found, {}, rotate_secret=True)
     except RegistrationError:
-        abort(409, "A public client has no secret to rotate.")
+        abort(409, "This client has no secret to rotate (public or private_key_jwt).")
     _record("client.changed", client_id, fields=["client_secret"])
     db.session.commit()
     return page("client_secret.html", client=found, secret=secret, created=False)

@@ -4,15 +4,18 @@ what its last sync changed (the manifest.synced audit event carries the diff).""
 from __future__ import annotations
 
 import json
+import uuid
 
 from flask import Response, abort, request
-from sqlalchemy import func, select
+from flask_babel import ngettext
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import selectinload
 
 from authserver.admin.console import admin, done, operator, page
 from authserver.extensions import db
 from authserver.models import AuditEvent, OAuthClient, Permission, Role, Service
 from authserver.models.orgs import member_roles
+from authserver.models.teams import team_roles
 from authserver.services.auth_manifest import AUTH_SERVICE
 from authserver.services.manifest import ManifestInvalid
 from authserver.services.sync import RolesInUse, apply_document
@@ -45,13 +48,7 @@ def service(name: str) -> Response:
             .order_by(Role.name)
         )
     )
-    holders = dict(
-        db.session.execute(
-            select(member_roles.c.role_id, func.count())
-            .where(member_roles.c.role_id.in_([role.id for role in roles]))
-            .group_by(member_roles.c.role_id)
-        ).all()
-    )
+    role_ids = [role.id for role in roles]
     last_sync = AuditEvent.page(
         type_prefix="manifest.synced", target_type="service", target_id=name, limit=1
     )
@@ -66,7 +63,10 @@ def service(name: str) -> Response:
             )
         ),
         roles=roles,
-        holders=holders,
+        members=_holder_counts(member_roles, role_ids),
+        teams=_holder_counts(team_roles, role_ids),
+        held_by=held_by,
+        pruned=pruned,
         clients=list(
             db.session.scalars(
                 select(OAuthClient)
@@ -76,6 +76,43 @@ def service(name: str) -> Response:
         ),
         last_sync=last_sync[0] if last_sync else None,
     )
+
+
+def _holder_counts(assignments: Table, role_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Role id -> how many hold it through `assignments` (member_roles or team_roles)."""
+    return dict(
+        db.session.execute(
+            select(assignments.c.role_id, func.count())
+            .where(assignments.c.role_id.in_(role_ids))
+            .group_by(assignments.c.role_id)
+        ).all()
+    )
+
+
+def held_by(members: int, teams: int) -> str:
+    """Who holds a role: "2 members and 1 team" (a team's members inherit its roles)."""
+    parts = [
+        ngettext("%(num)d member", "%(num)d members", members) if members else "",
+        ngettext("%(num)d team", "%(num)d teams", teams) if teams else "",
+    ]
+    return " and ".join(part for part in parts if part) or "nobody"
+
+
+def in_use(members: int, teams: int) -> str:
+    """The assignments a sync would take away, members' and teams' each counted."""
+    parts = [
+        ngettext("%(num)d member role assignment", "%(num)d member role assignments", members)
+        if members
+        else "",
+        ngettext("%(num)d team role assignment", "%(num)d team role assignments", teams)
+        if teams
+        else "",
+    ]
+    return " and ".join(part for part in parts if part)
+
+
+def pruned(count: int) -> str:
+    return ngettext("%(num)d role assignment pruned", "%(num)d role assignments pruned", count)
 
 
 @admin.post("/services/sync")
@@ -101,10 +138,10 @@ def sync_manifest() -> Response:
         )
     except ManifestInvalid as invalid:
         abort(400, f"The manifest is invalid: {invalid}")
-    except RolesInUse as in_use:
+    except RolesInUse as held:
         abort(
             409,
-            f"{in_use.count} member role assignment(s) would be removed; tick "
+            f"{in_use(held.members, held.teams)} would be removed; tick "
             "'also take removed roles away' to remove them.",
         )
     return done("admin.service", name=result.service)

@@ -60,12 +60,15 @@ class SyncResult:
 
 
 class RolesInUse(Exception):
-    """Removing these roles would take them from members or teams; `holders` names them."""
+    """Removing these roles would take them from members or teams; `holders` names them
+    (the first MAX_HOLDERS_LISTED), `members` and `teams` count every assignment."""
 
-    def __init__(self, holders: list[dict[str, str]], count: int) -> None:
-        super().__init__(f"{count} member or team role assignment(s) would be removed")
+    def __init__(self, holders: list[dict[str, str]], *, members: int, teams: int) -> None:
+        self.count = members + teams
+        super().__init__(f"{self.count} member or team role assignment(s) would be removed")
         self.holders = holders
-        self.count = count
+        self.members = members
+        self.teams = teams
 
 
 class ReservedService(Exception):
@@ -214,9 +217,10 @@ def _remove_roles(roles: list[Role], result: SyncResult, prune: bool) -> None:
     if not roles:
         return
     ids = [role.id for role in roles]
-    holders, count = _holders(ids)
+    holders, members, teams = _holders(ids)
+    count = members + teams
     if count and not prune:
-        raise RolesInUse(holders, count)
+        raise RolesInUse(holders, members=members, teams=teams)
     if count:
         db.session.execute(delete(member_roles).where(member_roles.c.role_id.in_(ids)))
         db.session.execute(delete(team_roles).where(team_roles.c.role_id.in_(ids)))
@@ -227,8 +231,9 @@ def _remove_roles(roles: list[Role], result: SyncResult, prune: bool) -> None:
     db.session.flush()
 
 
-def _holders(role_ids: list[Any]) -> tuple[list[dict[str, str]], int]:
-    """Who holds these roles: members directly, and teams (whose members inherit them)."""
+def _holders(role_ids: list[Any]) -> tuple[list[dict[str, str]], int, int]:
+    """Who holds these roles: members directly, and teams (whose members inherit them);
+    then how many member and team assignments there are."""
     members = db.session.execute(
         select(Role.service, Role.name, User.id, User.email, Organization.slug)
         .join(member_roles, member_roles.c.role_id == Role.id)
@@ -253,7 +258,7 @@ def _holders(role_ids: list[Any]) -> tuple[list[dict[str, str]], int]:
         {"role": f"{service}:{name}", "team_id": str(team_id), "team": team, "organization": slug}
         for service, name, team_id, team, slug in teams
     ]
-    return holders[:MAX_HOLDERS_LISTED], len(holders)
+    return holders[:MAX_HOLDERS_LISTED], len(members), len(teams)
 
 
 def _remove_permissions(

@@ -18,13 +18,15 @@ from tests.oauth_helpers import csrf_token_in, register_client, sign_in
 FIELDS = (
     "name", "redirect_uris", "post_logout_redirect_uris", "scope", "grant_type", "auth_method",
     "service", "client_id", "confirm", "role", "alg", "now", "kid", "email", "password",
-    "platform_role", "email_verified", "first_party", "manifest", "prune",
+    "platform_role", "email_verified", "first_party", "manifest", "prune", "jwks", "jwks_uri",
+    "backchannel_logout_uri", "backchannel_logout_session_required", "dpop_bound_access_tokens",
+    "require_pushed_authorization_requests",
 )  # fmt: skip
 BAD_VALUES = {
     "nul": "%00",
     "lone-surrogate": "%ED%A0%80",
     "not-utf8": "%FF%FE%FD",
-    "huge": "x" * 20_000,  # every field: 400 kB in all, under the body limit
+    "huge": "x" * 20_000,  # every field: 520 kB in all, under the body limit
     "over-the-limit": "x" * 200_000,  # werkzeug refuses it (413) before any handler
     "arabic-digits": quote("٣٤"),
     "controls": "%07%1B%7F",

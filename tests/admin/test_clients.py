@@ -72,7 +72,7 @@ def test_a_public_client_has_no_secret(
         ({"scope": ["openid", "admin"]}, b"unknown: admin"),
         ({"name": ""}, b"1 to 100 characters"),
         ({"client_id": "-rm"}, b"client_id"),
-        ({"auth_method": "private_key_jwt"}, b"auth_method"),
+        ({"auth_method": "private_key_jwt"}, b"needs either jwks or jwks_uri"),
     ],
 )
 def test_the_cli_rules_refuse_a_bad_client_with_the_form_again(

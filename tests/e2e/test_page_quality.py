@@ -30,6 +30,7 @@ ADMIN_PAGES = [
     ("admin-clients", "/admin/clients"),
     ("admin-client-new", "/admin/clients/new"),
     ("admin-services", "/admin/services"),
+    ("admin-service", "/admin/services/auth"),
     ("admin-orgs", "/admin/orgs"),
     ("admin-keys", "/admin/keys"),
     ("admin-audit", "/admin/audit"),
@@ -114,6 +115,17 @@ def notes_app(site: Deployment) -> App:
         "--tos-uri", "https://notes.example/terms", "--json",
     )  # fmt: skip
     return App(Issuer(site.instances[0].base), json.loads(out)["client_id"])
+
+
+def ledger(site: Deployment) -> str:
+    """A client with every protocol option the console shows: its client id."""
+    created = site.cli(
+        "clients", "create", "--name", "Ledger", "--redirect-uri", "https://ledger.example/cb",
+        "--auth-method", "private_key_jwt", "--jwks-uri", "https://ledger.example/jwks.json",
+        "--dpop-bound", "--require-par", "--backchannel-logout-uri", "https://ledger.example/bcl",
+        "--backchannel-logout-session-required", "--json",
+    )  # fmt: skip
+    return json.loads(created)["client_id"]
 
 
 def device_codes(site: Deployment) -> dict:
@@ -300,14 +312,14 @@ def test_every_hosted_page_passes_axe_in_both_themes(
         page.fill("#recovery_code", recovery_code)
         page.locator("details form button").click()
         page.wait_for_url(re.compile(re.escape(app.issuer.issuer) + "|/callback"))
-        for name, path in ADMIN_PAGES:
+        for name, path in [*ADMIN_PAGES, ("admin-client", f"/admin/clients/{ledger(site)}")]:
             page.goto(base + path)
             reviewer.review(name)
 
     context.close()
     assert reviewer.violations == {}
     assert reviewer.english == {}
-    assert len(reviewer.checked) == 27 + (len(ADMIN_PAGES) if locale == "en" else 0)
+    assert len(reviewer.checked) == 27 + (len(ADMIN_PAGES) + 1 if locale == "en" else 0)
 
 
 def tab_to(page, target: str) -> None:  # noqa: ANN001
