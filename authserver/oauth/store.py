@@ -417,15 +417,21 @@ def _run(
         dropped = dialect.is_disconnect(error, driver, None)
         if dropped:
             connection.invalidate(error)
-        raise DBAPIError.instance(
-            text,
-            params,
-            error,
-            dialect.loaded_dbapi.Error,
-            hide_parameters=True,  # token and code hashes stay out of logged tracebacks
-            connection_invalidated=dropped,
-            dialect=dialect,
-        ) from error
+        raise _as_sqlalchemy_error(error, dialect, text, params, dropped) from error
+
+
+def _as_sqlalchemy_error(
+    error: Exception, dialect: Dialect, text: str | None, params: Any, dropped: bool
+) -> DBAPIError:
+    return DBAPIError.instance(
+        text,
+        params,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=True,  # token and code hashes stay out of logged tracebacks
+        connection_invalidated=dropped,
+        dialect=dialect,
+    )
 
 
 def _one(statement: str, params: dict[str, Any]) -> tuple[tuple | None, _Codec]:
@@ -452,7 +458,10 @@ def _read(statement: str, params: dict[str, Any], fetch: str) -> tuple[Any, _Cod
         return _execute(connection, _text(codec, statement), _bind(codec, params), fetch), codec
     engine = db.engine
     codec = _CODECS[engine.dialect.name]
-    lent = engine.raw_connection()  # a pooled connection, without SQLAlchemy's Connection
+    try:
+        lent = engine.raw_connection()  # a pooled connection, without SQLAlchemy's Connection
+    except engine.dialect.loaded_dbapi.Error as error:  # the pool could not connect
+        raise _as_sqlalchemy_error(error, engine.dialect, None, None, False) from error
     try:
         with codec.autocommit(lent.driver_connection):
             text = _text(codec, statement)
