@@ -12,8 +12,14 @@ a finished connection on the main loop with a linger of up to 2 s for the client
 - the main loop accepts and waits for a connection's whole request header, without a
   thread, for at most `keepalive` seconds after the connection opened or answered its last
   request (gunicorn's own closing of pending and kept-alive connections);
-- the thread then has `client_timeout` seconds in all to read the rest (the body), and each
-  write of the response is abandoned after as long;
+- then, for a body of up to 64 KiB with a Content-Length (every token, form and API
+  request), the main loop also waits for the whole body, for `client_timeout` seconds at
+  most; so a slow body holds no thread either, and a handful of threads per worker serve
+  everyone. A body that has not arrived by then goes to a thread, which answers 400 at
+  once; a larger or chunked body, or one the client sends only after `100 Continue`, goes
+  to a thread as soon as the header is here, as in gunicorn;
+- the thread has `client_timeout` seconds in all to read what is left of the request, and
+  each write of the response is abandoned after as long;
 - closing lingers for the client's FIN on the poller, not blocking the main loop; and
   read-ahead that holds only part of the next request's header goes back to the main loop.
 
@@ -47,6 +53,9 @@ _HEADER_ENDS = (b"\r\n\r\n", b"\n\n")
 # enforces limit_request_line and limit_request_fields, under the request deadline): the
 # main loop buffers at most this much per connection.
 _MAX_BUFFERED_HEADER = 64 * 1024
+# The largest body the main loop waits for; larger ones are read by the thread. Bounds the
+# memory a connection can make the main loop hold.
+_MAX_BUFFERED_BODY = 64 * 1024
 
 
 class RequestTimeout(NoMoreData):
@@ -95,6 +104,8 @@ class BoundedConn(TConn):
         super().__init__(cfg, sock, client, server)
         self.client_timeout = timeout
         self.head = bytearray()
+        # When the main loop waited for the body: the request's deadline, set then.
+        self.body_deadline: float | None = None
 
     @property
     def has_timed_out(self) -> bool:
@@ -108,7 +119,8 @@ class BoundedConn(TConn):
         if is_new:  # before the parser has read anything
             self.parser.unreader = DeadlineUnreader(self.sock, self.client_timeout)
         unreader = self.parser.unreader
-        unreader.deadline = time.monotonic() + self.client_timeout
+        unreader.deadline = self.body_deadline or time.monotonic() + self.client_timeout
+        self.body_deadline = None
         if self.head:
             # The parser's buffer is empty here: read-ahead went with the connection straight
             # to a thread (ThreadWorker.finish_request), or into head (_hold_partial_header).
@@ -120,6 +132,12 @@ class BoundedThreadWorker(ThreadWorker):
     """gunicorn's gthread worker; set `client_timeout` before gunicorn starts it."""
 
     client_timeout: float = 10.0
+
+    def init_process(self) -> None:
+        # Connections whose body the main loop waits for, oldest deadline first (each gets
+        # now + client_timeout when it joins), as gunicorn keeps its pending connections.
+        self.body_conns: deque[BoundedConn] = deque()
+        super().init_process()
 
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
@@ -160,8 +178,9 @@ class BoundedThreadWorker(ThreadWorker):
         self._collect_header(conn, self.keepalived_conns)
 
     def _collect_header(self, conn: BoundedConn, waiting: deque[BoundedConn]) -> None:
-        """On the main loop: take what arrived; only a whole header goes to a thread. The
-        connection stays in `waiting` meanwhile, with the deadline it came with."""
+        """On the main loop: take what arrived; only a whole header goes on, to wait for a
+        small body (on_body_readable) or to a thread. The connection stays in `waiting`
+        meanwhile, with the deadline it came with."""
         seen = len(conn.head)
         try:
             data = conn.sock.recv(_MAX_BUFFERED_HEADER)
@@ -172,11 +191,50 @@ class BoundedThreadWorker(ThreadWorker):
         conn.head += data
         if data and not _has_whole_header(conn.head, seen):
             return
-        self.poller.unregister(conn.sock)
         waiting.remove(conn)
         if not data:  # the client closed or reset the connection
+            self.poller.unregister(conn.sock)
             self._close(conn)
             return
+        if _body_still_to_come(conn.head) > 0:
+            conn.body_deadline = conn.timeout = time.monotonic() + self.client_timeout
+            self.body_conns.append(conn)
+            self.poller.modify(
+                conn.sock, selectors.EVENT_READ, partial(self.on_body_readable, conn)
+            )
+            return
+        self.poller.unregister(conn.sock)
+        self._to_thread(conn)
+
+    def on_body_readable(self, conn: BoundedConn, _client: Any) -> None:
+        """On the main loop: the rest of a body; the whole request then goes to a thread."""
+        try:
+            data = conn.sock.recv(_MAX_BUFFERED_BODY)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        conn.head += data
+        if data and _body_still_to_come(conn.head) > 0:
+            return
+        self.poller.unregister(conn.sock)
+        self.body_conns.remove(conn)
+        if not data:
+            self._close(conn)
+        else:
+            self._to_thread(conn)
+
+    def murder_pending(self) -> None:
+        """gunicorn's, and: a body past its deadline goes to a thread with what arrived of
+        it; the thread's reader finds the deadline passed and the app answers 400."""
+        super().murder_pending()
+        now = time.monotonic()
+        while self.body_conns and self.body_conns[0].timeout <= now:
+            conn = self.body_conns.popleft()
+            self.poller.unregister(conn.sock)
+            self._to_thread(conn)
+
+    def _to_thread(self, conn: BoundedConn) -> None:
         conn.data_ready = True  # ThreadWorker.handle() must not wait for data again
         self.enqueue_req(conn)
 
@@ -235,6 +293,35 @@ def _hold_partial_header(conn: BoundedConn) -> None:
         conn.head += ahead
     else:  # nothing, or a whole header: a thread can parse it without waiting
         unreader.unread(ahead)
+
+
+def _body_still_to_come(head: bytes | bytearray) -> int:
+    """How many bytes of the body the buffered request still lacks, judged only to know when
+    to hand it to a thread: gunicorn's parser still reads and checks the request. Whatever
+    this reading could take otherwise than gunicorn does (no single plain Content-Length,
+    Transfer-Encoding, Expect, folded lines, a body over _MAX_BUFFERED_BODY, a header past
+    _MAX_BUFFERED_HEADER) is 0: the thread reads it, as gunicorn's own worker does.
+    Hand-written because gunicorn's parser reads from a blocking socket, not a buffer."""
+    ends = [(at, len(end)) for end in _HEADER_ENDS if (at := head.find(end)) != -1]
+    if not ends:
+        return 0
+    at, separator = min(ends)
+    lengths = []
+    for line in bytes(head[:at]).split(b"\n")[1:]:  # the fields, after the request line
+        if line[:1] in (b" ", b"\t"):
+            return 0
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name in (b"transfer-encoding", b"expect"):
+            return 0
+        if name == b"content-length":
+            lengths.append(value.strip())
+    if len(lengths) != 1 or not lengths[0].isdigit() or len(lengths[0]) > 6:
+        return 0
+    length = int(lengths[0])
+    if length > _MAX_BUFFERED_BODY:
+        return 0
+    return max(0, at + separator + length - len(head))
 
 
 def _has_whole_header(head: bytes | bytearray, seen: int) -> bool:

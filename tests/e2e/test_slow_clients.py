@@ -4,6 +4,7 @@ others are answered meanwhile, and the server closes the stalled connections its
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import select
@@ -67,10 +68,20 @@ STALLS = {
     "never closing after Connection: close": Stall(
         HEALTHZ.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"), MANY, 0.0, answer=OK
     ),
-    # A slow body holds a thread until CLIENT_TIMEOUT: fewer than one worker's threads, so
-    # that whichever worker accepts them keeps one for the others.
+    # A small body is awaited on the main loop, for CLIENT_TIMEOUT; then a thread answers
+    # 400 at once.
     "a body slower than its Content-Length": Stall(
         TOKEN_HEAD + b"Content-Length: 100\r\n\r\ngrant_type=",
+        MANY,
+        CLIENT_TIMEOUT,
+        answer=BAD_REQUEST,
+        trickles=True,
+    ),
+    # A body larger than the main loop buffers holds a thread until CLIENT_TIMEOUT: fewer
+    # than one worker's threads, so that whichever worker accepts them keeps one for the
+    # others.
+    "a large body slower than its Content-Length": Stall(
+        TOKEN_HEAD + b"Content-Length: 100000\r\n\r\ngrant_type=",
         THREADS - 1,
         CLIENT_TIMEOUT,
         answer=BAD_REQUEST,
@@ -251,10 +262,13 @@ def test_the_server_closes_stalled_connections_within_their_timeout(
         assert all(b'"error":"invalid_request"' in answer for _, answer in answers)
 
 
+@pytest.mark.parametrize(
+    "name", ["a body slower than its Content-Length", "a large body slower than its Content-Length"]
+)
 def test_a_stalled_body_costs_no_one_else_a_worker_timeout_or_a_500(
-    service: Service, open_stalled: Callable[[Stall], StalledConnections]
+    service: Service, open_stalled: Callable[[Stall], StalledConnections], name: str
 ) -> None:
-    stall = STALLS["a body slower than its Content-Length"]
+    stall = STALLS[name]
     log_start = service.server.log.stat().st_size
     stalled = open_stalled(stall)
     answers = service.answer_normal_requests()
@@ -267,3 +281,51 @@ def test_a_stalled_body_costs_no_one_else_a_worker_timeout_or_a_500(
     log = _server_log(service.server, since=log_start)
     assert not [line for line in log if "WORKER TIMEOUT" in line or '"status": 500' in line]
     assert sum('"message": "POST /token 400"' in line for line in log) == stall.count
+
+
+def _token_request(body: bytes, auth: tuple[str, str], *extra: bytes) -> bytes:
+    credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode())
+    fields = [b"Authorization: Basic " + credentials, b"Content-Length: %d" % len(body), *extra]
+    return TOKEN_HEAD + b"".join(field + b"\r\n" for field in fields) + b"\r\n"
+
+
+def _status_line(sock: socket.socket) -> bytes:
+    sock.settimeout(ANSWERED_WITHIN)
+    return sock.recv(65536).split(b"\r\n", 1)[0]
+
+
+def test_a_body_sent_in_pieces_within_the_timeout_is_answered(service: Service) -> None:
+    body = b"grant_type=client_credentials"
+    host, port = service.server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(_token_request(body, service.auth) + body[:5])
+        for piece in (body[5:12], body[12:]):
+            time.sleep(0.3)
+            sock.sendall(piece)
+        assert _status_line(sock) == OK
+
+
+def test_a_body_sent_after_100_continue_is_answered(service: Service) -> None:
+    """A client that waits for `100 Continue` before its body must get it: the main loop
+    does not wait for such a body, the thread does and gunicorn answers the expectation."""
+    body = b"grant_type=client_credentials"
+    host, port = service.server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(_token_request(body, service.auth, b"Expect: 100-continue"))
+        assert _status_line(sock) == b"HTTP/1.1 100 Continue"
+        sock.sendall(body)
+        assert _status_line(sock) == OK
+
+
+def test_requests_pipelined_with_their_bodies_are_each_answered(service: Service) -> None:
+    body = b"grant_type=client_credentials"
+    request = _token_request(body, service.auth) + body
+    host, port = service.server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(request * 3)
+        sock.settimeout(ANSWERED_WITHIN)
+        received = b""
+        while received.count(b"HTTP/1.1 200 OK") < 3:
+            data = sock.recv(65536)
+            assert data, received
+            received += data
