@@ -21,7 +21,7 @@ bind = os.environ.get("AUTHSERVER_BIND", "127.0.0.1:8000")
 # for their whole 30 s timeout. This worker (gunicorn_worker.py: gunicorn's gthread with
 # the client's waits bounded) waits for a request's header on its main loop, so idle and
 # half-sent requests hold no thread, and gives a thread to a request only once its header
-# is here. Threads share a worker's core, so they help while a request waits on
+# (and a small body) is here. Threads share a worker's core, so they help while a request waits on
 # PostgreSQL; the sweep behind the numbers is in benchmarks/RESULTS.md ("Choosing the
 # gunicorn settings").
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
@@ -32,8 +32,9 @@ worker_class = gunicorn_worker.BoundedThreadWorker
 # - keepalive: a connection's whole request header, from when it opened or answered its
 #   last request; then it is closed (so also how long an idle connection stays open, and
 #   how long a closing one waits for the client's FIN). At least 1;
-# - AUTHSERVER_CLIENT_TIMEOUT: the rest of the request (its body) once a thread has it,
-#   and each write of the response. A slow body holds its thread this long at most.
+# - AUTHSERVER_CLIENT_TIMEOUT: the rest of the request (its body) once the header is here,
+#   and each write of the response. A body of up to 64 KiB waits on the main loop, holding
+#   no thread; a larger or chunked one holds its thread this long at most.
 keepalive = 5
 gunicorn_worker.BoundedThreadWorker.client_timeout = float(
     os.environ.get("AUTHSERVER_CLIENT_TIMEOUT", 10)
