@@ -225,6 +225,9 @@ def test_htu_is_compared_after_normalization(key: DPoPKey, htu: str) -> None:
         ("http://billing.example.com:80", "http://billing.example.com/"),
         ("https://billing.example.com/a%2fb", "https://billing.example.com/a%2Fb"),
         ("https://[::1]:8443/x", "https://[::1]:8443/x"),
+        # A framework's decoded path beside the client's encoded htu.
+        ("https://billing.example.com/café", "https://billing.example.com/caf%C3%A9"),
+        ("https://billing.example.com/a b", "https://billing.example.com/a%20b"),
     ],
 )
 def test_normalized_uris_are_equal(a: str, b: str) -> None:
@@ -298,6 +301,37 @@ def test_a_full_memory_cache_refuses_rather_than_forget_a_live_proof() -> None:
     assert not cache.first_use("a", 10)  # still remembered
     now[0] = 10.0  # "a" is over: its place is free again
     assert cache.first_use("c", 10) and len(cache) == 2
+
+
+def test_a_full_memory_cache_does_not_scan_everything_on_every_refusal() -> None:
+    """Full of live proofs, each refusal must stay cheap: one scan, then none until the
+    earliest of them expires (the lock is held meanwhile)."""
+    scans = []
+    now = [0.0]
+
+    class Counting(MemoryReplayCache):
+        def _forget_expired(self, at: float) -> None:
+            scans.append(at)
+            super()._forget_expired(at)
+
+    cache = Counting(max_entries=3, clock=lambda: now[0])
+    for key, ttl in (("a", 30), ("b", 10), ("c", 30)):  # "b" expires first, not in front
+        assert cache.first_use(key, ttl)
+    for _ in range(5):
+        with pytest.raises(ReplayCacheUnavailable):
+            cache.first_use("d", 30)
+    assert scans == [0.0]
+    now[0] = 10.0  # "b" is over, behind the live "a": found by one more scan
+    assert cache.first_use("d", 30) and scans == [0.0, 10.0]
+
+
+def test_expired_proofs_in_front_are_dropped_without_a_scan() -> None:
+    now = [0.0]
+    cache = MemoryReplayCache(max_entries=1000, clock=lambda: now[0])
+    for n in range(1000):
+        cache.first_use(f"k{n}", 65)
+    now[0] = 65.0
+    assert cache.first_use("new", 65) and len(cache) == 1
 
 
 def test_the_redis_cache_sets_once_with_an_expiry() -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
@@ -213,19 +213,29 @@ def normalized_uri(uri: str) -> str | None:
 
 def _normalized_path(path: str) -> str:
     """Decode percent-encoded unreserved characters, upper-case the other escapes (§6.2.2.1
-    and §6.2.2.2)."""
+    and §6.2.2.2), and percent-encode what a URI path cannot hold as it is (§3.3): the
+    frameworks hand over the request's path decoded (`/café`, `/a b`) where a client's
+    htu has it encoded (`/caf%C3%A9`, `/a%20b`)."""
     out, index = [], 0
     while index < len(path):
         escape = path[index : index + 3]
         if path[index] == "%" and len(escape) == 3 and _is_hex(escape[1:]):
             char = unquote(escape)
-            unreserved = char.isascii() and (char.isalnum() or char in "-._~")
-            out.append(char if unreserved else escape.upper())
+            out.append(char if _is_unreserved(char) else escape.upper())
             index += 3
             continue
-        out.append(path[index])
+        char = path[index]
+        allowed = _is_unreserved(char) or char in _PATH_DELIMITERS
+        out.append(char if allowed else quote(char, safe="", errors="surrogatepass"))
         index += 1
     return "".join(out)
+
+
+_PATH_DELIMITERS = "!$&'()*+,;=:@/"  # RFC 3986 §3.3 pchar's sub-delims, ":" and "@", and "/"
+
+
+def _is_unreserved(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char in "-._~")
 
 
 def _is_hex(text: str) -> bool:

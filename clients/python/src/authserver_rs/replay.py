@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -28,7 +29,11 @@ class ReplayCache(Protocol):
 
 class MemoryReplayCache:
     """One process's memory: thread-safe, each key forgotten when its time is up. Full
-    (`max_entries` live keys), it refuses rather than forget a proof still in its window."""
+    (`max_entries` live keys), it refuses rather than forget a proof still in its window.
+
+    Keys are kept in the order they came, which is their order of expiry when every proof
+    is remembered as long (one policy's window): the expired ones are dropped from the
+    front, a few per call, never by scanning everything under the lock."""
 
     def __init__(
         self, *, max_entries: int = MAX_REMEMBERED, clock: Callable[[], float] = time.monotonic
@@ -36,27 +41,38 @@ class MemoryReplayCache:
         self._max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
-        self._until: dict[str, float] = {}
+        self._until: OrderedDict[str, float] = OrderedDict()
+        self._no_scan_before = -math.inf  # when full of live keys, the earliest expiry
 
     def first_use(self, key: str, ttl: float) -> bool:
         now = self._clock()
         with self._lock:
+            self._forget_expired_in_front(now)
             until = self._until.get(key)
             if until is not None and now < until:
                 return False
-            if len(self._until) >= self._max_entries:
-                self._forget_expired(now)
+            if len(self._until) >= self._max_entries and now >= self._no_scan_before:
+                self._forget_expired(now)  # keys remembered for different windows
             if len(self._until) >= self._max_entries:
                 raise ReplayCacheUnavailable("the DPoP replay cache is full")
             self._until[key] = now + ttl
+            self._until.move_to_end(key)
             return True
 
     def __len__(self) -> int:
         return len(self._until)
 
+    def _forget_expired_in_front(self, now: float) -> None:
+        while self._until:
+            key, until = next(iter(self._until.items()))
+            if until > now:
+                return
+            del self._until[key]
+
     def _forget_expired(self, now: float) -> None:
         for key in [key for key, until in self._until.items() if until <= now]:
             del self._until[key]
+        self._no_scan_before = min(self._until.values(), default=-math.inf)
 
 
 class RedisReplayCache:
