@@ -30,7 +30,13 @@ from authserver.keys import ALGORITHMS, DEFAULT_ALGORITHM, KeyStoreError, curren
 from authserver.models import OAuthClient
 from authserver.models.clients import DEVICE_CODE_GRANT_TYPE, TOKEN_EXCHANGE
 from authserver.numbers import AsciiIntRange
-from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
+from authserver.oauth.registration import (
+    ClientSpec,
+    RegistrationError,
+    audited_changes,
+    change,
+    register,
+)
 from authserver.orgs_cli import orgs_cli
 from authserver.outbox import worker as outbox_worker
 from authserver.outbox.cli import mail_cli
@@ -491,7 +497,9 @@ def clients_update(
     except RegistrationError as error:
         raise _bad_parameter(error) from None
     if changed:
-        audit.record("client.changed", target_type="client", target_id=client_id, fields=changed)
+        audit.record(
+            "client.changed", target_type="client", target_id=client_id, **audited_changes(changed)
+        )
     db.session.commit()
     click.echo(f"{client_id}: " + (", ".join(changed) + " changed" if changed else "no change"))
     if secret:

@@ -24,7 +24,13 @@ from authserver.extensions import db
 from authserver.models import AuthorizationCode, Consent, GrantFamily, OAuthClient, RefreshToken
 from authserver.models.clients import GRANT_TYPES
 from authserver.models.users import like_prefix
-from authserver.oauth.registration import ClientSpec, RegistrationError, change, register
+from authserver.oauth.registration import (
+    ClientSpec,
+    RegistrationError,
+    audited_changes,
+    change,
+    register,
+)
 from authserver.oauth.scopes import SCOPES
 
 KINDS = ("public", "confidential")
@@ -151,7 +157,7 @@ def edit_client(client_id: str) -> Response:
         context = _detail_context(found, error=str(error))
         return page("client.html", status=400, client=found, **context)
     if changed:
-        _record("client.changed", client_id, fields=changed)
+        _record("client.changed", client_id, **audited_changes(changed))
     return done("admin.client", client_id=client_id)
 
 
@@ -159,10 +165,10 @@ def edit_client(client_id: str) -> Response:
 def rotate_secret(client_id: str) -> Response:
     found = _client(client_id)
     try:
-        _, secret = change(found, {}, rotate_secret=True)
+        changed, secret = change(found, {}, rotate_secret=True)
     except RegistrationError:
         abort(409, "This client has no secret to rotate (public or private_key_jwt).")
-    _record("client.changed", client_id, fields=["client_secret"])
+    _record("client.changed", client_id, **audited_changes(changed))
     db.session.commit()
     return page("client_secret.html", client=found, secret=secret, created=False)
 

@@ -302,10 +302,11 @@ CHANGEABLE = (
 
 def change(
     client: OAuthClient, changes: dict[str, Any], *, rotate_secret: bool = False
-) -> tuple[list[str], str | None]:
+) -> tuple[dict[str, tuple[Any, Any]], str | None]:
     """Apply `changes` (fields of CHANGEABLE) once the client as it would then be passes
-    every registration rule; with `rotate_secret`, replace the secret. Returns the names of
-    the fields that changed and the new raw secret (shown once). The caller commits."""
+    every registration rule; with `rotate_secret`, replace the secret. Returns the fields
+    that changed, each with its value before and after (audited_changes), and the new raw
+    secret (shown once). The caller commits."""
     future = {field: changes.get(field, getattr(client, field)) for field in CHANGEABLE}
     validate(
         ClientSpec(
@@ -329,19 +330,42 @@ def change(
     if rotate_secret and client.client_secret_hash is None:
         kind = "public" if client.is_public else "private_key_jwt"
         raise RegistrationError("rotate_secret", f"a {kind} client has no secret")
-    changed = []
+    changed: dict[str, tuple[Any, Any]] = {}
     for field, value in future.items():
         value = _stored_form(field, value)
-        if getattr(client, field) != value:
+        before = getattr(client, field)
+        if before != value:
             setattr(client, field, value)
-            changed.append(field)
+            changed[field] = (before, value)
     secret = None
     if rotate_secret:
         secret = new_secret()
         client.client_secret_hash = sha256_hex(secret)
-        changed.append("client_secret")
+        changed["client_secret"] = (None, None)  # named, never shown
     db.session.flush()
     return changed, secret
+
+
+def audited_changes(changed: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """What the audit event of a change records: the fields that changed, and for each the
+    value before and after (who pointed a redirect URI, a jwks_uri or the back-channel
+    logout URI elsewhere, and from what). Keys by their RFC 7638 thumbprints; a secret by
+    name only."""
+    values = {
+        field: {"from": _audited_value(field, before), "to": _audited_value(field, after)}
+        for field, (before, after) in changed.items()
+        if field != "client_secret"
+    }
+    return {"fields": list(changed), "values": values}
+
+
+def _audited_value(field: str, value: Any) -> Any:
+    if field != "jwks" or value is None:
+        return value
+    try:
+        return [key.thumbprint() for key in parse_jwks(value)]
+    except ValueError:
+        return "(not a valid JWK Set)"
 
 
 def _stored_form(field: str, value: Any) -> Any:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from authserver.extensions import db
 from authserver.models import AuditEvent, OAuthClient, User
 from authserver.models.clients import DEVICE_CODE_GRANT_TYPE
+from authserver.oauth.client_jwks import parse_jwks
 from tests.admin.conftest import post
 from tests.admin.test_clients import CALLBACK, new_client_form
 from tests.oauth_helpers import register_client
@@ -261,6 +262,7 @@ def test_a_key_client_moves_from_pasted_keys_to_a_jwks_uri(
     console: Callable[[User], FlaskClient], admin_operator: User
 ) -> None:
     client = key_client()
+    client_jwks_before = client.jwks
     http = console(admin_operator)
     path = f"/admin/clients/{client.client_id}"
     both = post(http, path, edit_form(client, jwks_uri=JWKS_URI), page=path)
@@ -273,6 +275,13 @@ def test_a_key_client_moves_from_pasted_keys_to_a_jwks_uri(
     moved = OAuthClient.find(client.client_id)
     assert moved.jwks is None and moved.jwks_uri == JWKS_URI
     assert changed_fields() == [{"jwks", "jwks_uri"}]
+    # Who handed the client's identity to other keys, and from which: the audit says.
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event_type == "client.changed"))
+    thumbprints = [key.thumbprint() for key in parse_jwks(client_jwks_before)]
+    assert event.details["values"] == {
+        "jwks": {"from": thumbprints, "to": None},
+        "jwks_uri": {"from": None, "to": JWKS_URI},
+    }
 
 
 @pytest.mark.parametrize(

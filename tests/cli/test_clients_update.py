@@ -29,7 +29,16 @@ def test_update_replaces_the_fields_named_and_audits_which(initialized: Operator
         "SELECT details FROM audit_events WHERE event_type = 'client.changed'"
     )
     details = json.loads(details) if isinstance(details, str) else details
-    assert details == {"fields": ["name", "redirect_uris"]}
+    assert details == {
+        "fields": ["name", "redirect_uris"],
+        "values": {
+            "name": {"from": "Notes", "to": "Notes 2"},
+            "redirect_uris": {
+                "from": ["https://a.example/cb"],
+                "to": ["https://b.example/cb", "https://c.example/cb"],
+            },
+        },
+    }
 
 
 def test_rotating_the_secret_prints_a_new_one_once(initialized: Operator) -> None:
@@ -42,6 +51,11 @@ def test_rotating_the_secret_prints_a_new_one_once(initialized: Operator) -> Non
     )
     assert stored == sha256_hex(secret) != sha256_hex(client["client_secret"])
     assert secret not in json.dumps(initialized.query("SELECT details FROM audit_events"))
+    [(details,)] = initialized.query(
+        "SELECT details FROM audit_events WHERE event_type = 'client.changed'"
+    )
+    details = json.loads(details) if isinstance(details, str) else details
+    assert details == {"fields": ["client_secret"], "values": {}}
 
 
 def test_nothing_to_change_changes_nothing(initialized: Operator) -> None:
