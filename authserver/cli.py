@@ -46,6 +46,7 @@ from authserver.services.sync import (
     RolesInUse,
     SyncResult,
     apply_document,
+    describe_assignments,
     record_synced,
     sync_auth_manifest,
 )
@@ -627,7 +628,7 @@ def demo_setup() -> None:
 @click.option(
     "--prune-assignments",
     is_flag=True,
-    help="Also take removed roles away from the members who hold them.",
+    help="Also take removed roles away from the members and teams that hold them.",
 )
 def services_sync(manifest_file: click.utils.LazyFile, prune_assignments: bool) -> None:
     """Apply a manifest (the same JSON as PUT /api/v1/services/{service}/manifest)."""
@@ -648,7 +649,7 @@ def _apply_manifest(document: object, *, prune: bool, actor: str) -> SyncResult:
     except RolesInUse as in_use:
         db.session.rollback()
         raise click.ClickException(
-            f"{in_use.count} member role assignment(s) would be removed; "
+            f"{describe_assignments(in_use.members, in_use.teams)} would be removed; "
             "run again with --prune-assignments to remove them"
         ) from None
     db.session.commit()

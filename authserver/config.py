@@ -73,8 +73,9 @@ DURATIONS: dict[str, Duration] = {
     "PAR_TTL": Duration(60, 10, 600),
     # How long a fetched jwks_uri is reused before it is fetched again (private_key_jwt).
     "CLIENT_JWKS_CACHE_TTL": Duration(300, 0, 86400),
-    # How soon a jwks_uri may be fetched again for a kid its kept keys lack (never 0: a
-    # stranger's assertions with made-up kids would each cost a fetch).
+    # How soon a jwks_uri may be fetched again for a kid its kept keys lack, or after a
+    # fetch of it failed (never 0: a stranger's assertions with made-up kids, or a client's
+    # assertions while its jwks_uri is down, would each cost a fetch).
     "CLIENT_JWKS_REFETCH_INTERVAL": Duration(5, 1, 300),
 }
 

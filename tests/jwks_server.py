@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socketserver
 import threading
 from typing import Any
 
@@ -12,13 +13,15 @@ from werkzeug.serving import make_server
 class JWKSServer:
     """A client's jwks_uri: a real HTTP server on loopback that counts its fetches."""
 
-    def __init__(self, document: dict | bytes) -> None:
-        self.document, self.fetches = document, 0
+    def __init__(self, document: dict | bytes, status: int = 200) -> None:
+        self.document, self.status, self.fetches = document, status, 0
         app = Flask("jwks")
 
         @app.get("/jwks.json")
         def jwks() -> Any:
             self.fetches += 1
+            if self.status != 200:
+                return "failing on purpose", self.status
             if isinstance(self.document, bytes):
                 return self.document, 200, {"Content-Type": "application/json"}
             return jsonify(self.document)
@@ -30,4 +33,27 @@ class JWKSServer:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+class HangingUpServer:
+    """A jwks_uri nobody answers: a loopback listener that closes each connection without a
+    word (the fetch fails as unreachable) and counts them."""
+
+    def __init__(self) -> None:
+        self.fetches = 0
+        owner = self
+
+        class HangUp(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                owner.fetches += 1  # the server closes the connection when this returns
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), HangUp)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
         self.thread.join(timeout=10)

@@ -25,6 +25,7 @@ from authserver.models import (
 )
 from authserver.numbers import ascii_uuid
 from authserver.oauth import families
+from authserver.oauth.families import RevocationReason
 from authserver.orgs import invitations
 from authserver.services.auth_manifest import AUTH_SERVICE
 
@@ -103,7 +104,9 @@ def find_own_session(user: User, session_id: str) -> Session | None:
     return found if found is not None and found.user_id == user.id else None
 
 
-def disconnect_app(user: User, client_id: str, reason: str = "user_revoked") -> OAuthClient | None:
+def disconnect_app(
+    user: User, client_id: str, reason: RevocationReason = RevocationReason.USER_REVOKED
+) -> OAuthClient | None:
     """Forget the consent and revoke every grant the person gave the client."""
     client = OAuthClient.find(client_id)
     if client is None:

@@ -12,6 +12,7 @@ from authserver.credentials import api_keys
 from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions
+from authserver.oauth.families import RevocationReason
 from authserver.oauth.scopes import SCOPES
 from authserver.orgs import invitations
 from authserver.orgs.service import OrgError
@@ -60,7 +61,7 @@ def end_session(session_id: str) -> Response | tuple[str, int]:
             gettext("Session not found"), gettext("It may have ended already."), status=404
         )
     is_current = target.id == current.id
-    sessions.end(target, reason="user_ended")
+    sessions.end(target, reason=RevocationReason.USER_ENDED)
     db.session.commit()
     if is_current:
         response = redirect(url_for("identity.sign_in"), code=303)

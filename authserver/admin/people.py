@@ -24,6 +24,7 @@ from authserver.extensions import db
 from authserver.identity import accounts, sessions
 from authserver.models import AuditEvent, GrantFamily, Session, User
 from authserver.models.users import PLATFORM_ROLES
+from authserver.oauth.families import RevocationReason
 
 RECENT_EVENTS = 20
 
@@ -148,14 +149,14 @@ def end_session(user_id: str, session_id: str) -> Response:
     if found.id == operator().session.id:
         abort(409, "This is your own console session; sign out from your account page.")
     _record("user.session_ended", user, session_id=str(found.id))
-    sessions.end(found, reason=accounts.ADMIN_REASON)
+    sessions.end(found, reason=RevocationReason.ADMIN)
     return done("admin.person", user_id=user_id)
 
 
 @admin.post("/people/<user_id>/grants/<client_id>/revoke")
 def revoke_grants(user_id: str, client_id: str) -> Response:
     user = _changeable(user_id)
-    client = account_queries.disconnect_app(user, client_id, reason=accounts.ADMIN_REASON)
+    client = account_queries.disconnect_app(user, client_id, reason=RevocationReason.ADMIN)
     if client is None:
         abort(404, "The person holds no grant for this client.")
     _record("consent.revoked", user, client_id=client.client_id)

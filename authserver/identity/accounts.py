@@ -17,10 +17,7 @@ from authserver.identity.passwords import PasswordPolicyError, hash_password
 from authserver.models import GrantFamily, PlatformRole, Session, User
 from authserver.models.users import PLATFORM_ROLES, normalize_email
 from authserver.oauth import families
-
-# The reason stored on every grant family and session an operator ends (audit "admin").
-ADMIN_REASON = "admin"
-
+from authserver.oauth.families import RevocationReason
 
 # Longer than any password the policy accepts, so a form may cut its input here and still
 # have the policy refuse it.
@@ -102,7 +99,9 @@ class SignedOut:
     grants: int
 
 
-def sign_out_everywhere(user: User, *, reason: str = ADMIN_REASON) -> SignedOut:
+def sign_out_everywhere(
+    user: User, *, reason: RevocationReason = RevocationReason.ADMIN
+) -> SignedOut:
     """End every session of the person and revoke every grant family they hold, offline
     ones included: their refresh tokens stop at once, and their access tokens are inactive
     at introspection and /userinfo. The reason goes on each revocation and audit event.
@@ -129,9 +128,6 @@ def disable(user: User, *, actor_user_id: uuid.UUID | None = None) -> SignedOut:
     return sign_out_everywhere(user)
 
 
-RELEASED_REASON = "address_released"
-
-
 def release_unverified_address(user: User) -> None:
     """An account whose address was never proved gives it up to the person who proves it
     (an upstream that verified it). Otherwise whoever registered the address first, with a
@@ -148,9 +144,9 @@ def release_unverified_address(user: User) -> None:
         target_type="user",
         target_id=str(user.id),
         email=former,
-        reason=RELEASED_REASON,
+        reason=RevocationReason.ADDRESS_RELEASED,
     )
-    sign_out_everywhere(user, reason=RELEASED_REASON)
+    sign_out_everywhere(user, reason=RevocationReason.ADDRESS_RELEASED)
 
 
 def enable(user: User, *, actor_user_id: uuid.UUID | None = None) -> None:

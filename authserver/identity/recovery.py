@@ -11,10 +11,9 @@ from authserver.identity import accounts, sessions, verification
 from authserver.identity.passwords import hash_password, verify_password
 from authserver.mail import limits, messages
 from authserver.models import Session, User, VerificationToken
+from authserver.oauth.families import RevocationReason
 
 RESET = "password_reset"
-# The audit reason on every session and grant a reset ends.
-RESET_REASON = "password_reset"
 
 
 class WrongPassword(Exception):
@@ -54,13 +53,13 @@ def reset(raw: str, new_password: str) -> User | None:
     user.password_hash = hash_password(new_password)
     user.email_verified = True  # the link reached the address
     VerificationToken.retire_all(user.id, RESET)
-    ended = accounts.sign_out_everywhere(user, reason=RESET_REASON)
+    ended = accounts.sign_out_everywhere(user, reason=RevocationReason.PASSWORD_RESET)
     audit.record(
         "password.reset",
         actor_user_id=user.id,
         target_type="user",
         target_id=str(user.id),
-        reason=RESET_REASON,
+        reason=RevocationReason.PASSWORD_RESET,
         sessions=ended.sessions,
         grants=ended.grants,
     )
@@ -80,7 +79,7 @@ def change(session: Session, current_password: str, new_password: str) -> None:
     user.password_hash = hash_password(new_password)
     for other in Session.all_of(user.id):
         if other.id != session.id:
-            sessions.end(other, reason="password_changed")
+            sessions.end(other, reason=RevocationReason.PASSWORD_CHANGED)
     audit.record(
         "password.changed", actor_user_id=user.id, target_type="user", target_id=str(user.id)
     )

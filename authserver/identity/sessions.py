@@ -19,10 +19,25 @@ from authserver.extensions import db, login_manager
 from authserver.hashing import new_secret, sha256_hex
 from authserver.models import GrantFamily, Session, User
 from authserver.oauth import families
+from authserver.oauth.families import RevocationReason
 from authserver.oidc import backchannel
 
 # Refresh last_used_at at most this often: a write per page view is not worth it.
 TOUCH_INTERVAL = timedelta(minutes=1)
+
+# The reasons a session ends with (end() passes them on to the grants it revokes); the
+# others are for grants alone. docs/operations.md's "Revocation reasons" says which is which.
+END_REASONS = frozenset(
+    {
+        RevocationReason.LOGOUT,
+        RevocationReason.USER_ENDED,
+        RevocationReason.NEW_SIGN_IN,
+        RevocationReason.PASSWORD_CHANGED,
+        RevocationReason.PASSWORD_RESET,
+        RevocationReason.ADMIN,
+        RevocationReason.ADDRESS_RELEASED,
+    }
+)
 
 
 def start(
@@ -63,7 +78,7 @@ def sign_in(
     previous = current()
     if previous is None or previous.user_id != user.id:
         if previous is not None:
-            end(previous, reason="new_sign_in")
+            end(previous, reason=RevocationReason.NEW_SIGN_IN)
         return start(user, methods, settings, auth_time)
     return _reauthenticated(previous, methods, settings, auth_time)
 
@@ -132,7 +147,7 @@ def _touch(session: Session, settings: Settings) -> None:
     db.session.flush()
 
 
-def end(session: Session, *, reason: str) -> None:
+def end(session: Session, *, reason: RevocationReason) -> None:
     """Delete the session (its cookie is then worthless on every instance at once), revoke
     the grants it started, except offline_access ones, which a person granted precisely to
     outlive the session (OIDC Core §11), and queue a logout token for each client that holds

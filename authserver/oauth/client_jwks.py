@@ -7,7 +7,10 @@ worker for AUTHSERVER_CLIENT_JWKS_CACHE_TTL seconds, so a client's assertions do
 cost a fetch. An assertion naming a `kid` the kept set lacks (the client rotated its keys)
 fetches the jwks_uri again before it is refused, as OIDC Core §10.1.1 expects of a verifier;
 that refetch happens at most once per AUTHSERVER_CLIENT_JWKS_REFETCH_INTERVAL seconds per
-jwks_uri, so assertions with made-up kids cannot make us fetch in a loop.
+jwks_uri, so assertions with made-up kids cannot make us fetch in a loop. A fetch that fails
+(unreachable, not 200, not a key set) is remembered for that interval too: a jwks_uri that
+is down refuses its client's assertions at once instead of being fetched for each of them,
+and after the interval one fetch tries it again.
 """
 
 from __future__ import annotations
@@ -93,23 +96,27 @@ def fetch_jwks(uri: str) -> KeySet:
 
 
 class JWKSCache:
-    """jwks_uri -> (fetched at, key set), per worker; and when each jwks_uri was last fetched
-    for an unknown kid, whether that fetch worked or not."""
+    """jwks_uri -> (fetched at, key set), per worker; when each jwks_uri was last fetched
+    for an unknown kid, whether that fetch worked or not; and when a fetch of it last failed."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._entries: dict[str, tuple[float, KeySet]] = {}
         self._refetched_at: dict[str, float] = {}
+        self._failed_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def get(
         self, uri: str, ttl: int, *, kid: str | None = None, refetch_interval: int = 5
     ) -> KeySet:
         """The key set of `uri`. One that lacks `kid` is fetched again, unless `uri` was
-        fetched (or a refetch tried) less than `refetch_interval` seconds ago."""
+        fetched (or a refetch tried) less than `refetch_interval` seconds ago. No kept set
+        and a fetch that failed less than `refetch_interval` seconds ago: JWKSUnavailable,
+        without a fetch."""
         now = self._clock()
         entry = self._entries.get(uri)
         if entry is None or now - entry[0] >= ttl:
+            self._claim_fetch(uri, now, refetch_interval)
             return self._fetch(uri, now)
         fetched_at, key_set = entry
         if kid is None or has_kid(key_set, kid):
@@ -121,6 +128,19 @@ class JWKSCache:
         except JWKSUnavailable as error:
             log.warning("refetch of %s for an unknown kid failed: %s", uri, error)
             return key_set  # the kept keys still verify what they signed
+
+    def _claim_fetch(self, uri: str, now: float, interval: int) -> None:
+        """Refuse a jwks_uri whose last fetch failed less than `interval` seconds ago; after
+        that, claim the one retry: callers at the same moment are refused, not fetching too."""
+        with self._lock:
+            failed_at = self._failed_at.get(uri)
+            if failed_at is None:
+                return
+            if now - failed_at < interval:
+                raise JWKSUnavailable(
+                    f"jwks_uri failed {now - failed_at:.0f} s ago; not fetched again yet"
+                )
+            self._failed_at[uri] = now
 
     def _may_refetch(self, uri: str, now: float, fetched_at: float, interval: int) -> bool:
         """Claim the one refetch this interval allows; two callers at once get one claim."""
@@ -134,11 +154,19 @@ class JWKSCache:
             return True
 
     def _fetch(self, uri: str, now: float) -> KeySet:
-        key_set = fetch_jwks(uri)
+        try:
+            key_set = fetch_jwks(uri)
+        except JWKSUnavailable:
+            with self._lock:
+                if len(self._failed_at) > 1000:
+                    self._failed_at.clear()
+                self._failed_at[uri] = now
+            raise
         with self._lock:
             if len(self._entries) > 1000:
                 self._entries.clear()
             self._entries[uri] = (now, key_set)
+            self._failed_at.pop(uri, None)
         return key_set
 
 

@@ -23,6 +23,7 @@ from authserver.keys import current_key_store
 from authserver.models import OAuthClient, RefreshToken
 from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth import families, store
+from authserver.oauth.families import RevocationReason
 from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, PERSON, SUBJECT_KIND_CLAIM
 
 
@@ -160,7 +161,10 @@ class RevocationEndpoint(RefusesUnknownHintsWith400, AuthlibRevocationEndpoint):
         else:
             return
         families.revoke(
-            family_id, "client_revoked", utcnow(), actor_client_id=request.client.client_id
+            family_id,
+            RevocationReason.CLIENT_REVOKED,
+            utcnow(),
+            actor_client_id=request.client.client_id,
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -29,6 +30,33 @@ from authserver.oauth import store
 
 _SEAL_INFO = b"authserver refresh-token successor v1"
 _NONCE_BYTES = 12
+
+
+class RevocationReason(StrEnum):
+    """Why a grant family was revoked or a session ended: stored on the family
+    (`revoked_reason`, at most 30 characters) and the `reason` of the audit event. Ending a
+    session revokes the grants it started with the session's reason. Every reason is
+    explained in docs/operations.md ("Revocation reasons"); a unit test holds the two in
+    step, and another refuses a reason written as a bare string at a call site."""
+
+    # Sessions end with these (identity/sessions.py END_REASONS), and so do their grants.
+    LOGOUT = "logout"
+    USER_ENDED = "user_ended"
+    NEW_SIGN_IN = "new_sign_in"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    ADMIN = "admin"
+    ADDRESS_RELEASED = "address_released"
+    # Only grants are revoked with these.
+    REFRESH_REUSE = "refresh_reuse"
+    REFRESH_REUSE_OTHER_CLIENT = "refresh_reuse_other_client"
+    REFRESH_SUCCESSOR_TAMPERED = "refresh_successor_tampered"
+    CODE_REPLAY = "code_replay"
+    CLIENT_REVOKED = "client_revoked"
+    USER_REVOKED = "user_revoked"
+    USER_DISABLED = "user_disabled"
+    MEMBERSHIP_REMOVED = "membership_removed"
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
 
 
 class RefreshRefused(Exception):
@@ -83,7 +111,11 @@ def mint_refresh_token(family: GrantFamily, settings: Settings, now: datetime) -
 
 
 def revoke(
-    family_id: uuid.UUID, reason: str, now: datetime, *, actor_client_id: str | None = None
+    family_id: uuid.UUID,
+    reason: RevocationReason,
+    now: datetime,
+    *,
+    actor_client_id: str | None = None,
 ) -> None:
     """revoke_family for a family known by its id (the token paths read plain rows)."""
     family = db.session.get(GrantFamily, family_id)
@@ -92,12 +124,15 @@ def revoke(
 
 
 def revoke_family(
-    family: GrantFamily, reason: str, now: datetime, *, actor_client_id: str | None = None
+    family: GrantFamily,
+    reason: RevocationReason,
+    now: datetime,
+    *,
+    actor_client_id: str | None = None,
 ) -> None:
     """Revoke everything the family issued: its refresh tokens now, its access tokens through
     the family id they carry (introspection reports them inactive). The first revocation
-    is an audit event with its reason (logout, refresh_reuse, code_replay, client_revoked,
-    user_revoked, ...)."""
+    is an audit event with its reason."""
     if family.revoked_at is None:
         family.revoked_at = now
         family.revoked_reason = reason
@@ -129,7 +164,7 @@ def rotate(
     raw: a new one, or on a retry within the grace window the same one again."""
     family = token.family
     if token.client_id != client.id:
-        revoke(family.id, "refresh_reuse_other_client", now)
+        revoke(family.id, RevocationReason.REFRESH_REUSE_OTHER_CLIENT, now)
         raise RefreshRefused("refresh token presented by another client")
     if family.revoked_at is not None or token.revoked_at is not None:
         raise RefreshRefused("refresh token revoked")
@@ -140,7 +175,7 @@ def rotate(
     grace = timedelta(seconds=settings.refresh_grace_period)
     if settings.refresh_grace_period and now - token.rotated_at <= grace:
         return _replay_successor(presented_raw, token, family, now)
-    revoke(family.id, "refresh_reuse", now)
+    revoke(family.id, RevocationReason.REFRESH_REUSE, now)
     raise RefreshRefused("rotated-out refresh token reused")
 
 
@@ -174,7 +209,7 @@ def _replay_successor(
         try:
             raw = unseal(raw, row.successor_ciphertext)
         except InvalidTag:
-            revoke(family.id, "refresh_successor_tampered", now)
+            revoke(family.id, RevocationReason.REFRESH_SUCCESSOR_TAMPERED, now)
             raise RefreshRefused("sealed successor does not open") from None
         row = successor
     if row.revoked_at is not None:

@@ -31,6 +31,7 @@ from authserver.mfa.amr import is_multi_factor
 from authserver.models import AuthorizationCode, GrantFamily, OAuthClient
 from authserver.models.clients import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth import claims, dpop, families, store
+from authserver.oauth.families import RevocationReason
 from authserver.oauth.parameters import normalize_scope
 from authserver.oauth.resources import token_resource
 from authserver.oauth.scopes import SERVICE_SCOPES
@@ -57,13 +58,9 @@ class OrganizationRefused(InvalidGrantError):
     revokes the family with: MEMBERSHIP_REMOVED, or SECOND_FACTOR_REQUIRED when the person is
     still a member but the org now asks for a second factor the grant's sign-in lacked."""
 
-    def __init__(self, description: str, reason: str) -> None:
+    def __init__(self, description: str, reason: RevocationReason) -> None:
         super().__init__(description)
         self.reason = reason
-
-
-MEMBERSHIP_REMOVED = "membership_removed"
-SECOND_FACTOR_REQUIRED = "second_factor_required"
 
 
 def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: str | None) -> Grant:
@@ -85,11 +82,12 @@ def with_org_claims(grant: Grant, organization_id: uuid.UUID | None, service: st
         except claims.SecondFactorRequired:
             raise OrganizationRefused(
                 "The organization requires a second factor: sign in again.",
-                SECOND_FACTOR_REQUIRED,
+                RevocationReason.SECOND_FACTOR_REQUIRED,
             ) from None
         if scoped is None:
             raise OrganizationRefused(
-                "The person is no longer a member of that organization.", MEMBERSHIP_REMOVED
+                "The person is no longer a member of that organization.",
+                RevocationReason.MEMBERSHIP_REMOVED,
             )
         access_extra.update(scoped)
     return dataclasses.replace(grant, access_claims=access_extra, id_claims=extra)
@@ -204,7 +202,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
         if code.family_id is not None:
             families.revoke(
-                code.family_id, "code_replay", utcnow(), actor_client_id=client.client_id
+                code.family_id,
+                RevocationReason.CODE_REPLAY,
+                utcnow(),
+                actor_client_id=client.client_id,
             )
 
     def authenticate_user(self, authorization_code: store.Code) -> store.Person | None:
@@ -298,7 +299,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.") from None
         family = token.family
         if not family.user.is_active:
-            families.revoke(family.id, "user_disabled", utcnow())
+            families.revoke(family.id, RevocationReason.USER_DISABLED, utcnow())
             raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         # RFC 6749 §6: Authlib has refused a scope wider than the token's; a narrower one
         # is this response's only, and the family keeps what was granted.

@@ -13,6 +13,7 @@ from joserfc.jwk import KeySet
 from authserver.config import current_settings
 from authserver.identity import sessions
 from authserver.keys import ALGORITHMS, current_key_store
+from authserver.oauth.families import RevocationReason
 from authserver.oauth.parameters import check_parameter_lengths
 
 
@@ -37,4 +38,4 @@ class EndSessionEndpoint(AuthlibEndSessionEndpoint):
     def end_session(self, end_session_request: Any) -> None:
         session = sessions.current()
         if session is not None:
-            sessions.end(session, reason="logout")
+            sessions.end(session, reason=RevocationReason.LOGOUT)

@@ -65,10 +65,27 @@ class RolesInUse(Exception):
 
     def __init__(self, holders: list[dict[str, str]], *, members: int, teams: int) -> None:
         self.count = members + teams
-        super().__init__(f"{self.count} member or team role assignment(s) would be removed")
+        super().__init__(f"{describe_assignments(members, teams)} would be removed")
         self.holders = holders
         self.members = members
         self.teams = teams
+
+
+def describe_assignments(members: int, teams: int) -> str:
+    """The assignments a sync would take away, in plain English for the CLI and the log:
+    "1 member role assignment and 2 team role assignments" (the console says the same
+    through ngettext, admin/services.py:in_use)."""
+    parts = [
+        _counted(members, "member role assignment"),
+        _counted(teams, "team role assignment"),
+    ]
+    return " and ".join(part for part in parts if part) or "no role assignments"
+
+
+def _counted(count: int, noun: str) -> str:
+    if not count:
+        return ""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 class ReservedService(Exception):

@@ -18,9 +18,9 @@ from joserfc.jwk import ECKey, RSAKey
 
 from authserver.extensions import db
 from authserver.models import User
-from authserver.oauth.client_jwks import JWKSCache
+from authserver.oauth.client_jwks import JWKSCache, JWKSUnavailable
 from tests.factories import make_user
-from tests.jwks_server import JWKSServer
+from tests.jwks_server import HangingUpServer, JWKSServer
 from tests.oauth_helpers import ISSUER, RegisteredClient, issue_code, pkce_pair, register_client
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -288,6 +288,92 @@ def test_a_failed_refetch_for_an_unknown_kid_is_invalid_client_and_keeps_the_old
     assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
     assert jwks_server.fetches == 2
     assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
+
+
+def refused_at_once(http: FlaskClient, by_uri: RegisteredClient, person: User) -> None:
+    refused = redeem_with(http, by_uri, person, assertion(by_uri.client_id))
+    assert refused.status_code == 401 and refused.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [{"status": 500}, {"status": 404}, {"document": b"not json"}, {"document": {"keys": []}}],
+    ids=["500", "404", "not-json", "no-keys"],
+)
+def test_a_failing_jwks_uri_is_fetched_again_only_after_the_interval(
+    app: Flask, http: FlaskClient, person: User, jwks_clock: Clock, failing: dict
+) -> None:
+    server = JWKSServer(failing.get("document", public_jwks(RSA)), failing.get("status", 200))
+    try:
+        by_uri = key_client(jwks=None, jwks_uri=server.uri)
+        for _ in range(3):
+            refused_at_once(http, by_uri, person)
+        assert server.fetches == 1
+        server.document, server.status = public_jwks(RSA), 200  # the client fixed it
+        jwks_clock.now += REFETCH_INTERVAL - 1
+        refused_at_once(http, by_uri, person)
+        assert server.fetches == 1
+        jwks_clock.now += 1
+        healed = redeem_with(http, by_uri, person, assertion(by_uri.client_id))
+        assert healed.status_code == 200, healed.json
+        assert server.fetches == 2
+    finally:
+        server.stop()
+
+
+def test_an_unreachable_jwks_uri_is_tried_once_per_interval(
+    app: Flask, http: FlaskClient, person: User, jwks_clock: Clock
+) -> None:
+    server = HangingUpServer()
+    try:
+        by_uri = key_client(jwks=None, jwks_uri=server.uri)
+        for _ in range(3):
+            refused_at_once(http, by_uri, person)
+        assert server.fetches == 1
+        jwks_clock.now += REFETCH_INTERVAL
+        for _ in range(3):
+            refused_at_once(http, by_uri, person)
+        assert server.fetches == 2
+    finally:
+        server.stop()
+
+
+def test_a_failed_fetch_when_the_kept_keys_expire_is_remembered_too(
+    app: Flask, http: FlaskClient, person: User, jwks_server: JWKSServer, jwks_clock: Clock
+) -> None:
+    by_uri = key_client(jwks=None, jwks_uri=jwks_server.uri)
+    assert redeem_with(http, by_uri, person, assertion(by_uri.client_id)).status_code == 200
+    jwks_server.status = 500
+    jwks_clock.now += 300  # AUTHSERVER_CLIENT_JWKS_CACHE_TTL's default: the kept keys expire
+    for _ in range(3):
+        refused_at_once(http, by_uri, person)
+    assert jwks_server.fetches == 2
+
+
+def test_a_failing_jwks_uri_retried_by_callers_at_once_costs_one_fetch() -> None:
+    clock, callers = Clock(), 5
+    cache, server = JWKSCache(clock=clock), JWKSServer(public_jwks(RSA), status=500)
+    try:
+        with pytest.raises(JWKSUnavailable):
+            cache.get(server.uri, 300, refetch_interval=REFETCH_INTERVAL)
+        clock.now += REFETCH_INTERVAL
+        barrier, refused = threading.Barrier(callers), []
+
+        def call() -> None:
+            barrier.wait()
+            try:
+                cache.get(server.uri, 300, refetch_interval=REFETCH_INTERVAL)
+            except JWKSUnavailable:
+                refused.append(True)
+
+        threads = [threading.Thread(target=call) for _ in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        server.stop()
+    assert len(refused) == callers and server.fetches == 2
 
 
 def test_unknown_kids_sent_at_once_cost_one_refetch(jwks_server: JWKSServer) -> None:

@@ -126,6 +126,20 @@ def test_with_the_window_off_a_repeat_is_reuse(
     assert the_family().revoked_reason == "refresh_reuse"
 
 
+def test_a_retry_whose_sealed_successor_was_altered_revokes_the_family(
+    http: FlaskClient, client: RegisteredClient, first_tokens: dict
+) -> None:
+    successor = refresh(http, client, first_tokens["refresh_token"]).json["refresh_token"]
+    rotated = db.session.scalar(select(RefreshToken).where(RefreshToken.rotated_at.is_not(None)))
+    sealed = rotated.successor_ciphertext
+    rotated.successor_ciphertext = sealed[:-1] + bytes([sealed[-1] ^ 1])  # the row was changed
+    db.session.commit()
+    retry = refresh(http, client, first_tokens["refresh_token"])
+    assert retry.status_code == 400 and retry.json["error"] == "invalid_grant"
+    assert the_family().revoked_reason == "refresh_successor_tampered"
+    assert refresh(http, client, successor).json["error"] == "invalid_grant"
+
+
 def test_a_token_presented_by_another_client_is_reuse(
     http: FlaskClient, first_tokens: dict, client: RegisteredClient
 ) -> None:

@@ -16,8 +16,13 @@ import pytest
 from alembic.script import ScriptDirectory
 from argon2 import PasswordHasher
 
+from authserver import create_app
+from authserver.extensions import db
 from authserver.hashing import sha256_hex
+from authserver.models import Role
 from tests.cli.conftest import PROJECT_ROOT, Operator, base_env, one_line_error
+from tests.conftest import make_settings
+from tests.factories import make_member, make_org, make_team, make_user
 
 HEAD_REVISION = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
 
@@ -514,6 +519,66 @@ def test_services_sync_refuses_the_servers_own_auth_manifest(
     assert result.returncode == 2 and "belongs to the server" in one_line_error(result)
     roles = operator.query("SELECT name FROM roles WHERE service = 'auth' ORDER BY name")
     assert roles == [("admin",), ("member",), ("owner",)]
+
+
+BILLING = {
+    "service": "billing",
+    "permissions": [{"resource": "invoice", "action": "read"}],
+    "roles": [
+        {"name": "viewer", "permissions": ["invoice:read"]},
+        {"name": "clerk", "permissions": ["invoice:read"]},
+    ],
+}
+
+
+def billing_held_by(operator: Operator, tmp_path: Path, *, members: int, teams: int) -> Path:
+    """billing synced, its viewer role given to so many members and its clerk role to so
+    many teams of one org; returns a manifest file that removes both roles."""
+    declared, removing = tmp_path / "billing.json", tmp_path / "billing-without-roles.json"
+    declared.write_text(json.dumps(BILLING))
+    removing.write_text(json.dumps({**BILLING, "roles": []}))
+    operator.ok("services", "sync", str(declared))
+    app = create_app(make_settings(tmp_path, operator.database_url))
+    with app.app_context():
+        viewer, clerk = Role.find("billing", "viewer"), Role.find("billing", "clerk")
+        org = make_org()
+        for _ in range(members):
+            make_member(org, make_user(), [viewer])
+        for index in range(teams):
+            team = make_team(org, slug=f"clerks-{index}")
+            team.roles.append(clerk)
+        db.session.commit()
+        db.engine.dispose()
+    return removing
+
+
+@pytest.mark.parametrize(
+    ("members", "teams", "words"),
+    [
+        (1, 2, "1 member role assignment and 2 team role assignments would be removed"),
+        (2, 1, "2 member role assignments and 1 team role assignment would be removed"),
+        (0, 1, "Error: 1 team role assignment would be removed"),
+        (3, 0, "3 member role assignments would be removed"),
+    ],
+)
+def test_services_sync_counts_member_and_team_assignments_it_would_remove(
+    initialized: Operator, tmp_path: Path, members: int, teams: int, words: str
+) -> None:
+    removing = billing_held_by(initialized, tmp_path, members=members, teams=teams)
+    result = initialized.run("services", "sync", str(removing))
+    error = one_line_error(result)
+    assert result.returncode == 1 and words in error, error
+    assert "--prune-assignments" in error
+    assert initialized.query("SELECT count(*) FROM roles WHERE service = 'billing'") == [(2,)]
+
+
+def test_services_sync_prunes_member_and_team_assignments_when_told(
+    initialized: Operator, tmp_path: Path
+) -> None:
+    removing = billing_held_by(initialized, tmp_path, members=1, teams=2)
+    result = json.loads(initialized.ok("services", "sync", str(removing), "--prune-assignments"))
+    assert result["removed"]["roles"] == ["clerk", "viewer"]
+    assert result["pruned_assignments"] == 3
 
 
 def test_no_client_can_be_bound_to_the_auth_service(initialized: Operator) -> None:
