@@ -73,8 +73,7 @@ def put_manifest(service: str) -> Response:
         raise Problem(
             409,
             "role-in-use",
-            f"{in_use.count} member or team role assignment(s) would be removed; "
-            "retry with ?prune_assignments=true to remove them",
+            f"{in_use}; retry with ?prune_assignments=true to remove them",
             held_by=in_use.holders,
         ) from None
     if result.has_changes:

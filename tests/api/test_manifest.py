@@ -134,6 +134,7 @@ def test_removing_a_held_role_is_refused_naming_the_holders(
     refused = put(http, token, without_admin)
     assert refused.status_code == 409
     assert refused.mimetype == "application/problem+json"
+    assert refused.json["detail"].startswith("1 member role assignment would be removed;")
     assert refused.json["held_by"] == [
         {
             "role": "billing:admin",
@@ -325,6 +326,7 @@ def test_removing_a_role_a_team_holds_is_refused_naming_the_team(
     refused = put(http, token, without_admin)
 
     assert refused.status_code == 409
+    assert refused.json["detail"].startswith("1 team role assignment would be removed;")
     assert refused.json["held_by"] == [
         {
             "role": "billing:admin",
