@@ -21,11 +21,12 @@ bind = os.environ.get("AUTHSERVER_BIND", "127.0.0.1:8000")
 # for their whole 30 s timeout. This worker (gunicorn_worker.py: gunicorn's gthread with
 # the client's waits bounded) waits for a request's header on its main loop, so idle and
 # half-sent requests hold no thread, and gives a thread to a request only once its header
-# (and a small body) is here. Threads share a worker's core, so they help while a request waits on
-# PostgreSQL; the sweep behind the numbers is in benchmarks/RESULTS.md ("Choosing the
-# gunicorn settings").
+# (and a small body) is here. Threads share a worker's core, so they help only while a
+# request waits on PostgreSQL: 8 cost every path throughput against 4 (threads contending
+# for the interpreter); the sweep behind the numbers is in benchmarks/RESULTS.md
+# ("Choosing the gunicorn settings").
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
-threads = int(os.environ.get("AUTHSERVER_THREADS", 8))
+threads = int(os.environ.get("AUTHSERVER_THREADS", 4))
 worker_class = gunicorn_worker.BoundedThreadWorker
 
 # What a client may make us wait for, in seconds:
