@@ -182,12 +182,9 @@ class BoundedThreadWorker(ThreadWorker):
         small body (on_body_readable) or to a thread. The connection stays in `waiting`
         meanwhile, with the deadline it came with."""
         seen = len(conn.head)
-        try:
-            data = conn.sock.recv(_MAX_BUFFERED_HEADER)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn.sock, _MAX_BUFFERED_HEADER)
+        if data is None:
             return
-        except OSError:
-            data = b""
         conn.head += data
         if data and not _has_whole_header(conn.head, seen):
             return
@@ -208,12 +205,9 @@ class BoundedThreadWorker(ThreadWorker):
 
     def on_body_readable(self, conn: BoundedConn, _client: Any) -> None:
         """On the main loop: the rest of a body; the whole request then goes to a thread."""
-        try:
-            data = conn.sock.recv(_MAX_BUFFERED_BODY)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn.sock, _MAX_BUFFERED_BODY)
+        if data is None:
             return
-        except OSError:
-            data = b""
         conn.head += data
         if data and _body_still_to_come(conn.head) > 0:
             return
@@ -268,13 +262,8 @@ class BoundedThreadWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._discard, conn))
 
     def _discard(self, conn: BoundedConn, _client: Any) -> None:
-        try:
-            if conn.sock.recv(_MAX_BUFFERED_HEADER):
-                return
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            pass
+        if _receive(conn.sock, _MAX_BUFFERED_HEADER) != b"":
+            return  # something to discard, or nothing yet: the client has not closed
         self.poller.unregister(conn.sock)
         self.pending_conns.remove(conn)
         self._close(conn)
@@ -282,6 +271,17 @@ class BoundedThreadWorker(ThreadWorker):
     def _close(self, conn: BoundedConn) -> None:
         self.nr_conns -= 1
         conn.close()
+
+
+def _receive(sock: socket.socket, size: int) -> bytes | None:
+    """What arrived on a non-blocking socket: b"" once the client closed or reset it, None
+    when nothing has come yet."""
+    try:
+        return sock.recv(size)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
 
 
 def _hold_partial_header(conn: BoundedConn) -> None:
