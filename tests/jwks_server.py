@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socketserver
 import threading
+import time
 from typing import Any
 
 from flask import Flask, jsonify
@@ -49,6 +50,34 @@ class HangingUpServer:
                 owner.fetches += 1  # the server closes the connection when this returns
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), HangUp)
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+class TricklingServer:
+    """A jwks_uri that answers 200 and then sends its body one byte at a time, every
+    `every` seconds, for as long as the client keeps reading."""
+
+    def __init__(self, every: float = 0.1) -> None:
+        class Trickle(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                self.request.sendall(head + b"Content-Length: 60000\r\n\r\n")
+                try:
+                    for _ in range(60000):
+                        self.request.sendall(b" ")
+                        time.sleep(every)
+                except OSError:  # the client gave up: what the test waits for
+                    pass
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickle)
+        self.server.daemon_threads = True
         self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -34,6 +34,8 @@ from authserver.models import OAuthClient
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT = 5  # seconds, connecting and reading
+# The whole fetch, however the server trickles its bytes: a fetch holds a worker's thread.
+FETCH_DEADLINE = 10  # seconds
 MAX_JWKS_BYTES = 64 * 1024  # far more than a few public keys need
 MAX_KEYS = 20
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -84,10 +86,15 @@ def fetch_jwks(uri: str) -> KeySet:
             if response.status_code != 200:
                 raise JWKSUnavailable(f"jwks_uri answered {response.status_code}")
             body = b""
-            for chunk in response.iter_content(8192):
+            deadline = time.monotonic() + FETCH_DEADLINE
+            # read1: what one read of the socket gives (iter_content waits to fill its chunk,
+            # byte by trickled byte), so the deadline is looked at after every read.
+            while chunk := response.raw.read1(8192, decode_content=True):
                 body += chunk
                 if len(body) > MAX_JWKS_BYTES:
                     raise JWKSUnavailable(f"jwks_uri sent more than {MAX_JWKS_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise JWKSUnavailable(f"jwks_uri took more than {FETCH_DEADLINE} s")
         return parse_jwks(json.loads(body))
     except requests.RequestException as error:
         raise JWKSUnavailable(f"jwks_uri unreachable: {type(error).__name__}") from None

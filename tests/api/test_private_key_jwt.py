@@ -18,9 +18,10 @@ from joserfc.jwk import ECKey, RSAKey
 
 from authserver.extensions import db
 from authserver.models import User
+from authserver.oauth import client_jwks
 from authserver.oauth.client_jwks import JWKSCache, JWKSUnavailable
 from tests.factories import make_user
-from tests.jwks_server import HangingUpServer, JWKSServer
+from tests.jwks_server import HangingUpServer, JWKSServer, TricklingServer
 from tests.oauth_helpers import ISSUER, RegisteredClient, issue_code, pkce_pair, register_client
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -476,3 +477,19 @@ def test_one_assertion_sent_by_several_callers_at_once_is_accepted_once(
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(statuses) == [200] + [401] * (callers - 1)
+
+
+def test_a_jwks_uri_that_trickles_its_body_is_cut_off_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each read arrives within the read timeout, so only a deadline for the whole fetch
+    bounds how long a slow server holds the thread that fetches."""
+    monkeypatch.setattr(client_jwks, "FETCH_DEADLINE", 1)
+    server = TricklingServer(every=0.05)
+    try:
+        started = time.monotonic()
+        with pytest.raises(JWKSUnavailable, match="took more than 1 s"):
+            client_jwks.fetch_jwks(server.uri)
+        assert time.monotonic() - started < 3
+    finally:
+        server.stop()
