@@ -6,7 +6,9 @@ PostgreSQL spent running it; through the driver it costs a tenth of that. So the
 statements are written out here, each under a name (as Ory Hydra keeps its SQL), and give
 plain frozen rows rather than ORM objects. They run on the ORM session's own connection, in
 its transaction: what else a request writes through the ORM (an audit event, a revocation)
-commits or rolls back with them, and the models stay the schema's one description.
+commits or rolls back with them, and the models stay the schema's one description. A read
+that locks nothing, while the request has no transaction open, runs alone in autocommit
+(see _read).
 
 One text per statement serves both databases. What differs is in `_Codec`: how SQLite
 holds a UUID, a time and a JSON list (SQLAlchemy's formats: 32 hex digits, naive UTC text,
