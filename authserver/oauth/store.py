@@ -454,10 +454,19 @@ def _read(statement: str, params: dict[str, Any], fetch: str) -> tuple[Any, _Cod
     statements and COMMIT, and spares the session's transaction bookkeeping. A request that
     later writes opens its transaction then, as before."""
     if "FOR UPDATE" in statement or db.session().in_transaction():
-        connection, codec = _connection()
-        if "FOR UPDATE" in statement:
-            codec.lock(connection.connection.driver_connection)
-        return _execute(connection, _text(codec, statement), _bind(codec, params), fetch), codec
+        return _read_in_session(statement, params, fetch)
+    return _read_alone(statement, params, fetch)
+
+
+def _read_in_session(statement: str, params: dict[str, Any], fetch: str) -> tuple[Any, _Codec]:
+    connection, codec = _connection()
+    if "FOR UPDATE" in statement:
+        codec.lock(connection.connection.driver_connection)
+    return _execute(connection, _text(codec, statement), _bind(codec, params), fetch), codec
+
+
+def _read_alone(statement: str, params: dict[str, Any], fetch: str) -> tuple[Any, _Codec]:
+    """On a pooled connection of its own, in autocommit, given back at once."""
     engine = db.engine
     codec = _CODECS[engine.dialect.name]
     try:
