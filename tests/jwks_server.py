@@ -61,16 +61,16 @@ class HangingUpServer:
 
 
 class TricklingServer:
-    """A jwks_uri that answers 200 and then sends its body one byte at a time, every
-    `every` seconds, for as long as the client keeps reading."""
+    """An HTTP server that answers 200 and then sends its body of `length` bytes one at a
+    time, every `every` seconds, while the client keeps reading."""
 
-    def __init__(self, every: float = 0.1) -> None:
+    def __init__(self, every: float = 0.1, length: int = 60000) -> None:
         class Trickle(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                self.request.sendall(head + b"Content-Length: 60000\r\n\r\n")
+                self.request.sendall(head + b"Content-Length: %d\r\n\r\n" % length)
                 try:
-                    for _ in range(60000):
+                    for _ in range(length):
                         self.request.sendall(b" ")
                         time.sleep(every)
                 except OSError:  # the client gave up: what the test waits for

@@ -83,11 +83,12 @@ class BackchannelLogoutHandler:
         claims = logout_token_claims(payload, current_settings().issuer, int(utcnow().timestamp()))
         token = current_key_store().sign(claims, typ=LOGOUT_TOKEN_TYPE)
         # §2.5: form-encoded logout_token. Redirects are not followed: the token goes to the
-        # registered URI only.
-        response = requests.post(
-            uri, data={"logout_token": token}, timeout=TIMEOUT, allow_redirects=False
-        )
-        status = response.status_code
+        # registered URI only. Only the status counts (§2.8): the answer's body is never
+        # read, so a client that trickles one cannot hold the delivery past TIMEOUT a read.
+        with requests.post(
+            uri, data={"logout_token": token}, timeout=TIMEOUT, allow_redirects=False, stream=True
+        ) as response:
+            status = response.status_code
         if 200 <= status < 300:
             return
         if 400 <= status < 500 and status not in RETRIABLE_CLIENT_ERRORS:

@@ -4,6 +4,7 @@ each client of it, and a real receiver on loopback verifies it with our JWKS ove
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ from authserver.models import OutboxMessage, User
 from authserver.oidc import backchannel
 from authserver.outbox import worker
 from tests.factories import make_user
+from tests.jwks_server import TricklingServer
 from tests.oauth_helpers import (
     ISSUER,
     RegisteredClient,
@@ -306,3 +308,21 @@ def test_a_different_person_signing_in_in_that_browser_tells_the_clients(
     assert deliver().delivered == 1
     ((_, claims),) = receiver.received
     assert claims["sid"] == str(session_id) and claims["sub"] == str(person.id)
+
+
+def test_a_client_that_trickles_its_answer_is_not_waited_for(
+    app: Flask, http: FlaskClient, person: User, deliver: Callable
+) -> None:
+    """Only the status counts: a body sent a byte at a time must not hold the delivery."""
+    trickler = TricklingServer(every=0.5, length=30)  # 15 s to read it all
+    try:
+        registered = register_client(backchannel_logout_uri=trickler.uri)
+        session_id = sign_in(app, http, person)
+        tokens = grant_in_session(http, registered, person, session_id)
+        http.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
+
+        started = time.monotonic()
+        assert deliver().delivered == 1
+        assert time.monotonic() - started < 5
+    finally:
+        trickler.stop()
