@@ -46,7 +46,6 @@ from authserver.services.sync import (
     RolesInUse,
     SyncResult,
     apply_document,
-    describe_assignments,
     record_synced,
     sync_auth_manifest,
 )
@@ -649,8 +648,7 @@ def _apply_manifest(document: object, *, prune: bool, actor: str) -> SyncResult:
     except RolesInUse as in_use:
         db.session.rollback()
         raise click.ClickException(
-            f"{describe_assignments(in_use.members, in_use.teams)} would be removed; "
-            "run again with --prune-assignments to remove them"
+            f"{in_use}; run again with --prune-assignments to remove them"
         ) from None
     db.session.commit()
     return result

@@ -98,19 +98,6 @@ def held_by(members: int, teams: int) -> str:
     return " and ".join(part for part in parts if part) or "nobody"
 
 
-def in_use(members: int, teams: int) -> str:
-    """The assignments a sync would take away, members' and teams' each counted."""
-    parts = [
-        ngettext("%(num)d member role assignment", "%(num)d member role assignments", members)
-        if members
-        else "",
-        ngettext("%(num)d team role assignment", "%(num)d team role assignments", teams)
-        if teams
-        else "",
-    ]
-    return " and ".join(part for part in parts if part)
-
-
 def pruned(count: int) -> str:
     return ngettext("%(num)d role assignment pruned", "%(num)d role assignments pruned", count)
 
@@ -141,7 +128,6 @@ def sync_manifest() -> Response:
     except RolesInUse as held:
         abort(
             409,
-            f"{in_use(held.members, held.teams)} would be removed; tick "
-            "'also take removed roles away' to remove them.",
+            f"{held}; tick 'also take removed roles away' to remove them.",
         )
     return done("admin.service", name=result.service)

@@ -72,9 +72,8 @@ class RolesInUse(Exception):
 
 
 def describe_assignments(members: int, teams: int) -> str:
-    """The assignments a sync would take away, in plain English for the CLI and the log:
-    "1 member role assignment and 2 team role assignments" (the console says the same
-    through ngettext, admin/services.py:in_use)."""
+    """The assignments a sync would take away, in plain English for the API, the CLI, the
+    console and the log: "1 member role assignment and 2 team role assignments"."""
     parts = [
         _counted(members, "member role assignment"),
         _counted(teams, "team role assignment"),

@@ -12,10 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from authserver import audit
-from authserver.admin.services import held_by, in_use
+from authserver.admin.services import held_by
 from authserver.extensions import db
 from authserver.models import AuditEvent, Role, User
 from authserver.services.manifest import parse
+from authserver.services.sync import describe_assignments as in_use
 from authserver.services.sync import manifest_digest, sync
 from tests.admin.conftest import post
 from tests.factories import make_member, make_org, make_team, make_user
