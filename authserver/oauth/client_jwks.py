@@ -155,9 +155,7 @@ class JWKSCache:
             last = max(fetched_at, self._refetched_at.get(uri, fetched_at))
             if now - last < interval:
                 return False
-            if len(self._refetched_at) > 1000:
-                self._refetched_at.clear()
-            self._refetched_at[uri] = now
+            _remember(self._refetched_at, uri, now)
             return True
 
     def _fetch(self, uri: str, now: float) -> KeySet:
@@ -165,16 +163,20 @@ class JWKSCache:
             key_set = fetch_jwks(uri)
         except JWKSUnavailable:
             with self._lock:
-                if len(self._failed_at) > 1000:
-                    self._failed_at.clear()
-                self._failed_at[uri] = now
+                _remember(self._failed_at, uri, now)
             raise
         with self._lock:
-            if len(self._entries) > 1000:
-                self._entries.clear()
-            self._entries[uri] = (now, key_set)
+            _remember(self._entries, uri, (now, key_set))
             self._failed_at.pop(uri, None)
         return key_set
+
+
+def _remember(table: dict[str, Any], uri: str, value: Any) -> None:
+    """Keep `value` for `uri`; a worker keeps at most 1,000 jwks_uris in each table (a
+    clear past that, not a bound anyone notices: there are as many as clients with one)."""
+    if len(table) > 1000:
+        table.clear()
+    table[uri] = value
 
 
 def has_kid(key_set: KeySet, kid: str) -> bool:
