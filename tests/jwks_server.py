@@ -37,7 +37,24 @@ class JWKSServer:
         self.thread.join(timeout=10)
 
 
-class HangingUpServer:
+class _RawServer:
+    """A loopback TCP server whose `handler` answers each connection by hand, with its URL
+    and a way to stop it."""
+
+    def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+class HangingUpServer(_RawServer):
     """A jwks_uri nobody answers: a loopback listener that closes each connection without a
     word (the fetch fails as unreachable) and counts them."""
 
@@ -49,18 +66,10 @@ class HangingUpServer:
             def handle(self) -> None:
                 owner.fetches += 1  # the server closes the connection when this returns
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), HangUp)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(HangUp)
 
 
-class TricklingServer:
+class TricklingServer(_RawServer):
     """An HTTP server that answers 200 and then sends its body of `length` bytes one at a
     time, every `every` seconds, while the client keeps reading."""
 
@@ -76,13 +85,4 @@ class TricklingServer:
                 except OSError:  # the client gave up: what the test waits for
                     pass
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickle)
-        self.server.daemon_threads = True
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(Trickle)
