@@ -185,10 +185,16 @@ def init_sessions(app: Flask) -> None:
     """Flask-Login loads the person from our session table, never from Flask's cookie."""
     login_manager.init_app(app)
     login_manager.request_loader(lambda _request: current_person())
+    # Flask-Login's session protection guards a user id kept in Flask's cookie, which we
+    # never keep there. All it did was mark that cookie `_fresh` on the first page that
+    # read current_user, rewriting it: a response that finished after a concurrent one
+    # (the favicon's after the click on "Sign in with Google") undid that one's changes.
+    login_manager.session_protection = None
     # g lives as long as the app context, which a test (or a CLI command) may hold across
-    # several requests: the cached session belongs to one request only.
+    # several requests: the cached session and person belong to one request only.
     app.before_request(_forget_cached_session)
 
 
 def _forget_cached_session() -> None:
     g.pop("authserver_session", None)
+    g.pop("_login_user", None)  # Flask-Login's cache of current_user

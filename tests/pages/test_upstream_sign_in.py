@@ -139,6 +139,36 @@ def test_sign_in_with_google_creates_the_person_and_finishes_the_authorization(
     assert (account.provider, account.provider_subject) == ("google", "google-sub-1")
 
 
+def test_a_request_the_page_sent_earlier_cannot_undo_the_redirect_to_google(
+    http: FlaskClient,
+) -> None:
+    """Flask's session is a cookie: a response that sets it replaces it whole. The sign-in
+    page's favicon and passkey options requests may finish after the click on "Sign in with
+    Google"; had they rewritten the cookie they read (Flask-Login once marked it
+    `_fresh`), the browser would return from Google without the state and be refused."""
+    page = http.get("/sign-in")
+    read_by_the_page = http.get_cookie("session").value
+    google_url = go_to_google(http)
+    after_the_click = http.get_cookie("session").value
+
+    rewritten = []
+    for method, path, headers in (
+        ("GET", "/favicon.ico", {}),
+        ("POST", "/sign-in/passkey/options", {"X-CSRFToken": csrf_token_in(page.data)}),
+        ("GET", "/sign-in", {}),
+        ("GET", "/brand.css", {}),
+        ("GET", "/account", {}),
+    ):
+        http.set_cookie("session", read_by_the_page)
+        response = http.open(path, method=method, headers=headers)
+        if any(c.startswith("session=") for c in response.headers.getlist("Set-Cookie")):
+            rewritten.append(path)
+    assert rewritten == []
+
+    http.set_cookie("session", after_the_click)
+    assert come_back(http, google_url).status_code == 303
+
+
 def test_a_later_sign_in_matches_on_provider_and_subject(
     http: FlaskClient, fake_google: FakeProvider
 ) -> None:
