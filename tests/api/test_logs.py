@@ -87,3 +87,16 @@ def test_a_rolled_back_audit_event_is_never_logged(app: Flask, logged: Logged) -
         db.session.rollback()
         db.session.commit()
     assert logged("authserver.audit") == []
+
+
+def test_other_log_formats_in_the_process_still_work(app: Flask) -> None:
+    """init_logging tunes the logging module for the whole process; gunicorn's workers
+    format their own lines with the process id, and must not fail to (its default format)."""
+    from gunicorn.glogging import Logger
+
+    record = logging.getLogger("gunicorn.error").makeRecord(
+        "gunicorn.error", logging.INFO, "", 0, "Worker exiting (pid: %s)", (42,), None
+    )
+    line = logging.Formatter(Logger.error_fmt, Logger.datefmt).format(record)
+    assert line.endswith("[INFO] Worker exiting (pid: 42)")
+    assert logging.Formatter("%(thread)d %(process)d").format(record)

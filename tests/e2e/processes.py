@@ -109,6 +109,8 @@ class Server:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        """End the process; then its log must hold no line that logging failed to write
+        (a format that raised loses what the server had to say)."""
         if self.process.poll() is not None:
             return
         self.process.terminate()
@@ -117,3 +119,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+        assert "--- Logging error ---" not in self.log.read_text(errors="replace"), (
+            f"the server could not write some of its log lines; see {self.log}"
+        )
