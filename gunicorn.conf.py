@@ -69,6 +69,15 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("AUTHSERVER_GUNICORN_LOG_LEVEL", "info")
 
+# gunicorn's control socket (for `gunicornc`) is off unless given a path: its default,
+# $HOME/.gunicorn/gunicorn.ctl, is one path for every instance on the host, so the instance
+# started last took it over and gunicornc would have scaled or stopped the wrong one.
+# Signals (HUP, TERM, TTIN, TTOU) manage each instance by its master's PID.
+_control_socket = os.environ.get("AUTHSERVER_GUNICORN_CONTROL_SOCKET", "").strip()
+control_socket_disable = not _control_socket
+if _control_socket:
+    control_socket = _control_socket
+
 # Never preload: each worker opens its own database pool and reads the keys itself.
 preload_app = False
 
