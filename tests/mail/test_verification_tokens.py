@@ -83,13 +83,15 @@ def test_of_two_uses_at_once_exactly_one_wins(app: Flask, person: User) -> None:
 
 
 def _wait_for_a_blocked_backend() -> None:
-    """Until the other request waits on our row lock (so it checks during our write)."""
+    """Until the other request waits on our row lock (so it checks during our write).
+    Each poll in a transaction of its own: PostgreSQL reads pg_stat_activity once per
+    transaction, so a poll that began before the other request blocked saw it never block."""
     deadline = time.monotonic() + 30
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
-    with db.engine.connect() as connection:
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         while connection.execute(query).scalar() == 0:
             assert time.monotonic() < deadline, "the second use never waited for the lock"
             time.sleep(0.01)
