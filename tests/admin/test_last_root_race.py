@@ -3,15 +3,17 @@ row locks on the platform roles)."""
 
 from __future__ import annotations
 
-import threading
+import functools
 
 import pytest
 from flask import Flask, g
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from authserver.extensions import db
 from authserver.models import PlatformRole
 from tests.admin.conftest import OPERATOR_METHODS, make_operator
+from tests.concurrency import at_once
 from tests.oauth_helpers import csrf_token_in, sign_in
 
 
@@ -35,19 +37,11 @@ def test_two_roots_demoting_each_other_at_once_leave_one_root(
         token = csrf_token_in(http.get("/admin/keys").data)
         plans.append((http, f"/admin/people/{target.id}/platform-role", token))
     db.session.commit()
-    barrier = threading.Barrier(len(plans))
-    statuses: list[int | None] = [None] * len(plans)
 
-    def demote(index: int) -> None:
-        http, path, token = plans[index]
-        barrier.wait()
-        statuses[index] = http.post(path, data={"csrf_token": token, "role": "admin"}).status_code
+    def demote(http: FlaskClient, path: str, token: str) -> int:
+        return http.post(path, data={"csrf_token": token, "role": "admin"}).status_code
 
-    threads = [threading.Thread(target=demote, args=(i,)) for i in range(len(plans))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = at_once([functools.partial(demote, *plan) for plan in plans])
 
     # The loser is refused as the last root's demoter (409), or, if the winner committed
     # before the loser's request began, as no longer root (403).

@@ -4,7 +4,6 @@ would: /device_authorization, the /device page, and polling /token."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ from authserver.models import DeviceAuthorization, GrantFamily, User
 from authserver.models.clients import DEVICE_CODE_GRANT_TYPE
 from authserver.oauth.scopes import SCOPES
 from authserver.oauth.user_codes import ALPHABET
+from tests.concurrency import at_once
 from tests.factories import make_user
 from tests.oauth_helpers import (
     RegisteredClient,
@@ -293,20 +293,12 @@ def test_concurrent_polls_of_an_approved_code_issue_tokens_exactly_once(
     body = start(http, cli_app).json
     approve(app, person, body["user_code"])
     client_id, callers = cli_app.client_id, 5
-    barrier = threading.Barrier(callers)
-    statuses: list[int] = []
 
-    def call() -> None:
-        caller = app.test_client()
-        barrier.wait()
+    def call() -> int:
         data = {"grant_type": DEVICE_CODE_GRANT_TYPE, "device_code": body["device_code"]}
-        statuses.append(caller.post("/token", data={**data, "client_id": client_id}).status_code)
+        return app.test_client().post("/token", data={**data, "client_id": client_id}).status_code
 
-    threads = [threading.Thread(target=call) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = at_once([call] * callers)
     assert sorted(statuses) == [200] + [400] * (callers - 1)
     db.session.expire_all()
     assert len(db.session.scalars(select(GrantFamily)).all()) == 1

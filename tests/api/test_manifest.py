@@ -4,7 +4,6 @@ refusal across services, and concurrent pushes."""
 from __future__ import annotations
 
 import copy
-import threading
 
 import pytest
 from flask import Flask
@@ -18,6 +17,7 @@ from authserver.services.auth_manifest import AUTH_MANIFEST
 from authserver.services.manifest import parse
 from authserver.services.sync import ReservedService, manifest_digest, sync, sync_auth_manifest
 from tests.api.conftest import Person
+from tests.concurrency import at_once
 from tests.factories import make_member, make_org, make_service, make_team, make_user
 from tests.oauth_helpers import RegisteredClient, post_token, register_client
 
@@ -256,20 +256,11 @@ def test_concurrent_pushes_leave_no_duplicates(
     http = app.test_client()
     token = token_for(http, billing)
     db.session.commit()
-    barrier = threading.Barrier(4)
-    statuses: list[int] = []
 
-    def push() -> None:
-        client = app.test_client()
-        barrier.wait()
-        statuses.append(put(client, token, MANIFEST).status_code)
+    def push() -> int:
+        return put(app.test_client(), token, MANIFEST).status_code
 
-    threads = [threading.Thread(target=push) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert statuses == [200] * 4
+    assert at_once([push] * 4) == [200] * 4
     db.session.expire_all()
     assert count(Role) == 2 and count(Permission) == 2
 

@@ -3,7 +3,7 @@ lost race on a unique row is 409, never a 500. Each test fires real requests at 
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +15,7 @@ from authserver.extensions import db
 from authserver.models import Invitation, OrganizationMember, Role, User
 from authserver.models.orgs import member_roles
 from authserver.orgs import service as orgs
+from tests import concurrency
 from tests.api.conftest import Person, join
 from tests.api.test_invitations_api import verified
 
@@ -33,29 +34,20 @@ Call = tuple[str, str, str, Any]  # token, method, path, JSON body
 def at_once(app: Flask, calls: list[Call | Callable[[], int]]) -> list[int]:
     """Run every call at the same moment, each as its own request; their status codes."""
     db.session.commit()  # nothing of ours stays open while they run
-    barrier = threading.Barrier(len(calls))
-    statuses: list[int] = [0] * len(calls)
     not_problems: list[str] = []
 
-    def run(index: int, call: Call | Callable[[], int]) -> None:
-        http = app.test_client()
-        barrier.wait()
+    def run(call: Call | Callable[[], int]) -> int:
         if callable(call):
-            statuses[index] = call()
-            return
+            return call()
         token, method, path, body = call
-        response = http.open(
+        response = app.test_client().open(
             path, method=method, json=body, headers={"Authorization": f"Bearer {token}"}
         )
         if response.status_code >= 400 and response.mimetype != "application/problem+json":
             not_problems.append(response.get_data(as_text=True))
-        statuses[index] = response.status_code
+        return response.status_code
 
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = concurrency.at_once([functools.partial(run, call) for call in calls])
     db.session.expire_all()
     assert not not_problems
     return sorted(statuses)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from authserver.extensions import db
 from authserver.hashing import sha256_hex
 from authserver.models import PushedAuthorizationRequest, User
 from authserver.oidc.discovery import build_metadata
+from tests.concurrency import at_once
 from tests.factories import make_user
 from tests.oauth_helpers import (
     ISSUER,
@@ -274,17 +274,9 @@ def test_concurrent_uses_of_one_request_uri_let_exactly_one_through(
     _, challenge = pkce_pair()
     request_uri = push(http, web_app, pushed_params(web_app, challenge)).json["request_uri"]
     client_id, callers = web_app.client_id, 5
-    barrier = threading.Barrier(callers)
-    statuses: list[int] = []
 
-    def call() -> None:
-        caller = app.test_client()
-        barrier.wait()
-        statuses.append(authorize_with(caller, client_id, request_uri).status_code)
+    def call() -> int:
+        return authorize_with(app.test_client(), client_id, request_uri).status_code
 
-    threads = [threading.Thread(target=call) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = at_once([call] * callers)
     assert sorted(statuses) == [302] + [400] * (callers - 1)

@@ -5,7 +5,6 @@ server on loopback."""
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +19,7 @@ from authserver.extensions import db
 from authserver.models import User
 from authserver.oauth import client_jwks
 from authserver.oauth.client_jwks import JWKSCache, JWKSUnavailable
+from tests.concurrency import at_once
 from tests.factories import make_user
 from tests.jwks_server import HangingUpServer, JWKSServer, TricklingServer
 from tests.oauth_helpers import ISSUER, RegisteredClient, issue_code, pkce_pair, register_client
@@ -358,23 +358,18 @@ def test_a_failing_jwks_uri_retried_by_callers_at_once_costs_one_fetch() -> None
         with pytest.raises(JWKSUnavailable):
             cache.get(server.uri, 300, refetch_interval=REFETCH_INTERVAL)
         clock.now += REFETCH_INTERVAL
-        barrier, refused = threading.Barrier(callers), []
 
-        def call() -> None:
-            barrier.wait()
+        def call() -> bool:
             try:
                 cache.get(server.uri, 300, refetch_interval=REFETCH_INTERVAL)
             except JWKSUnavailable:
-                refused.append(True)
+                return True
+            return False
 
-        threads = [threading.Thread(target=call) for _ in range(callers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        refused = at_once([call] * callers)
     finally:
         server.stop()
-    assert len(refused) == callers and server.fetches == 2
+    assert refused == [True] * callers and server.fetches == 2
 
 
 def test_unknown_kids_sent_at_once_cost_one_refetch(jwks_server: JWKSServer) -> None:
@@ -382,17 +377,11 @@ def test_unknown_kids_sent_at_once_cost_one_refetch(jwks_server: JWKSServer) -> 
     cache = JWKSCache(clock=clock)
     cache.get(jwks_server.uri, 300)
     clock.now += REFETCH_INTERVAL
-    barrier = threading.Barrier(callers)
 
-    def call() -> None:
-        barrier.wait()
-        cache.get(jwks_server.uri, 300, kid="made-up", refetch_interval=REFETCH_INTERVAL)
+    def call() -> object:
+        return cache.get(jwks_server.uri, 300, kid="made-up", refetch_interval=REFETCH_INTERVAL)
 
-    threads = [threading.Thread(target=call) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once([call] * callers)
     assert jwks_server.fetches == 2
 
 
@@ -462,20 +451,12 @@ def test_one_assertion_sent_by_several_callers_at_once_is_accepted_once(
     app: Flask, inline: RegisteredClient, postgres_only: None
 ) -> None:
     signed, callers = assertion(inline.client_id, aud=ISSUER), 5
-    barrier = threading.Barrier(callers)
-    statuses: list[int] = []
 
-    def call() -> None:
-        caller = app.test_client()
-        barrier.wait()
+    def call() -> int:
         form = with_assertion(signed, token="unknown-token")
-        statuses.append(caller.post("/revoke", data=form).status_code)
+        return app.test_client().post("/revoke", data=form).status_code
 
-    threads = [threading.Thread(target=call) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = at_once([call] * callers)
     assert sorted(statuses) == [200] + [401] * (callers - 1)
 
 

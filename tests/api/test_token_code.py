@@ -12,6 +12,7 @@ from sqlalchemy import select
 from authserver.extensions import db
 from authserver.models import AuditEvent, AuthorizationCode, GrantFamily
 from authserver.oauth.tokens import at_hash
+from tests.concurrency import at_once
 from tests.factories import make_session, make_user
 from tests.oauth_helpers import (
     ISSUER,
@@ -244,7 +245,6 @@ def test_concurrent_redemptions_of_one_code_let_exactly_one_succeed(
 ) -> None:
     """PostgreSQL's row lock, SQLite's write lock (store.py): the others wait, then see a
     replay."""
-    import threading
 
     client = register_client()
     verifier, challenge = pkce_pair()
@@ -256,19 +256,11 @@ def test_concurrent_redemptions_of_one_code_let_exactly_one_succeed(
         "code_verifier": verifier,
     }
     auth = (client.client_id, client.secret)
-    barrier = threading.Barrier(5)
-    statuses: list[int] = []
 
-    def call() -> None:
-        http = app.test_client()
-        barrier.wait()
-        statuses.append(http.post("/token", data=form, auth=auth).status_code)
+    def call() -> int:
+        return app.test_client().post("/token", data=form, auth=auth).status_code
 
-    threads = [threading.Thread(target=call) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = at_once([call] * 5)
     assert sorted(statuses) == [200, 400, 400, 400, 400]
     db.session.expire_all()
     assert db.session.scalar(select(GrantFamily)).revoked_reason == "code_replay"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from authserver.extensions import db
 from authserver.models import GrantFamily, RefreshToken, User
+from tests.concurrency import at_once
 from tests.factories import make_user
 from tests.oauth_helpers import (
     RegisteredClient,
@@ -216,23 +217,14 @@ def test_an_unknown_or_missing_refresh_token_is_refused(
 def refresh_at_once(app: Flask, client: RegisteredClient, token: str, callers: int) -> list:
     """Several callers present one refresh token at the same moment, each its own request."""
     auth = (client.client_id, client.secret)  # plain strings: no ORM object crosses threads
-    barrier = threading.Barrier(callers)
-    results: list = [None] * callers
 
-    def call(index: int) -> None:
-        http = app.test_client()
-        barrier.wait()
-        response = http.post(
+    def call() -> tuple[int, Any]:
+        response = app.test_client().post(
             "/token", data={"grant_type": "refresh_token", "refresh_token": token}, auth=auth
         )
-        results[index] = (response.status_code, response.json)
+        return response.status_code, response.json
 
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    return at_once([call] * callers)
 
 
 def test_concurrent_refreshes_inside_the_window_all_get_the_one_successor(

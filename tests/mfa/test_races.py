@@ -3,31 +3,14 @@ person never meet a unique violation."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
 from flask import Flask, g
 
 from authserver.extensions import db
 from authserver.models import TotpSecret
+from tests.concurrency import at_once
 from tests.mfa.helpers import make_person
 from tests.oauth_helpers import csrf_token_in, sign_in
-
-
-def at_once(count: int, work: Callable[[], int]) -> list[int]:
-    barrier, answers = threading.Barrier(count), [0] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        answers[index] = work()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
 
 
 def test_setting_up_an_app_in_several_tabs_at_once_never_fails(app: Flask, backend: str) -> None:
@@ -43,7 +26,7 @@ def test_setting_up_an_app_in_several_tabs_at_once_never_fails(app: Flask, backe
         def start(browser=browser, token=token) -> int:  # noqa: ANN001
             return browser.post("/account/security/totp", data={"csrf_token": token}).status_code
 
-        answers = at_once(4, start)
+        answers = at_once([start] * 4)
         assert answers == [200] * 4
     db.session.expire_all()
     assert db.session.query(TotpSecret).filter_by(user_id=person.id).count() == 1
