@@ -5,6 +5,7 @@ registers a client, rotates the signing key and disables a person, and a client 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -141,6 +142,8 @@ def test_an_operator_runs_the_server_from_the_console(
     operator.get_by_role("link", name="Audit log").click()
     operator.get_by_label("Actor").fill("root@example.com")
     operator.get_by_role("button", name="Filter").click()
+    operator.wait_for_url(re.compile(r"/admin/audit\?.*actor=root"))  # count() does not wait
+    operator.wait_for_selector("summary")
     for event_type in ("user.disabled", "key.rotated", "client.created"):
         assert operator.locator(f"summary:has-text('{event_type}')").count() == 1
     operator.locator("summary:has-text('user.disabled')").click()

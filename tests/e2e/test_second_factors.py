@@ -328,10 +328,14 @@ def test_an_authenticator_app_and_a_recovery_code_in_a_browser(
     page.goto(base + "/sign-in?return_to=security")
     sign_in_with_password(page, email)
     page.get_by_role("button", name="Set up an authenticator app").click()
+    # count() and all_inner_texts() do not wait: a click returns once the next page has
+    # begun to load, so each read waits for what it counts first.
+    page.wait_for_selector(".qr svg")
     assert page.locator(".qr svg").count() == 1
     app_totp = pyotp.TOTP(page.locator("[data-totp-secret]").inner_text())
     page.get_by_label("Code the app shows now").fill(app_totp.now())
     page.get_by_role("button", name="Confirm").click()
+    page.wait_for_selector("[data-recovery-codes] code >> nth=9")
     codes = page.locator("[data-recovery-codes] code").all_inner_texts()
     assert len(codes) == 10
     page.context.clear_cookies()

@@ -25,7 +25,7 @@ WORKERS = 2  # Server.gunicorn
 THREADS = 4  # AUTHSERVER_THREADS
 CLIENT_TIMEOUT = 4.0  # AUTHSERVER_CLIENT_TIMEOUT: the rest of a request, once a thread has it
 KEEPALIVE = 5.0  # gunicorn.conf.py: a whole header, from when the connection opened
-MARGIN = 3.0  # the main loop looks at its deadlines once a second; a busy machine
+MARGIN = 5.0  # the main loop looks at its deadlines once a second; a busy machine
 ANSWERED_WITHIN = 3.0  # a normal request takes milliseconds; a stalled worker took 30 s
 
 TOKEN_HEAD = (
@@ -244,7 +244,9 @@ def test_normal_requests_are_answered_while_connections_stall(
 
     assert {status for status, _ in answers} == {200}
     assert max(seconds for _, seconds in answers) < ANSWERED_WITHIN, answers
-    if stall.closed_within:  # the requests above ran while the stall lasted
+    # The requests above ran while the stall lasted; on a loaded machine they may take
+    # until the server is due to close the stalled connections, and then it may.
+    if time.monotonic() - stalled.opened < stall.closed_within:
         assert stalled.still_open() == stall.count
 
 

@@ -6,7 +6,7 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from authserver import create_app
-from authserver.extensions import db
+from authserver.extensions import db, limiter
 from tests.conftest import make_settings
 
 REDIS = ("127.0.0.1", 6379)
@@ -36,6 +36,18 @@ def instance(tmp: Path, database_url: str) -> Flask:
     return app
 
 
+@pytest.fixture
+def limiter_restored() -> Iterator[None]:
+    """create_app() binds the process's one Flask-Limiter to the app's storage: the apps
+    made here bind it to Redis, and the tests after this one in the same worker must count
+    in memory again (and never reset the shared Redis under another test)."""
+    saved = dict(vars(limiter))
+    yield
+    vars(limiter).clear()
+    vars(limiter).update(saved)
+
+
+@pytest.mark.usefixtures("limiter_restored")
 def test_two_instances_share_the_sign_in_throttle(
     tmp_path: Path, new_database_url: Callable[[str], str]
 ) -> None:
