@@ -393,6 +393,14 @@ def test_a_dpop_refusal_answers_with_a_dpop_challenge_and_its_algorithms() -> No
     )
 
 
+def test_no_credentials_where_dpop_is_taken_too_get_both_challenges() -> None:
+    refusal = MissingToken("A Bearer access token is required.")
+    refusal.offer_dpop(("ES256", "PS256"))
+    assert challenge(refusal, "billing") == (
+        'Bearer realm="billing", DPoP realm="billing", algs="ES256 PS256"'
+    )
+
+
 def test_a_bearer_refusal_keeps_its_challenge() -> None:
     assert challenge(InvalidToken("Expired."), "billing") == (
         'Bearer realm="billing", error="invalid_token", error_description="Expired."'

@@ -100,10 +100,15 @@ def call(
     return starlette_caller(fastapi_twin(verifier))
 
 
-def test_no_token_gets_a_bare_challenge(call: Call) -> None:
+def test_no_token_gets_a_bare_challenge_for_each_scheme(call: Call) -> None:
+    """RFC 9449 §7.2: a resource that takes Bearer and DPoP tokens names both, with the
+    proof algorithms it accepts."""
     response = call("GET", "/orgs/acme/invoices")
     assert response.status == 401
-    assert response.challenge == 'Bearer realm="billing"'
+    assert response.challenge == (
+        'Bearer realm="billing", DPoP realm="billing", '
+        'algs="ES256 ES384 ES512 RS256 RS384 RS512 PS256 PS384 PS512"'
+    )
 
 
 @pytest.mark.parametrize("authorization", ["Basic abc", "Bearer", "Bearer    "])

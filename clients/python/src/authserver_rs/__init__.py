@@ -22,7 +22,7 @@ from authserver_rs.manifest import ManifestRejected, PublishFailed, SyncResult, 
 from authserver_rs.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from authserver_rs.verifier import Verifier
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     "PERSON",

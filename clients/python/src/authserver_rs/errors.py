@@ -32,6 +32,11 @@ class TokenRefused(AuthserverError):
         self.scheme = DPOP
         self.algs = tuple(algs)
 
+    def offer_dpop(self, algs: Collection[str]) -> None:
+        """The route takes DPoP-bound tokens too: a request without credentials learns of
+        both schemes (RFC 9449 §7.2), and which proof algorithms the DPoP one accepts."""
+        self.algs = tuple(algs)
+
 
 class MissingToken(TokenRefused):
     """RFC 6750 §3.1: no credentials at all get a bare challenge, without an error code."""

@@ -81,7 +81,12 @@ def authorize(
     """The verified token if it meets the requirement; TokenRefused (401/403) otherwise.
     `request` (method, URL and DPoP headers) lets a DPoP-bound token in with its proof;
     without it the DPoP scheme is not accepted at all, as before DPoP was supported."""
-    scheme, raw = credentials(authorization)
+    try:
+        scheme, raw = credentials(authorization)
+    except MissingToken as missing:
+        if request is not None:
+            missing.offer_dpop(verifier.dpop.algorithms)
+        raise
     if scheme == "bearer":
         token = verifier.verify(raw, live=live)
         requirement.check(token, org)
@@ -99,7 +104,9 @@ def authorize(
 
 def challenge(refusal: TokenRefused, realm: str) -> str:
     """The WWW-Authenticate value of a refusal: RFC 6750 §3 for Bearer; for a token sent
-    with the DPoP scheme, RFC 9449 §7.1's DPoP challenge with the proof algorithms."""
+    with the DPoP scheme, RFC 9449 §7.1's DPoP challenge with the proof algorithms; for no
+    credentials where DPoP is taken too, both challenges in one value (§7.2, RFC 9110
+    §11.6.1), the Bearer one first."""
     parts = [f'{refusal.scheme} realm="{_quoted(realm)}"']
     if refusal.scheme == DPOP:
         parts.append(f'algs="{" ".join(refusal.algs)}"')
@@ -108,6 +115,8 @@ def challenge(refusal: TokenRefused, realm: str) -> str:
         parts.append(f'error_description="{_quoted(refusal.description)}"')
     if isinstance(refusal, InsufficientScope) and refusal.scope:
         parts.append(f'scope="{_quoted(refusal.scope)}"')
+    if refusal.scheme != DPOP and refusal.algs:
+        parts.append(f'{DPOP} realm="{_quoted(realm)}", algs="{" ".join(refusal.algs)}"')
     return ", ".join(parts)
 
 
