@@ -323,6 +323,6 @@ def test_a_client_that_trickles_its_answer_is_not_waited_for(
 
         started = time.monotonic()
         assert deliver().delivered == 1
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 10  # reading the whole body: 15 s
     finally:
         trickler.stop()

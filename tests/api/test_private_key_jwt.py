@@ -471,6 +471,6 @@ def test_a_jwks_uri_that_trickles_its_body_is_cut_off_at_the_deadline(
         started = time.monotonic()
         with pytest.raises(JWKSUnavailable, match="took more than 1 s"):
             client_jwks.fetch_jwks(server.uri)
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 10  # without the deadline: 3,000 s of trickle
     finally:
         server.stop()

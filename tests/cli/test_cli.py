@@ -434,7 +434,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(url: str, deadline: float = 20.0) -> bytes:
+def wait_for(url: str, deadline: float = 30.0) -> bytes:
     end = time.monotonic() + deadline
     while True:
         try:
