@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from authserver.hashing import sha256_hex
 from authserver.models import Role
 from tests.cli.conftest import PROJECT_ROOT, Operator, base_env, one_line_error
 from tests.conftest import make_settings
+from tests.e2e.processes import free_port
 from tests.factories import make_member, make_org, make_team, make_user
 
 HEAD_REVISION = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
@@ -426,12 +426,6 @@ def test_production_refuses_to_serve_without_a_private_signing_key(
 
 
 # ---- serving --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url: str, deadline: float = 30.0) -> bytes:

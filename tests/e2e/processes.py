@@ -4,11 +4,13 @@ loopback port, started and stopped by the test (by PID), with their output in a 
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +28,39 @@ CHROMIUM_ARGS = [
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port no one listens on, for a server the test starts a little later.
+
+    Taken below the kernel's ephemeral range, where no bind() to port 0 and no outgoing
+    connection is given a port: a port from bind(0), closed here and bound by the server
+    seconds later (after `authserver init`), could meanwhile go to another test's server
+    in another xdist worker. Each worker counts through a block of its own."""
+    for port in _ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # someone else's service
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
+
+
+def _ports_of_this_worker() -> Iterator[int]:
+    """This xdist worker's block of ports under the ephemeral range, from a random place in
+    it (another run of the suite at the same time walks the same block, from elsewhere)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) % _WORKERS if worker.isdigit() else 0
+    first = max(1024, low - _WORKERS * _BLOCK) + index * _BLOCK
+    ports = list(range(first, min(first + _BLOCK, low)))
+    at = random.randrange(len(ports))
+    yield from ports[at:] + ports[:at]
+
+
+_BLOCK, _WORKERS = 1000, 8
+_ports = _ports_of_this_worker()
 
 
 def server_env(tmp: Path, database_url: str, issuer: str, **extra: str) -> dict[str, str]:
