@@ -19,7 +19,7 @@ def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
 
     What a call raises is raised here (the first, after every thread has ended), rather
     than lost in its thread while the test fails on a missing result; a call still running
-    after the timeout fails the test."""
+    twice the timeout after the start fails the test."""
     barrier = threading.Barrier(len(calls), timeout=TIMEOUT)
     results: list = [None] * len(calls)
     errors: list[BaseException] = []
