@@ -16,8 +16,7 @@ from authserver.admin.services import held_by
 from authserver.extensions import db
 from authserver.models import AuditEvent, Role, User
 from authserver.services.manifest import parse
-from authserver.services.sync import describe_assignments as in_use
-from authserver.services.sync import manifest_digest, sync
+from authserver.services.sync import describe_assignments, manifest_digest, sync
 from tests.admin.conftest import post
 from tests.factories import make_member, make_org, make_team, make_user
 
@@ -89,7 +88,7 @@ def test_the_assignments_a_sync_would_remove_are_worded_each(
     words: str,  # noqa: ANN001
 ) -> None:
     with app.test_request_context():
-        assert in_use(members, teams) == words
+        assert describe_assignments(members, teams) == words
 
 
 def test_a_service_page_counts_members_and_teams_for_each_role(
