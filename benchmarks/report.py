@@ -74,6 +74,7 @@ class Run:
     results: list[Result]
     counts: dict[str, statements.Counts]
     checks: list[targets.Check]
+    bounds: list[targets.Check]  # those measured in the run
     notes: list[str]
     peer_versions: str | None
     today_commit: str | None  # the code introspection and userinfo were measured against
@@ -106,6 +107,7 @@ def write_results(run: Run) -> None:
             "",
             *targets.markdown(run.checks),
             "",
+            *_bounds_section(run.bounds),
             "### Throughput and latency",
             *_results_table(run.results),
             "",
@@ -121,6 +123,21 @@ def write_results(run: Run) -> None:
     before, rest = text.split(START, 1)
     after = rest.split(END, 1)[1]
     RESULTS.write_text(before + block + after)
+
+
+def _bounds_section(bounds: list[targets.Check]) -> list[str]:
+    if not bounds:
+        return []
+    return [
+        "### What the stack allows",
+        "Not targets: a route that does only a target's unavoidable work, served by Flask and "
+        "gunicorn with the same settings (`benchmarks/hello.py`), beside the target's peer "
+        "in this run. Where the bound misses the target, no endpoint served that way can "
+        "meet it.",
+        "",
+        *targets.markdown(bounds),
+        "",
+    ]
 
 
 def _peer_lines(run: Run) -> list[str]:

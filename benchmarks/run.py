@@ -65,9 +65,10 @@ def main() -> None:
         _add_baseline_run(figures, args.concurrency)
     baseline = targets.baseline_ratios(_baseline())
     checks = targets.checks(figures, args.concurrency, baseline)
+    bounds = [b for b in targets.bounds(figures, args.concurrency) if b.measured]
     for note in bench.notes:
         print(note)
-    for check in checks:
+    for check in checks + bounds:
         print(targets.console(check))
     report.write_results(
         report.Run(
@@ -76,6 +77,7 @@ def main() -> None:
             results=results,
             counts=counts,
             checks=checks,
+            bounds=bounds,
             notes=bench.notes,
             peer_versions=bench.peer_versions,
             today_commit=_baseline().get("commit"),
@@ -209,7 +211,10 @@ class Bench:
         return not self.args.only or any(scenario.name.startswith(o) for o in self.args.only)
 
     def _scenarios(self) -> list[Scenario]:
-        return [SCENARIOS[0], *[s for s in SCENARIOS[1:] if self._named(s)]]
+        """The ceiling, what --only names, and the floor with its counterpart."""
+        named = [s for s in SCENARIOS[1:] if self._named(s)]
+        names = {s.name for s in named}
+        return [SCENARIOS[0], *[s for s in SCENARIOS[1:] if s in named or s.counterpart in names]]
 
     def _peers(self) -> list[Scenario]:
         """The peers that --only names, or whose counterpart runs."""

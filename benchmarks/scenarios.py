@@ -27,9 +27,11 @@ class Scenario:
     lines: Callable[[Seed, dict[str, str], list[str]], list[Line]]
     one_use: bool = False  # each line may be sent once: codes and refresh tokens
     alg: str = "RS256"  # the signing key the server must use while it runs
-    app: str = "authserver"  # or "hello" (the ceiling), or a peer's script in benchmarks/peers
+    app: str = "authserver"  # or "hello" (the ceiling and the floor), or a peer's script
+    # in benchmarks/peers
     expected_4xx: bool = False  # the malformed mix: every answer must be its own 4xx
-    counterpart: str | None = None  # a peer: the authserver scenario it is measured against
+    # a peer or the floor: the authserver scenario it is measured against, and runs with
+    counterpart: str | None = None
 
 
 def _static(line: Line) -> Callable[[Seed, dict[str, str], list[str]], list[Line]]:
@@ -100,6 +102,10 @@ def _malformed(seed: Seed, extra: dict[str, str], tokens: list[str]) -> list[Lin
 
 SCENARIOS = (
     Scenario("ceiling: Flask hello JSON", "GET", "/hello", _static(("", "")), app="hello"),
+    Scenario(
+        "floor: Flask route signing one RS256 JWT", "POST", "/hello/token", _client_credentials,
+        app="hello", counterpart="token: client_credentials (RS256)",
+    ),
     Scenario("discovery", "GET", "/.well-known/openid-configuration", _static(("", ""))),
     Scenario("JWKS", "GET", "/jwks.json", _static(("", ""))),
     Scenario("token: client_credentials (RS256)", "POST", "/token", _client_credentials),

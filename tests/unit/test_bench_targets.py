@@ -130,3 +130,22 @@ def test_a_run_adds_to_the_baseline_only_where_it_measured_all_three() -> None:
     assert targets.baseline_run(figures, [16, 64]) == {
         "16": {CEILING: 3000.0, "introspection": 450, "userinfo": 300}
     }
+
+
+@pytest.mark.parametrize(
+    ("floor", "peer", "reach"),
+    [(1000, 1000, targets.WITHIN_REACH), (999, 1000, targets.OUT_OF_REACH)],
+)
+def test_the_floor_says_whether_the_client_credentials_target_can_be_met(
+    floor: float, peer: float, reach: str
+) -> None:
+    figures = {(targets.FLOOR, 16): fig(floor), (PEER_CLIENT_CREDENTIALS, 16): fig(peer)}
+    (bound,) = targets.bounds(figures, [16])
+    assert bound.verdict == reach
+    assert bound.measured.startswith(f"{floor / peer:.2f}×")
+
+
+def test_a_bound_without_its_peer_is_not_measured() -> None:
+    (bound,) = targets.bounds({(targets.FLOOR, 16): fig(1000)}, [16])
+    assert bound.measured == ""
+    assert bound.verdict.startswith("not measured")
