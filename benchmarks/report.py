@@ -95,6 +95,8 @@ def write_results(run: Run) -> None:
             f"- gunicorn options: `{' '.join(run.gunicorn_options)}`",
             f"- wrk, for authserver and the peers alike: `wrk --threads 1 --connections C "
             f"--duration {run.args.duration}s --timeout 10s --script benchmarks/requests.lua`",
+            "- before each measurement, ours and the peers' alike: a PostgreSQL CHECKPOINT, "
+            "and a wait for any autovacuum worker to finish",
             *_peer_lines(run),
             *_today_lines(run),
             *[f"- {note}" for note in run.notes],
