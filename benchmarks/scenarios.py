@@ -27,8 +27,8 @@ class Scenario:
     lines: Callable[[Seed, dict[str, str], list[str]], list[Line]]
     one_use: bool = False  # each line may be sent once: codes and refresh tokens
     alg: str = "RS256"  # the signing key the server must use while it runs
-    app: str = "authserver"  # or "hello" (the ceiling and the floor), or a peer's script
-    # in benchmarks/peers
+    # "authserver", "hello" (the ceiling and the floor), or a peer's script in benchmarks/peers
+    app: str = "authserver"
     expected_4xx: bool = False  # the malformed mix: every answer must be its own 4xx
     # a peer or the floor: the authserver scenario it is measured against, and runs with
     counterpart: str | None = None
