@@ -7,7 +7,7 @@ from functools import cache
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from authserver.errors import driver_error_name
 from authserver.extensions import db
@@ -41,8 +41,7 @@ def _head_revisions(directory: str) -> frozenset[str]:
 
 def _check_database() -> str:
     try:
-        with db.engine.connect() as connection:
-            current = frozenset(MigrationContext.configure(connection).get_current_heads())
+        current = _current_heads()
     except SQLAlchemyError as error:
         # One line, not a traceback: a load balancer polls this every few seconds.
         current_app.logger.warning(
@@ -54,6 +53,25 @@ def _check_database() -> str:
     if current != _head_revisions(directory):
         return "migrations pending (run: authserver db upgrade)"
     return "ok"
+
+
+def _current_heads() -> frozenset[str]:
+    """The database's migration heads, asked a second time when the first ask met a
+    pooled connection that had died (the database restarted, or a proxy dropped it, since
+    it was last used). SQLAlchemy then drops every connection the pool held, so the second
+    ask opens a new one: a connection left over from an outage that has ended says nothing
+    about the database now, and must not mark a recovered instance not ready."""
+    try:
+        return _heads_on_a_pooled_connection()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return _heads_on_a_pooled_connection()
+
+
+def _heads_on_a_pooled_connection() -> frozenset[str]:
+    with db.engine.connect() as connection:
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
 def _check_signing_key() -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from authserver import create_app
+from authserver.extensions import db
 from authserver.keys import KeyStore
 from tests.conftest import make_settings
 
@@ -81,3 +83,21 @@ def test_a_crash_is_a_friendly_500_without_a_traceback(
     response = app.test_client().get("/boom")
     assert response.status_code == 500
     assert b"secret internals" not in response.data and b"Traceback" not in response.data
+
+
+def test_readyz_is_ready_again_once_the_database_is_back(app: Flask, http: FlaskClient) -> None:
+    """After an outage the pool may still hold connections the database dropped; the first
+    one /readyz takes must not report a database that is up as unreachable."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no connections to drop")
+    assert http.get("/readyz").status_code == 200  # the pool now holds a connection
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin:  # not one of the pool's
+        (dropped,) = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert dropped >= 1
+    response = http.get("/readyz")
+    assert response.status_code == 200, response.json
+    assert response.json["checks"]["database"] == "ok"
