@@ -173,10 +173,10 @@ def settle_postgres() -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
         connection.execute("CHECKPOINT")
         while time.monotonic() < started + SETTLE_SECONDS:
-            busy = connection.execute(
+            (vacuuming,) = connection.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
             ).fetchone()
-            if not busy or busy[0] == 0:
+            if vacuuming == 0:
                 break
             time.sleep(0.5)
     waited = time.monotonic() - started
