@@ -21,10 +21,20 @@ a finished connection on the main loop with a linger of up to 2 s for the client
 - the thread has `client_timeout` seconds in all to read what is left of the request, and
   each write of the response is abandoned after as long;
 - closing lingers for the client's FIN on the poller, not blocking the main loop; and
-  read-ahead that holds only part of the next request's header goes back to the main loop.
+  read-ahead that holds only part of the next request's header goes back to the main loop;
+- a new connection goes to the worker holding the fewest (ConnectionCounts). gunicorn's
+  workers all wait on the master's one listening socket and the kernel wakes them alike, so
+  the worker already running wins: measured with wrk's 16 kept-alive connections on three
+  workers, one worker held all 16 in one run of six, and served them on one of two cores at
+  a third of the throughput. A worker holding more connections than another now leaves a
+  new one to the others for _ACCEPT_YIELD, and takes it only if none did. gunicorn's
+  `reuse_port` (a listening socket per worker, spread by the kernel's hash) was not taken:
+  a stopping worker's socket resets the connections queued on it, so every reload would
+  lose requests unless the host sets net.ipv4.tcp_migrate_req.
 
 This is a subclass rather than gunicorn's code copied: it overrides the worker's
-accept, readable and finish callbacks, the connection's init and the thread's handle.
+accept, readable and finish callbacks, its count of connections, the connection's init and
+the thread's handle.
 It lives beside wsgi.py, not in the authserver package, because gunicorn's master imports
 the worker class: importing the package there would keep the application's modules in the
 master, and `kill -HUP` would then start workers on the old code.
@@ -33,13 +43,17 @@ master, and `kill -HUP` would then start workers on the old code.
 from __future__ import annotations
 
 import errno
+import fcntl
+import mmap
+import os
 import selectors
 import socket
+import tempfile
 import time
 from collections import deque
 from concurrent.futures import Future
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.unreader import SocketUnreader
@@ -56,6 +70,65 @@ _MAX_BUFFERED_HEADER = 64 * 1024
 # The largest body the main loop waits for; larger ones are read by the thread. Bounds the
 # memory a connection can make the main loop hold.
 _MAX_BUFFERED_BODY = 64 * 1024
+# How long a worker holding more connections than another leaves a new connection to the
+# others before it takes the connection itself (the other may be busy or slow to wake).
+# A new connection waits this long only when it reaches a worker that holds more than
+# another one does; it is never refused.
+_ACCEPT_YIELD = 0.005
+
+
+class ConnectionCounts:
+    """Every worker's open connections, in memory mapped before gunicorn's master forks
+    the workers (this module is imported by gunicorn.conf.py in the master), so that a
+    worker can tell whether another holds fewer.
+
+    A slot per worker, (pid, connections) as 32-bit integers; each worker writes only its
+    own slot, and an aligned 32-bit store is whole, so reading needs no lock. Claiming a
+    slot takes a lock on the file behind the memory, which the kernel releases if its
+    holder dies; a worker that died without releasing its slot leaves it to the next one
+    that boots. Cell 0 holds how many slots were ever claimed, so that reading looks at
+    those only."""
+
+    # Workers past this many run uncounted: they take every connection, as gunicorn does.
+    SLOTS = 255
+
+    def __init__(self) -> None:
+        size = (1 + 2 * self.SLOTS) * 4
+        self._file = tempfile.TemporaryFile()  # unlinked: gone with the last process
+        self._file.truncate(size)
+        self._memory = mmap.mmap(self._file.fileno(), size)  # shared by forked processes
+        self._cells = memoryview(self._memory).cast("i")
+
+    def claim(self, pid: int) -> int | None:
+        """A slot for this worker, or None when every slot is held by a live process."""
+        # A POSIX record lock: held per process, so forked workers exclude each other.
+        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        try:
+            for slot in range(self.SLOTS):
+                holder = self._cells[1 + 2 * slot]
+                if holder == 0 or not _is_alive(holder):
+                    self._cells[2 + 2 * slot] = 0
+                    self._cells[1 + 2 * slot] = pid
+                    self._cells[0] = max(self._cells[0], slot + 1)
+                    return slot
+        finally:
+            fcntl.lockf(self._file, fcntl.LOCK_UN)
+        return None
+
+    def release(self, slot: int) -> None:
+        self._cells[1 + 2 * slot] = 0
+
+    def record(self, slot: int, connections: int) -> None:
+        self._cells[2 + 2 * slot] = connections
+
+    def fewest_elsewhere(self, slot: int) -> int | None:
+        """The fewest connections any other worker holds; None when there is no other."""
+        counts = [
+            self._cells[2 + 2 * other]
+            for other in range(self._cells[0])
+            if other != slot and self._cells[1 + 2 * other] != 0
+        ]
+        return min(counts, default=None)
 
 
 class RequestTimeout(NoMoreData):
@@ -132,12 +205,48 @@ class BoundedThreadWorker(ThreadWorker):
     """gunicorn's gthread worker; set `client_timeout` before gunicorn starts it."""
 
     client_timeout: float = 10.0
+    counts: ClassVar[ConnectionCounts] = ConnectionCounts()
+    _slot: int | None = None  # this worker's in `counts`, once it runs
+    _nr_conns = 0
+    # Until when accepting is left to the other workers (_ACCEPT_YIELD).
+    _accepting_resumes_at = 0.0
 
     def init_process(self) -> None:
         # Connections whose body the main loop waits for, oldest deadline first (each gets
         # now + client_timeout when it joins), as gunicorn keeps its pending connections.
         self.body_conns: deque[BoundedConn] = deque()
         super().init_process()
+
+    def run(self) -> None:
+        # Counted once the application is loaded: the others leave no connection to a
+        # worker that is still booting.
+        self._slot = self.counts.claim(os.getpid())
+        try:
+            super().run()
+        finally:
+            self._leave_counts()
+
+    @property
+    def nr_conns(self) -> int:
+        """gunicorn's count of this worker's open connections, published in `counts` at
+        each change."""
+        return self._nr_conns
+
+    @nr_conns.setter
+    def nr_conns(self, value: int) -> None:
+        self._nr_conns = value
+        if self._slot is not None:
+            self.counts.record(self._slot, value)
+
+    def handle_exit(self, sig: Any, frame: Any) -> None:
+        # A stopping worker accepts nothing more: the others must not leave it connections.
+        super().handle_exit(sig, frame)
+        self._leave_counts()
+
+    def _leave_counts(self) -> None:
+        if self._slot is not None:
+            self.counts.release(self._slot)
+            self._slot = None
 
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
@@ -155,6 +264,45 @@ class BoundedThreadWorker(ThreadWorker):
             )
 
     def accept(self, listener: Any) -> None:
+        if self._holds_more_than_another():
+            self._leave_accepting_to_the_others()
+        else:
+            self._take_connection(listener)
+
+    def _holds_more_than_another(self) -> bool:
+        if self._slot is None:
+            return False
+        fewest = self.counts.fewest_elsewhere(self._slot)
+        return fewest is not None and self.nr_conns > fewest
+
+    def _leave_accepting_to_the_others(self) -> None:
+        self._accepting_resumes_at = time.monotonic() + _ACCEPT_YIELD
+        super().set_accept_enabled(False)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """gunicorn's main loop asks for accepting at every turn. While this worker leaves
+        new connections to the others it waits, until its time is up or it holds no more
+        than any other (its own connections closed meanwhile: without this, workers that
+        each hold one more than another would all wait at once); then it takes one still
+        waiting."""
+        if not enabled:
+            self._accepting_resumes_at = 0.0  # stopping, or full: no resuming either
+            super().set_accept_enabled(False)
+        elif not self._accepting_resumes_at:
+            super().set_accept_enabled(True)
+        elif time.monotonic() >= self._accepting_resumes_at or not self._holds_more_than_another():
+            self._accepting_resumes_at = 0.0
+            super().set_accept_enabled(True)
+            for listener in self.sockets:  # no other worker took it: this one does
+                self._take_connection(listener)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        # The main loop's wait ends when accepting resumes, not a second later.
+        if self._accepting_resumes_at:
+            timeout = max(0.0, min(timeout, self._accepting_resumes_at - time.monotonic()))
+        super().wait_for_and_dispatch_events(timeout)
+
+    def _take_connection(self, listener: Any) -> None:
         try:
             sock, addr = listener.accept()
         except OSError as error:
@@ -271,6 +419,16 @@ class BoundedThreadWorker(ThreadWorker):
     def _close(self, conn: BoundedConn) -> None:
         self.nr_conns -= 1
         conn.close()
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _receive(sock: socket.socket, size: int) -> bytes | None:

@@ -1,0 +1,89 @@
+"""gunicorn_worker.ConnectionCounts: each worker's open connections, shared by the workers
+of one gunicorn master."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+
+from gunicorn_worker import ConnectionCounts
+
+
+def _dead_pid() -> int:
+    """The PID of a process that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_each_worker_claims_its_own_slot() -> None:
+    counts = ConnectionCounts()
+    assert counts.claim(os.getppid()) != counts.claim(os.getpid())
+
+
+def test_the_fewest_elsewhere_leaves_out_the_worker_itself_and_released_slots() -> None:
+    counts = ConnectionCounts()
+    me, busy, gone = counts.claim(os.getpid()), counts.claim(os.getppid()), counts.claim(1)
+    assert None not in (me, busy, gone)
+    counts.record(me, 0)
+    counts.record(busy, 7)
+    counts.record(gone, 2)
+    assert counts.fewest_elsewhere(me) == 2
+    assert counts.fewest_elsewhere(busy) == 0
+    counts.release(gone)
+    assert counts.fewest_elsewhere(me) == 7
+
+
+def test_a_worker_alone_has_no_other_to_leave_connections_to() -> None:
+    counts = ConnectionCounts()
+    assert counts.fewest_elsewhere(counts.claim(os.getpid())) is None
+
+
+def test_the_slot_of_a_worker_that_died_goes_to_the_next_with_its_count_reset() -> None:
+    counts = ConnectionCounts()
+    dead = counts.claim(_dead_pid())
+    counts.record(dead, 9)
+    me = counts.claim(os.getpid())
+    assert me == dead
+    other = counts.claim(os.getppid())
+    assert counts.fewest_elsewhere(other) == 0
+
+
+def test_the_counts_are_shared_with_processes_forked_after_they_were_made() -> None:
+    """As gunicorn's master makes them (importing gunicorn_worker) and then forks."""
+    counts = ConnectionCounts()
+    me = counts.claim(os.getpid())
+    pid = os.fork()
+    if pid == 0:  # the child: a worker recording its connections
+        try:
+            child = counts.claim(os.getpid())
+            counts.record(child, 5)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    # The child has exited without releasing its slot: what it wrote is still there.
+    assert counts.fewest_elsewhere(me) == 5
+
+
+def test_every_slot_held_by_a_live_process_leaves_a_new_worker_uncounted() -> None:
+    counts = ConnectionCounts()
+    for _ in range(ConnectionCounts.SLOTS):
+        assert counts.claim(os.getpid()) is not None
+    assert counts.claim(os.getpid()) is None
+
+
+def test_a_worker_that_dies_while_claiming_does_not_block_the_next() -> None:
+    """The claim lock is a POSIX record lock: the kernel releases it with its holder."""
+    counts = ConnectionCounts()
+    pid = os.fork()
+    if pid == 0:  # the child takes the lock and dies holding it
+        fcntl.lockf(counts._file, fcntl.LOCK_EX)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    claiming = threading.Thread(target=counts.claim, args=(os.getpid(),), daemon=True)
+    claiming.start()
+    claiming.join(timeout=10)
+    assert not claiming.is_alive(), "the claim waits for a lock whose holder is gone"
