@@ -26,11 +26,11 @@ a finished connection on the main loop with a linger of up to 2 s for the client
   workers all wait on the master's one listening socket and the kernel wakes them alike, so
   the worker already running wins: measured with wrk's 16 kept-alive connections on three
   workers, one worker held all 16 in one run of six, and served them on one of two cores at
-  a third of the throughput. A worker holding more connections than another now leaves a
-  new one to the others for _ACCEPT_YIELD, and takes it only if none did. gunicorn's
-  `reuse_port` (a listening socket per worker, spread by the kernel's hash) was not taken:
-  a stopping worker's socket resets the connections queued on it, so every reload would
-  lose requests unless the host sets net.ipv4.tcp_migrate_req.
+  a third of the throughput. A worker holding more than one connection above another now
+  leaves a new one to the others for _ACCEPT_YIELD at most, and takes it only if none did.
+  gunicorn's `reuse_port` (a listening socket per worker, spread by the kernel's hash) was
+  not taken: a stopping worker's socket resets the connections queued on it, so every
+  reload would lose requests unless the host sets net.ipv4.tcp_migrate_req.
 
 This is a subclass rather than gunicorn's code copied: it overrides the worker's
 accept, readable and finish callbacks, its count of connections, the connection's init and
@@ -72,9 +72,10 @@ _MAX_BUFFERED_HEADER = 64 * 1024
 _MAX_BUFFERED_BODY = 64 * 1024
 # How long a worker holding more connections than another leaves a new connection to the
 # others before it takes the connection itself (the other may be busy or slow to wake).
-# A new connection waits this long only when it reaches a worker that holds more than
-# another one does; it is never refused.
+# A new connection waits this long at most, and only when it reaches a worker that holds
+# more than one connection above another; it is never refused.
 _ACCEPT_YIELD = 0.005
+_RECHECK_WHILE_WAITING = 0.001
 
 
 class ConnectionCounts:
@@ -85,8 +86,9 @@ class ConnectionCounts:
     A slot per worker, (pid, connections) as 32-bit integers; each worker writes only its
     own slot, and an aligned 32-bit store is whole, so reading needs no lock. Claiming a
     slot takes a lock on the file behind the memory, which the kernel releases if its
-    holder dies; a worker that died without releasing its slot leaves it to the next one
-    that boots. Cell 0 holds how many slots were ever claimed, so that reading looks at
+    holder dies. A worker killed without releasing its slot (SIGKILL, the OOM killer) is
+    not counted: reading skips a slot whose process is gone, and the next worker to boot
+    takes it. Cell 0 holds how many slots were ever claimed, so that reading looks at
     those only."""
 
     # Workers past this many run uncounted: they take every connection, as gunicorn does.
@@ -94,7 +96,8 @@ class ConnectionCounts:
 
     def __init__(self) -> None:
         size = (1 + 2 * self.SLOTS) * 4
-        self._file = tempfile.TemporaryFile()  # unlinked: gone with the last process
+        # Unlinked, so gone with the last process; in memory where /dev/shm is.
+        self._file = tempfile.TemporaryFile(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
         self._file.truncate(size)
         self._memory = mmap.mmap(self._file.fileno(), size)  # shared by forked processes
         self._cells = memoryview(self._memory).cast("i")
@@ -122,11 +125,12 @@ class ConnectionCounts:
         self._cells[2 + 2 * slot] = connections
 
     def fewest_elsewhere(self, slot: int) -> int | None:
-        """The fewest connections any other worker holds; None when there is no other."""
+        """The fewest connections any other live worker holds; None when there is none.
+        (A process check per slot, about a microsecond each, once per new connection.)"""
         counts = [
             self._cells[2 + 2 * other]
             for other in range(self._cells[0])
-            if other != slot and self._cells[1 + 2 * other] != 0
+            if other != slot and (holder := self._cells[1 + 2 * other]) != 0 and _is_alive(holder)
         ]
         return min(counts, default=None)
 
@@ -235,8 +239,9 @@ class BoundedThreadWorker(ThreadWorker):
     @nr_conns.setter
     def nr_conns(self, value: int) -> None:
         self._nr_conns = value
-        if self._slot is not None:
-            self.counts.record(self._slot, value)
+        slot = self._slot  # read once: a signal handler may release it meanwhile
+        if slot is not None:
+            self.counts.record(slot, value)
 
     def handle_exit(self, sig: Any, frame: Any) -> None:
         # A stopping worker accepts nothing more: the others must not leave it connections.
@@ -264,16 +269,20 @@ class BoundedThreadWorker(ThreadWorker):
             )
 
     def accept(self, listener: Any) -> None:
+        if self.nr_conns >= self.worker_connections:
+            return  # full: gunicorn's main loop stops accepting at its next turn
         if self._holds_more_than_another():
             self._leave_accepting_to_the_others()
         else:
             self._take_connection(listener)
 
     def _holds_more_than_another(self) -> bool:
+        """More than one connection above another worker's count: within one, workers
+        taking turns to wait slowed a burst of new connections thirtyfold."""
         if self._slot is None:
             return False
         fewest = self.counts.fewest_elsewhere(self._slot)
-        return fewest is not None and self.nr_conns > fewest
+        return fewest is not None and self.nr_conns > fewest + 1
 
     def _leave_accepting_to_the_others(self) -> None:
         self._accepting_resumes_at = time.monotonic() + _ACCEPT_YIELD
@@ -294,12 +303,17 @@ class BoundedThreadWorker(ThreadWorker):
             self._accepting_resumes_at = 0.0
             super().set_accept_enabled(True)
             for listener in self.sockets:  # no other worker took it: this one does
-                self._take_connection(listener)
+                if self.nr_conns < self.worker_connections:
+                    self._take_connection(listener)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        # The main loop's wait ends when accepting resumes, not a second later.
-        if self._accepting_resumes_at:
-            timeout = max(0.0, min(timeout, self._accepting_resumes_at - time.monotonic()))
+        # While waiting, the main loop looks again every millisecond (the others may have
+        # taken the connection, or this worker's own connections closed) and when the wait
+        # ends, not a second later. Not when full: gunicorn's loop does not ask to accept
+        # then, so the wait would never end and the loop would spin.
+        if self._accepting_resumes_at and self.nr_conns < self.worker_connections:
+            remaining = self._accepting_resumes_at - time.monotonic()
+            timeout = max(0.0, min(timeout, _RECHECK_WHILE_WAITING, remaining))
         super().wait_for_and_dispatch_events(timeout)
 
     def _take_connection(self, listener: Any) -> None:

@@ -77,9 +77,10 @@ def _holders(port: int, clients: list[socket.socket]) -> Counter[int]:
 
 
 def _assert_spread(holders: Counter[int]) -> None:
-    """Even to within a fifth of the connections: on a busy machine, a worker slow to
-    wake now and then leaves one to the worker that waited for it (gunicorn's own worker
-    put all of them on one)."""
+    """Even to within a fifth of the connections: a worker waits only while it holds two
+    more than another, and on a busy machine a worker slow to wake now and then leaves
+    one to the worker that waited for it (gunicorn's own worker put all 20 on one in most
+    runs here, and at best 13 / 7)."""
     assert sum(holders.values()) == CONNECTIONS, holders
     assert len(holders) == WORKERS, f"some worker holds none: {holders}"
     assert max(holders.values()) - min(holders.values()) <= CONNECTIONS // 5, holders

@@ -56,16 +56,32 @@ def test_the_counts_are_shared_with_processes_forked_after_they_were_made() -> N
     """As gunicorn's master makes them (importing gunicorn_worker) and then forks."""
     counts = ConnectionCounts()
     me = counts.claim(os.getpid())
+    recorded_r, recorded_w = os.pipe()
+    done_r, done_w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: a worker recording its connections
+    if pid == 0:  # the child: a worker recording its connections, alive until told
         try:
-            child = counts.claim(os.getpid())
-            counts.record(child, 5)
+            counts.record(counts.claim(os.getpid()), 5)
+            os.write(recorded_w, b"x")
+            os.read(done_r, 1)
         finally:
             os._exit(0)
-    os.waitpid(pid, 0)
-    # The child has exited without releasing its slot: what it wrote is still there.
-    assert counts.fewest_elsewhere(me) == 5
+    try:
+        os.read(recorded_r, 1)
+        assert counts.fewest_elsewhere(me) == 5
+    finally:
+        os.write(done_w, b"x")
+        os.waitpid(pid, 0)
+        for fd in (recorded_r, recorded_w, done_r, done_w):
+            os.close(fd)
+
+
+def test_a_worker_killed_without_releasing_its_slot_is_not_counted() -> None:
+    """SIGKILL or the OOM killer: the others must not keep leaving it connections."""
+    counts = ConnectionCounts()
+    me = counts.claim(os.getpid())
+    counts.record(counts.claim(_dead_pid()), 0)
+    assert counts.fewest_elsewhere(me) is None
 
 
 def test_every_slot_held_by_a_live_process_leaves_a_new_worker_uncounted() -> None:
