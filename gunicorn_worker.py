@@ -268,9 +268,17 @@ class BoundedThreadWorker(ThreadWorker):
                 "also how long a connection may take to send a whole header"
             )
 
+    @property
+    def _is_full(self) -> bool:
+        return self.nr_conns >= self.worker_connections
+
     def accept(self, listener: Any) -> None:
-        if self.nr_conns >= self.worker_connections:
-            return  # full: gunicorn's main loop stops accepting at its next turn
+        if self._is_full:
+            # Nothing taken (the resume in set_accept_enabled may have filled this worker
+            # in the same turn), and no wait begun: gunicorn's loop stops accepting at its
+            # next turn, so such a wait would end only when a connection closed, the loop
+            # polling with no timeout meanwhile.
+            return
         if self._holds_more_than_another():
             self._leave_accepting_to_the_others()
         else:
@@ -303,15 +311,16 @@ class BoundedThreadWorker(ThreadWorker):
             self._accepting_resumes_at = 0.0
             super().set_accept_enabled(True)
             for listener in self.sockets:  # no other worker took it: this one does
-                if self.nr_conns < self.worker_connections:
+                if not self._is_full:
                     self._take_connection(listener)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
         # While waiting, the main loop looks again every millisecond (the others may have
         # taken the connection, or this worker's own connections closed) and when the wait
-        # ends, not a second later. Not when full: gunicorn's loop does not ask to accept
-        # then, so the wait would never end and the loop would spin.
-        if self._accepting_resumes_at and self.nr_conns < self.worker_connections:
+        # ends, not a second later. (A full worker never waits: accept() takes nothing then,
+        # so gunicorn's loop, which stops accepting when full, cannot spin on a wait that
+        # would never end.)
+        if self._accepting_resumes_at:
             remaining = self._accepting_resumes_at - time.monotonic()
             timeout = max(0.0, min(timeout, _RECHECK_WHILE_WAITING, remaining))
         super().wait_for_and_dispatch_events(timeout)
@@ -441,7 +450,7 @@ def _is_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, another user's
-        return True
+        pass
     return True
 
 

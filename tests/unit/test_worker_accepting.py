@@ -1,0 +1,271 @@
+"""gunicorn_worker.BoundedThreadWorker's accepting, one rule at a time: when a worker holding
+more connections than another leaves a new one to the others, when it takes it after all,
+and that it neither spins nor goes past worker_connections. The worker is driven turn by
+turn, as gunicorn's main loop does, on a real listening socket and poller, with its clock in
+the test's hands. (tests/e2e/test_worker_balance.py shows the spread across real workers.)"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from gunicorn.config import Config
+
+import gunicorn_worker
+from gunicorn_worker import (
+    _ACCEPT_YIELD,
+    _RECHECK_WHILE_WAITING,
+    BoundedThreadWorker,
+    ConnectionCounts,
+)
+
+CAP = 6  # worker_connections
+# gunicorn's main loop lets each wait take 1 s; shorter here, for a quick test, and still
+# far from _RECHECK_WHILE_WAITING.
+LOOP_TIMEOUT = 0.05
+
+
+class RecordingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The worker's poller, noting how long each wait was allowed to take."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        self.timeouts.append(timeout)
+        return super().select(timeout)
+
+
+class Rig:
+    """One worker, one other worker's count beside it, and clients to connect."""
+
+    def __init__(self, worker: BoundedThreadWorker, other: int, listener: socket.socket):
+        self.worker, self.other_slot, self.listener = worker, other, listener
+        self.clients: list[socket.socket] = []
+        self.now = 1000.0
+
+    def holding(self, mine: int, others: int) -> None:
+        """This worker holds `mine` connections, the other worker `others`."""
+        self.worker.nr_conns = mine
+        self.worker.counts.record(self.other_slot, others)
+
+    def connect(self) -> None:
+        """A new connection, queued on the listener until a worker accepts it."""
+        self.clients.append(socket.create_connection(self.listener.getsockname()))
+
+    def turn(self) -> None:
+        """One turn of gunicorn 27's ThreadWorker.run() loop, as it is there."""
+        worker = self.worker
+        can_accept = worker.nr_conns < worker.worker_connections
+        if can_accept != worker._accepting:
+            worker.set_accept_enabled(can_accept)
+        worker.wait_for_and_dispatch_events(timeout=LOOP_TIMEOUT)
+
+    def taken(self) -> int:
+        """Connections this worker accepted (they wait on its poller for a header)."""
+        return len(self.worker.pending_conns)
+
+    def still_queued(self) -> bool:
+        """Whether a connection is still waiting on the listener for a worker."""
+        try:
+            sock, _ = self.listener.accept()
+        except BlockingIOError:
+            return False
+        sock.close()
+        return True
+
+    def last_wait(self) -> float | None:
+        return self.worker.poller.timeouts[-1]
+
+
+@pytest.fixture
+def rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    cfg = Config()
+    cfg.set("worker_connections", CAP)
+    cfg.set("threads", 1)
+    worker = BoundedThreadWorker(1, os.getppid(), [listener], None, 30, cfg, None)
+    worker.counts = ConnectionCounts()  # this test's own, not the class's
+    worker.poller = RecordingSelector()
+    worker.body_conns = gunicorn_worker.deque()
+    worker._slot = worker.counts.claim(os.getpid())
+    other = worker.counts.claim(os.getppid())  # a live process: counted
+    assert None not in (worker._slot, other)
+    rig = Rig(worker, other, listener)
+    monkeypatch.setattr(gunicorn_worker, "time", SimpleNamespace(monotonic=lambda: rig.now))
+    yield rig
+    for conn in worker.pending_conns:
+        conn.sock.close()
+    for client in rig.clients:
+        client.close()
+    worker.poller.close()
+    worker.tmp.close()
+    listener.close()
+
+
+def test_a_worker_one_above_another_takes_a_new_connection_at_once(rig: Rig) -> None:
+    """Within one, workers taking turns to wait slowed a burst of connections thirtyfold."""
+    rig.holding(mine=3, others=2)
+    rig.connect()
+    rig.turn()
+    assert rig.taken() == 1
+    assert rig.worker.nr_conns == 4
+
+
+def test_a_worker_two_above_another_leaves_a_new_connection_to_it(rig: Rig) -> None:
+    rig.holding(mine=2, others=0)
+    rig.connect()
+    rig.turn()
+    rig.now += _ACCEPT_YIELD * 0.8
+    rig.turn()
+    assert rig.taken() == 0
+    assert rig.worker.nr_conns == 2
+    assert rig.still_queued()  # for the other worker
+
+
+def test_it_takes_the_connection_itself_when_no_other_did_in_time(rig: Rig) -> None:
+    rig.holding(mine=2, others=0)
+    rig.connect()
+    rig.turn()
+    rig.now += _ACCEPT_YIELD
+    rig.turn()
+    assert rig.taken() == 1
+    assert rig.worker.nr_conns == 3
+
+
+def test_after_the_wait_it_accepts_as_before_when_another_worker_took_it(rig: Rig) -> None:
+    rig.holding(mine=2, others=0)
+    rig.connect()
+    rig.turn()
+    assert rig.still_queued()  # the other worker takes it
+    rig.now += _ACCEPT_YIELD
+    rig.turn()
+    assert rig.taken() == 0
+    assert rig.worker._accepting
+    rig.holding(mine=2, others=2)
+    rig.connect()
+    rig.turn()
+    assert rig.taken() == 1
+
+
+def test_a_waiting_worker_whose_own_connections_closed_takes_it_at_once(rig: Rig) -> None:
+    """Otherwise workers each holding one more than another would all wait at once."""
+    rig.holding(mine=2, others=0)
+    rig.connect()
+    rig.turn()
+    rig.holding(mine=1, others=0)  # one of its connections closed; no time has passed
+    rig.turn()
+    assert rig.taken() == 1
+
+
+def test_a_waiting_worker_takes_it_at_once_when_the_others_filled_up(rig: Rig) -> None:
+    rig.holding(mine=2, others=0)
+    rig.connect()
+    rig.turn()
+    rig.holding(mine=2, others=2)
+    rig.turn()
+    assert rig.taken() == 1
+
+
+def test_while_waiting_the_loop_looks_again_every_millisecond_and_when_the_wait_ends(
+    rig: Rig,
+) -> None:
+    rig.holding(mine=2, others=0)
+    rig.connect()
+    rig.turn()
+    assert rig.last_wait() == LOOP_TIMEOUT  # the wait began within this one
+    rig.turn()
+    assert rig.last_wait() == _RECHECK_WHILE_WAITING
+    left = _RECHECK_WHILE_WAITING / 2
+    rig.now += _ACCEPT_YIELD - left
+    rig.turn()
+    assert rig.last_wait() == pytest.approx(left)
+
+
+def test_a_worker_alone_or_uncounted_takes_every_connection(rig: Rig) -> None:
+    rig.holding(mine=4, others=0)
+    rig.worker.counts.release(rig.other_slot)  # no other worker
+    rig.connect()
+    rig.turn()
+    assert rig.taken() == 1
+
+    rig.worker.counts.claim(os.getppid())
+    rig.worker.counts.record(rig.other_slot, 0)
+    rig.worker._leave_counts()  # past ConnectionCounts.SLOTS workers, or booting
+    rig.connect()
+    rig.turn()
+    assert rig.taken() == 2
+
+
+def test_a_full_worker_takes_nothing_and_its_loop_waits_without_spinning(rig: Rig) -> None:
+    rig.holding(mine=CAP, others=CAP)
+    rig.connect()
+    for _ in range(3):
+        rig.turn()
+        assert rig.last_wait() == LOOP_TIMEOUT
+    assert rig.taken() == 0
+    assert rig.worker.nr_conns == CAP
+    rig.holding(mine=CAP - 1, others=CAP)  # a connection closed
+    rig.turn()
+    assert rig.taken() == 1
+
+
+def test_the_resume_that_fills_a_worker_takes_no_second_connection_that_turn(
+    rig: Rig,
+) -> None:
+    """The resume accepts in set_accept_enabled(), and the same turn's wait may then find
+    the listener readable again: that connection is left queued, and no wait begins that
+    gunicorn's loop, no longer accepting, would never end."""
+    rig.holding(mine=CAP - 1, others=CAP - 3)
+    rig.connect()
+    rig.turn()
+    assert rig.taken() == 0
+    rig.holding(mine=CAP - 1, others=CAP - 1)  # the others filled up: resume
+    rig.connect()
+    rig.turn()
+    assert rig.taken() == 1
+    assert rig.worker.nr_conns == CAP
+    assert not rig.worker._accepting_resumes_at
+    rig.turn()
+    assert rig.last_wait() == LOOP_TIMEOUT
+    assert rig.worker.nr_conns == CAP
+    assert rig.still_queued()
+
+
+def test_a_resume_on_several_listeners_takes_none_past_the_cap(rig: Rig) -> None:
+    """gunicorn bound to two addresses: the resume looks at each listener in turn."""
+    second = socket.create_server(("127.0.0.1", 0))
+    second.setblocking(False)
+    rig.worker.sockets.append(second)
+    try:
+        rig.holding(mine=CAP - 1, others=CAP - 3)
+        rig.connect()
+        rig.clients.append(socket.create_connection(second.getsockname()))
+        rig.turn()
+        rig.now += _ACCEPT_YIELD
+        rig.turn()
+        assert rig.worker.nr_conns == CAP
+        assert rig.taken() == 1
+    finally:
+        second.close()
+
+
+def test_a_worker_stopping_while_it_waits_does_not_spin_through_its_graceful_shutdown(
+    rig: Rig,
+) -> None:
+    """gunicorn's shutdown stops accepting, then waits on the poller until the open
+    connections finish: the wait for accepting ends with accepting itself."""
+    rig.holding(mine=2, others=0)
+    rig.connect()
+    rig.turn()
+    rig.worker.set_accept_enabled(False)  # gunicorn's run(), once no longer alive
+    rig.now += 2 * _ACCEPT_YIELD
+    rig.worker.wait_for_and_dispatch_events(timeout=LOOP_TIMEOUT)
+    assert rig.last_wait() == LOOP_TIMEOUT
