@@ -406,7 +406,8 @@ def _run(
 
     A driver error is raised as SQLAlchemy raises it (OperationalError and the others, so
     that an outage is a 503, errors.py), and a connection the database dropped is
-    invalidated in the pool, as SQLAlchemy does for its own statements."""
+    invalidated with every connection the pool opened before it, as SQLAlchemy does for its
+    own statements."""
     for observe in observers:
         observe(text)
     driver = _driver(connection)
@@ -418,8 +419,19 @@ def _run(
     except dialect.loaded_dbapi.Error as error:
         dropped = dialect.is_disconnect(error, driver, None)
         if dropped:
-            connection.invalidate(error)
+            _invalidate_pool(connection, error)
         raise _as_sqlalchemy_error(error, dialect, text, params, dropped) from error
+
+
+def _invalidate_pool(connection: Connection | PoolProxiedConnection, error: Exception) -> None:
+    """A database that dropped this connection (a restart, a failover, a proxy's idle
+    timeout) has most likely dropped every other the pool holds: each is opened anew at its
+    next checkout, so that the outage costs one failed request, not one per pooled
+    connection. This is what SQLAlchemy's Connection does on a disconnect
+    (_handle_dbapi_exception calls Pool._invalidate); the store's statements run on the
+    DB-API connection, past that handler, hence the private call."""
+    db.engine.pool._invalidate(_pooled(connection), error, _checkin=False)
+    connection.invalidate(error)
 
 
 def _as_sqlalchemy_error(
@@ -481,10 +493,12 @@ def _read_alone(statement: str, params: dict[str, Any], fetch: str) -> tuple[Any
         lent.close()  # back to the pool
 
 
+def _pooled(connection: Connection | PoolProxiedConnection) -> PoolProxiedConnection:
+    return connection.connection if isinstance(connection, Connection) else connection
+
+
 def _driver(connection: Connection | PoolProxiedConnection) -> Any:
-    if isinstance(connection, Connection):
-        return connection.connection.driver_connection
-    return connection.driver_connection
+    return _pooled(connection).driver_connection
 
 
 class LostRace(Exception):
