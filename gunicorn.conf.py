@@ -83,16 +83,23 @@ preload_app = False
 
 # Metrics (AUTHSERVER_METRICS=on): every worker writes its counts to one directory, so
 # /metrics answers with the sum whichever worker serves it. A fresh directory per start.
-if os.environ.get("AUTHSERVER_METRICS", "").strip().lower() in ("1", "true", "yes", "on"):
-    _made_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
-    if _made_metrics_dir:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="authserver-metrics-")
+_metrics = os.environ.get("AUTHSERVER_METRICS", "").strip().lower() in ("1", "true", "yes", "on")
+_made_metrics_dir = _metrics and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _made_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="authserver-metrics-")
 
-    def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn's hook signature
+    """In the master, as soon as a worker has exited, however it ended (SIGKILL and the OOM
+    killer too): its connection count no longer counts, before another process can be given
+    its PID (gunicorn_worker.ConnectionCounts), and its metrics are marked dead."""
+    gunicorn_worker.BoundedThreadWorker.counts.release_pid(worker.pid)
+    if _metrics:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
 
-    def on_exit(server):  # noqa: ANN001, ANN201
-        if _made_metrics_dir:
-            shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+def on_exit(server):  # noqa: ANN001, ANN201
+    if _made_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

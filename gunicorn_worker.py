@@ -87,9 +87,10 @@ class ConnectionCounts:
     own slot, and an aligned 32-bit store is whole, so reading needs no lock. Claiming a
     slot takes a lock on the file behind the memory, which the kernel releases if its
     holder dies. A worker killed without releasing its slot (SIGKILL, the OOM killer) is
-    not counted: reading skips a slot whose process is gone, and the next worker to boot
-    takes it. Cell 0 holds how many slots were ever claimed, so that reading looks at
-    those only."""
+    not counted: the master releases the slot when it reaps the worker (gunicorn.conf.py's
+    child_exit), before the PID can go to another process, and reading also skips a slot
+    whose process is gone (for a master without that hook). Cell 0 holds how many slots
+    were ever claimed, so that reading looks at those only."""
 
     # Workers past this many run uncounted: they take every connection, as gunicorn does.
     SLOTS = 255
@@ -120,6 +121,16 @@ class ConnectionCounts:
 
     def release(self, slot: int) -> None:
         self._cells[1 + 2 * slot] = 0
+
+    def release_pid(self, pid: int) -> None:
+        """Free the slot of a worker that has exited (in the master, which reaped it)."""
+        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        try:
+            for slot in range(self._cells[0]):
+                if self._cells[1 + 2 * slot] == pid:
+                    self.release(slot)
+        finally:
+            fcntl.lockf(self._file, fcntl.LOCK_UN)
 
     def record(self, slot: int, connections: int) -> None:
         self._cells[2 + 2 * slot] = connections

@@ -103,3 +103,19 @@ def test_a_worker_that_dies_while_claiming_does_not_block_the_next() -> None:
     claiming.start()
     claiming.join(timeout=10)
     assert not claiming.is_alive(), "the claim waits for a lock whose holder is gone"
+
+
+def test_the_master_frees_the_slot_of_a_worker_it_reaped() -> None:
+    """gunicorn.conf.py's child_exit, before the PID can go to another process: a slot
+    whose PID was reused would otherwise count for ever."""
+    counts = ConnectionCounts()
+    me, other = counts.claim(os.getpid()), counts.claim(os.getppid())
+    with subprocess.Popen(["sleep", "30"]) as reused:  # alive: as a reused PID would be
+        try:
+            counts.record(counts.claim(reused.pid), 0)
+            counts.record(other, 4)
+            assert counts.fewest_elsewhere(me) == 0
+            counts.release_pid(reused.pid)
+            assert counts.fewest_elsewhere(me) == 4
+        finally:
+            reused.kill()
