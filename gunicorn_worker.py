@@ -76,6 +76,8 @@ _MAX_BUFFERED_BODY = 64 * 1024
 # more than one connection above another; it is never refused.
 _ACCEPT_YIELD = 0.005
 _RECHECK_WHILE_WAITING = 0.001
+# How long gunicorn's master waits for ConnectionCounts' claim lock when a worker has exited.
+_MASTER_LOCK_WAIT = 0.1
 
 
 class ConnectionCounts:
@@ -123,14 +125,30 @@ class ConnectionCounts:
         self._cells[1 + 2 * slot] = 0
 
     def release_pid(self, pid: int) -> None:
-        """Free the slot of a worker that has exited (in the master, which reaped it)."""
-        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        """Free the slot of a worker that has exited (in the master, which reaped it). The
+        master waits for the claim lock for _MASTER_LOCK_WAIT at most, and leaves the slot
+        to the liveness check otherwise: a worker holds the lock for microseconds, but the
+        master must not wait on one stopped while holding it (SIGSTOP), since ending such a
+        worker is the master's job."""
+        if not self._lock_within(_MASTER_LOCK_WAIT):
+            return
         try:
             for slot in range(self._cells[0]):
                 if self._cells[1 + 2 * slot] == pid:
                     self.release(slot)
         finally:
             fcntl.lockf(self._file, fcntl.LOCK_UN)
+
+    def _lock_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                fcntl.lockf(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except OSError:  # held by another process (EAGAIN or EACCES)
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.001)
 
     def record(self, slot: int, connections: int) -> None:
         self._cells[2 + 2 * slot] = connections

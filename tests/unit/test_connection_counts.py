@@ -119,3 +119,36 @@ def test_the_master_frees_the_slot_of_a_worker_it_reaped() -> None:
             assert counts.fewest_elsewhere(me) == 4
         finally:
             reused.kill()
+
+
+def test_the_master_does_not_wait_on_a_worker_stopped_while_it_claims() -> None:
+    """Ending a stopped worker is the master's job: it must not wait on that worker's lock.
+    It leaves the slot to the liveness check, and frees it once the lock is free."""
+    counts = ConnectionCounts()
+    me = counts.claim(os.getpid())
+    counts.record(counts.claim(os.getppid()), 0)  # as the worker being reaped left it
+    held_r, held_w = os.pipe()
+    done_r, done_w = os.pipe()
+    holder = os.fork()
+    if holder == 0:  # a worker holding the claim lock until told
+        try:
+            fcntl.lockf(counts._file, fcntl.LOCK_EX)
+            os.write(held_w, b"x")
+            os.read(done_r, 1)
+        finally:
+            os._exit(0)
+    try:
+        os.read(held_r, 1)
+        releasing = threading.Thread(target=counts.release_pid, args=(os.getppid(),))
+        releasing.daemon = True
+        releasing.start()
+        releasing.join(timeout=5)
+        assert not releasing.is_alive(), "the master waits on a stopped worker's lock"
+        assert counts.fewest_elsewhere(me) == 0  # still there
+    finally:
+        os.write(done_w, b"x")
+        os.waitpid(holder, 0)
+        for fd in (held_r, held_w, done_r, done_w):
+            os.close(fd)
+    counts.release_pid(os.getppid())
+    assert counts.fewest_elsewhere(me) is None
