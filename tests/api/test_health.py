@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,6 +13,7 @@ from authserver import create_app
 from authserver.extensions import db
 from authserver.keys import KeyStore
 from tests.conftest import make_settings
+from tests.postgres_restart import drop_app_connections
 
 
 def test_healthz_answers_while_the_process_is_up(http: FlaskClient) -> None:
@@ -91,13 +91,7 @@ def test_readyz_is_ready_again_once_the_database_is_back(app: Flask, http: Flask
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no connections to drop")
     assert http.get("/readyz").status_code == 200  # the pool now holds a connection
-    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as admin:  # not one of the pool's
-        (dropped,) = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()
-    assert dropped >= 1
+    assert drop_app_connections() >= 1
     response = http.get("/readyz")
     assert response.status_code == 200, response.json
     assert response.json["checks"]["database"] == "ok"

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
 from authserver.extensions import db
 from authserver.oauth import store
+from tests.postgres_restart import drop_app_connections
 
 POOLED = 3  # connections in the pool when the database drops them
 
@@ -27,13 +27,7 @@ def dropped(app: Flask) -> None:
     lent = [db.engine.raw_connection() for _ in range(POOLED)]
     for connection in lent:
         connection.close()  # back to the pool
-    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url, autocommit=True) as admin:  # not one of the pool's
-        (count,) = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()
-    assert count >= POOLED
+    assert drop_app_connections() >= POOLED
 
 
 def test_a_lone_read_that_meets_a_dropped_connection_renews_the_whole_pool(

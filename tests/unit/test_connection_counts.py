@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from gunicorn_worker import ConnectionCounts
 
@@ -17,6 +19,30 @@ def _dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
+
+
+@contextmanager
+def _child_until_done(act: Callable[[], object]) -> Iterator[None]:
+    """A forked process (a worker) that does `act` and stays alive, holding whatever it
+    took, until the block ends."""
+    acted_r, acted_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            act()
+            os.write(acted_w, b"x")
+            os.read(done_r, 1)
+        finally:
+            os._exit(0)
+    try:
+        os.read(acted_r, 1)
+        yield
+    finally:
+        os.write(done_w, b"x")
+        os.waitpid(pid, 0)
+        for fd in (acted_r, acted_w, done_r, done_w):
+            os.close(fd)
 
 
 def test_each_worker_claims_its_own_slot() -> None:
@@ -56,24 +82,8 @@ def test_the_counts_are_shared_with_processes_forked_after_they_were_made() -> N
     """As gunicorn's master makes them (importing gunicorn_worker) and then forks."""
     counts = ConnectionCounts()
     me = counts.claim(os.getpid())
-    recorded_r, recorded_w = os.pipe()
-    done_r, done_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: a worker recording its connections, alive until told
-        try:
-            counts.record(counts.claim(os.getpid()), 5)
-            os.write(recorded_w, b"x")
-            os.read(done_r, 1)
-        finally:
-            os._exit(0)
-    try:
-        os.read(recorded_r, 1)
+    with _child_until_done(lambda: counts.record(counts.claim(os.getpid()), 5)):
         assert counts.fewest_elsewhere(me) == 5
-    finally:
-        os.write(done_w, b"x")
-        os.waitpid(pid, 0)
-        for fd in (recorded_r, recorded_w, done_r, done_w):
-            os.close(fd)
 
 
 def test_a_worker_killed_without_releasing_its_slot_is_not_counted() -> None:
@@ -127,28 +137,12 @@ def test_the_master_does_not_wait_on_a_worker_stopped_while_it_claims() -> None:
     counts = ConnectionCounts()
     me = counts.claim(os.getpid())
     counts.record(counts.claim(os.getppid()), 0)  # as the worker being reaped left it
-    held_r, held_w = os.pipe()
-    done_r, done_w = os.pipe()
-    holder = os.fork()
-    if holder == 0:  # a worker holding the claim lock until told
-        try:
-            fcntl.lockf(counts._file, fcntl.LOCK_EX)
-            os.write(held_w, b"x")
-            os.read(done_r, 1)
-        finally:
-            os._exit(0)
-    try:
-        os.read(held_r, 1)
+    with _child_until_done(lambda: fcntl.lockf(counts._file, fcntl.LOCK_EX)):
         releasing = threading.Thread(target=counts.release_pid, args=(os.getppid(),))
         releasing.daemon = True
         releasing.start()
         releasing.join(timeout=5)
         assert not releasing.is_alive(), "the master waits on a stopped worker's lock"
         assert counts.fewest_elsewhere(me) == 0  # still there
-    finally:
-        os.write(done_w, b"x")
-        os.waitpid(holder, 0)
-        for fd in (held_r, held_w, done_r, done_w):
-            os.close(fd)
     counts.release_pid(os.getppid())
     assert counts.fewest_elsewhere(me) is None
