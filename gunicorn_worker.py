@@ -17,11 +17,15 @@ a finished connection on the main loop with a linger of up to 2 s for the client
   most; so a slow body holds no thread either, and a handful of threads per worker serve
   everyone. A body that has not arrived by then goes to a thread, which answers 400 at
   once; a larger or chunked body, or one the client sends only after `100 Continue`, goes
-  to a thread as soon as the header is here, as in gunicorn;
+  to a thread as soon as the header is here, as in gunicorn, and so does a header of more
+  fields than limit_request_fields (the thread refuses it). The main loop reads a header's
+  fields once, when it is whole, never again as its body arrives;
 - the thread has `client_timeout` seconds in all to read what is left of the request, and
   each write of the response is abandoned after as long;
 - closing lingers for the client's FIN on the poller, not blocking the main loop; and
   read-ahead that holds only part of the next request's header goes back to the main loop;
+- out of file descriptors or memory, accept() pauses for _ACCEPT_PAUSE while the worker
+  serves what it holds, where gunicorn's worker exits and drops every connection it had;
 - a new connection goes to the worker holding the fewest (ConnectionCounts). gunicorn's
   workers all wait on the master's one listening socket and the kernel wakes them alike, so
   the worker already running wins: measured with wrk's 16 kept-alive connections on three
@@ -56,6 +60,7 @@ from functools import partial
 from typing import Any, ClassVar
 
 from gunicorn.http.errors import NoMoreData
+from gunicorn.http.message import MAX_HEADERS
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -76,8 +81,15 @@ _MAX_BUFFERED_BODY = 64 * 1024
 # more than one connection above another; it is never refused.
 _ACCEPT_YIELD = 0.005
 _RECHECK_WHILE_WAITING = 0.001
-# How long gunicorn's master waits for ConnectionCounts' claim lock when a worker has exited.
+# accept() failing for want of a file descriptor or memory: the worker stops accepting this
+# long, and serves the connections it holds meanwhile (gunicorn's worker exits, dropping
+# them all; nginx and Go's net/http pause likewise).
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_ACCEPT_PAUSE = 0.1
+# How long gunicorn's master waits for ConnectionCounts' claim lock when a worker has exited,
+# and a booting worker when it claims its slot.
 _MASTER_LOCK_WAIT = 0.1
+_CLAIM_LOCK_WAIT = 1.0
 
 
 class ConnectionCounts:
@@ -104,11 +116,16 @@ class ConnectionCounts:
         self._file.truncate(size)
         self._memory = mmap.mmap(self._file.fileno(), size)  # shared by forked processes
         self._cells = memoryview(self._memory).cast("i")
+        # In the master: exited workers whose slots it could not yet free (release_pid).
+        self._unreleased: set[int] = set()
 
     def claim(self, pid: int) -> int | None:
-        """A slot for this worker, or None when every slot is held by a live process."""
+        """A slot for this worker, or None when every slot is held by a live process or the
+        lock stays held (by a worker stopped while holding it: SIGSTOP): the worker then
+        runs uncounted rather than hang in its boot until the master times it out."""
         # A POSIX record lock: held per process, so forked workers exclude each other.
-        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        if not self._lock_within(_CLAIM_LOCK_WAIT):
+            return None
         try:
             for slot in range(self.SLOTS):
                 holder = self._cells[1 + 2 * slot]
@@ -130,12 +147,14 @@ class ConnectionCounts:
         to the liveness check otherwise: a worker holds the lock for microseconds, but the
         master must not wait on one stopped while holding it (SIGSTOP), since ending such a
         worker is the master's job."""
+        self._unreleased.add(pid)
         if not self._lock_within(_MASTER_LOCK_WAIT):
-            return
+            return  # retried at the next exit: the liveness check fails on a reused PID
         try:
             for slot in range(self._cells[0]):
-                if self._cells[1 + 2 * slot] == pid:
+                if self._cells[1 + 2 * slot] in self._unreleased:
                     self.release(slot)
+            self._unreleased.clear()
         finally:
             fcntl.lockf(self._file, fcntl.LOCK_UN)
 
@@ -210,8 +229,10 @@ class BoundedConn(TConn):
         super().__init__(cfg, sock, client, server)
         self.client_timeout = timeout
         self.head = bytearray()
-        # When the main loop waited for the body: the request's deadline, set then.
+        # When the main loop waits for the body: the request's deadline, and where in
+        # `head` the request ends, both set once its header is whole.
         self.body_deadline: float | None = None
+        self.request_end = 0
 
     @property
     def has_timed_out(self) -> bool:
@@ -241,8 +262,10 @@ class BoundedThreadWorker(ThreadWorker):
     counts: ClassVar[ConnectionCounts] = ConnectionCounts()
     _slot: int | None = None  # this worker's in `counts`, once it runs
     _nr_conns = 0
-    # Until when accepting is left to the other workers (_ACCEPT_YIELD).
+    # Until when accepting is left to the other workers (_ACCEPT_YIELD), or paused for want
+    # of resources (_ACCEPT_PAUSE: then it does not resume early).
     _accepting_resumes_at = 0.0
+    _paused = False
 
     def init_process(self) -> None:
         # Connections whose body the main loop waits for, oldest deadline first (each gets
@@ -277,6 +300,12 @@ class BoundedThreadWorker(ThreadWorker):
         super().handle_exit(sig, frame)
         self._leave_counts()
 
+    def is_parent_alive(self) -> bool:
+        alive = bool(super().is_parent_alive())
+        if not alive:  # gunicorn's loop stops accepting, and this worker stays alive
+            self._leave_counts()
+        return alive
+
     def _leave_counts(self) -> None:
         if self._slot is not None:
             self.counts.release(self._slot)
@@ -296,6 +325,12 @@ class BoundedThreadWorker(ThreadWorker):
                 "gunicorn_worker.BoundedThreadWorker: keepalive must be at least 1 s, it is "
                 "also how long a connection may take to send a whole header"
             )
+
+    @property
+    def _field_limit(self) -> int:
+        """gunicorn's limit_request_fields, read as its parser reads it (0: the most)."""
+        limit = self.cfg.limit_request_fields
+        return limit if 0 < limit <= MAX_HEADERS else MAX_HEADERS
 
     @property
     def _is_full(self) -> bool:
@@ -332,15 +367,19 @@ class BoundedThreadWorker(ThreadWorker):
         each hold one more than another would all wait at once); then it takes one still
         waiting."""
         if not enabled:
-            self._accepting_resumes_at = 0.0  # stopping, or full: no resuming either
+            self._accepting_resumes_at, self._paused = 0.0, False  # stopping, or full
             super().set_accept_enabled(False)
+            if not self.alive:  # stopping on its own: max_requests, --reload
+                self._leave_counts()
         elif not self._accepting_resumes_at:
             super().set_accept_enabled(True)
-        elif time.monotonic() >= self._accepting_resumes_at or not self._holds_more_than_another():
-            self._accepting_resumes_at = 0.0
+        elif time.monotonic() >= self._accepting_resumes_at or not (
+            self._paused or self._holds_more_than_another()
+        ):
+            self._accepting_resumes_at, self._paused = 0.0, False
             super().set_accept_enabled(True)
             for listener in self.sockets:  # no other worker took it: this one does
-                if not self._is_full:
+                if not (self._is_full or self._paused):
                     self._take_connection(listener)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
@@ -351,7 +390,8 @@ class BoundedThreadWorker(ThreadWorker):
         # would never end.)
         if self._accepting_resumes_at:
             remaining = self._accepting_resumes_at - time.monotonic()
-            timeout = max(0.0, min(timeout, _RECHECK_WHILE_WAITING, remaining))
+            recheck = remaining if self._paused else _RECHECK_WHILE_WAITING
+            timeout = max(0.0, min(timeout, recheck, remaining))
         super().wait_for_and_dispatch_events(timeout)
 
     def _take_connection(self, listener: Any) -> None:
@@ -360,7 +400,12 @@ class BoundedThreadWorker(ThreadWorker):
         except OSError as error:
             if error.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 return
-            raise
+            if error.errno not in _OUT_OF_RESOURCES:
+                raise
+            self.log.error("cannot accept (%s): pausing for %g s", error.strerror, _ACCEPT_PAUSE)
+            self._accepting_resumes_at, self._paused = time.monotonic() + _ACCEPT_PAUSE, True
+            super().set_accept_enabled(False)
+            return
         self.nr_conns += 1
         conn = BoundedConn(self.cfg, sock, addr, listener.getsockname(), self.client_timeout)
         # Not to a thread: it waits on the poller, and murder_pending() closes it when its
@@ -393,7 +438,9 @@ class BoundedThreadWorker(ThreadWorker):
             self.poller.unregister(conn.sock)
             self._close(conn)
             return
-        if _body_still_to_come(conn.head) > 0:
+        end = _request_end(conn.head, self._field_limit)
+        if end > len(conn.head):
+            conn.request_end = end
             conn.body_deadline = conn.timeout = time.monotonic() + self.client_timeout
             self.body_conns.append(conn)
             self.poller.modify(
@@ -409,7 +456,9 @@ class BoundedThreadWorker(ThreadWorker):
         if data is None:
             return
         conn.head += data
-        if data and _body_still_to_come(conn.head) > 0:
+        # The header is not read again: a body trickled a byte at a time would otherwise
+        # make the main loop re-parse a 64 KiB header at each byte.
+        if data and len(conn.head) < conn.request_end:
             return
         self.poller.unregister(conn.sock)
         self.body_conns.remove(conn)
@@ -505,17 +554,22 @@ def _hold_partial_header(conn: BoundedConn) -> None:
         unreader.unread(ahead)
 
 
-def _body_still_to_come(head: bytes | bytearray) -> int:
-    """How many bytes of the body the buffered request still lacks, judged only to know when
-    to hand it to a thread: gunicorn's parser still reads and checks the request. Whatever
-    this reading could take otherwise than gunicorn does (no single plain Content-Length,
+def _request_end(head: bytes | bytearray, max_fields: int) -> int:
+    """Where the buffered request ends, its header and a body of Content-Length bytes; 0
+    when the thread should read the body (or there is none). Judged only to know when to
+    hand the request to a thread: gunicorn's parser still reads and checks it. Whatever this
+    reading could take otherwise than gunicorn does (no single plain Content-Length,
     Transfer-Encoding, Expect, folded lines, a body over _MAX_BUFFERED_BODY, a header past
-    _MAX_BUFFERED_HEADER) is 0: the thread reads it, as gunicorn's own worker does.
-    Hand-written because gunicorn's parser reads from a blocking socket, not a buffer."""
+    _MAX_BUFFERED_HEADER, more fields than limit_request_fields) is 0: the thread reads it,
+    as gunicorn's own worker does, and refuses what it must. Hand-written because gunicorn's
+    parser reads from a blocking socket, not a buffer; run once per request, on the main
+    loop, so a header of thousands of fields is not split at all."""
     ends = [(at, len(end)) for end in _HEADER_ENDS if (at := head.find(end)) != -1]
     if not ends:
         return 0
     at, separator = min(ends)
+    if head.count(b"\n", 0, at) > max_fields:  # the request line's LF, and one per field
+        return 0
     lengths = []
     for line in bytes(head[:at]).split(b"\n")[1:]:  # the fields, after the request line
         if line[:1] in (b" ", b"\t"):
@@ -531,7 +585,7 @@ def _body_still_to_come(head: bytes | bytearray) -> int:
     length = int(lengths[0])
     if length > _MAX_BUFFERED_BODY:
         return 0
-    return max(0, at + separator + length - len(head))
+    return at + separator + length
 
 
 def _has_whole_header(head: bytes | bytearray, seen: int) -> bool:

@@ -331,3 +331,16 @@ def test_requests_pipelined_with_their_bodies_are_each_answered(service: Service
             data = sock.recv(65536)
             assert data, received
             received += data
+
+
+def test_a_header_of_too_many_fields_is_refused_at_once_whatever_its_body(
+    service: Service,
+) -> None:
+    """The main loop hands it to a thread without reading its fields or waiting for the
+    body, and gunicorn's parser answers 431 (RFC 6585; limit_request_fields)."""
+    body = b"grant_type=client_credentials"
+    many = [b"X-Field-%d: v" % n for n in range(200)]
+    host, port = service.server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(_token_request(body, service.auth, *many) + body[:1])
+        assert _status_line(sock) == b"HTTP/1.1 431 Request Header Fields Too Large"

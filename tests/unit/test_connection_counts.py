@@ -11,6 +11,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
+
+import gunicorn_worker
 from gunicorn_worker import ConnectionCounts
 
 
@@ -146,3 +149,38 @@ def test_the_master_does_not_wait_on_a_worker_stopped_while_it_claims() -> None:
         assert counts.fewest_elsewhere(me) == 0  # still there
     counts.release_pid(os.getppid())
     assert counts.fewest_elsewhere(me) is None
+
+
+def test_a_booting_worker_does_not_wait_on_a_worker_stopped_while_it_claims(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It runs uncounted (it takes every connection, as gunicorn's own worker does) rather
+    than hang in its boot until the master times it out, and the next, for as long as the
+    stopped worker lives."""
+    monkeypatch.setattr(gunicorn_worker, "_CLAIM_LOCK_WAIT", 0.05)
+    counts = ConnectionCounts()
+    with _child_until_done(lambda: fcntl.lockf(counts._file, fcntl.LOCK_EX)):
+        claiming = threading.Thread(target=counts.claim, args=(os.getpid(),), daemon=True)
+        claiming.start()
+        claiming.join(timeout=5)
+        assert not claiming.is_alive(), "the claim waits on a stopped worker's lock"
+        assert counts.claim(os.getpid()) is None
+    assert counts.claim(os.getpid()) is not None
+
+
+def test_the_master_frees_at_the_next_exit_a_slot_it_could_not_free_at_the_first() -> None:
+    """Otherwise a PID reused by another process would keep the slot counted for ever."""
+    counts = ConnectionCounts()
+    me = counts.claim(os.getpid())
+    with subprocess.Popen(["sleep", "30"]) as reused, subprocess.Popen(["sleep", "30"]) as next_:
+        try:
+            counts.record(counts.claim(reused.pid), 0)
+            counts.record(counts.claim(next_.pid), 1)
+            with _child_until_done(lambda: fcntl.lockf(counts._file, fcntl.LOCK_EX)):
+                counts.release_pid(reused.pid)  # the lock is held: not freed yet
+            assert counts.fewest_elsewhere(me) == 0
+            counts.release_pid(next_.pid)
+            assert counts.fewest_elsewhere(me) is None
+        finally:
+            reused.kill()
+            next_.kill()

@@ -1,13 +1,20 @@
-"""gunicorn_worker.BoundedThreadWorker's accepting, one rule at a time: when a worker holding
-more connections than another leaves a new one to the others, when it takes it after all,
-and that it neither spins nor goes past worker_connections. The worker is driven turn by
-turn, as gunicorn's main loop does, on a real listening socket and poller, with its clock in
-the test's hands. (tests/e2e/test_worker_balance.py shows the spread across real workers.)"""
+"""gunicorn_worker.BoundedThreadWorker's main loop, one rule at a time. Accepting: when a
+worker holding more connections than another leaves a new one to the others, when it takes
+it after all, that it neither spins nor goes past worker_connections, that a stopping worker
+is no longer counted, and that running out of file descriptors pauses it. Reading: when a
+request goes to a thread, and that a body sent a byte at a time costs the loop little. The
+worker is driven turn by turn, as gunicorn's main loop does, on a real listening socket and
+poller, with its clock in the test's hands. (tests/e2e/test_worker_balance.py shows the
+spread across real workers, tests/e2e/test_slow_clients.py the slow clients end to end.)"""
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import resource
 import selectors
+import signal
 import socket
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -15,9 +22,13 @@ from typing import Any
 
 import pytest
 from gunicorn.config import Config
+from gunicorn.http.errors import LimitRequestHeaders
+from gunicorn.http.parser import RequestParser
+from gunicorn.workers.gthread import ThreadWorker
 
 import gunicorn_worker
 from gunicorn_worker import (
+    _ACCEPT_PAUSE,
     _ACCEPT_YIELD,
     _RECHECK_WHILE_WAITING,
     BoundedThreadWorker,
@@ -83,6 +94,21 @@ class Rig:
     def last_wait(self) -> float | None:
         return self.worker.poller.timeouts[-1]
 
+    def counted(self) -> bool:
+        """Whether the other worker sees this one in the counts."""
+        return self.worker.counts.fewest_elsewhere(self.other_slot) is not None
+
+    def send(self, data: bytes) -> None:
+        """The newest client sends `data`; the worker's turn then reads it."""
+        self.clients[-1].sendall(data)
+
+    def to_threads(self) -> int:
+        """Requests the main loop handed to a thread."""
+        return len(self.worker.handed)
+
+    def waiting_for_a_body(self) -> int:
+        return len(self.worker.body_conns)
+
 
 @pytest.fixture
 def rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
@@ -95,13 +121,16 @@ def rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     worker.counts = ConnectionCounts()  # this test's own, not the class's
     worker.poller = RecordingSelector()
     worker.body_conns = gunicorn_worker.deque()
+    worker.log = logging.getLogger("test.worker")
+    worker.handed = []
+    worker.enqueue_req = worker.handed.append  # no thread pool: what would go to a thread
     worker._slot = worker.counts.claim(os.getpid())
     other = worker.counts.claim(os.getppid())  # a live process: counted
     assert None not in (worker._slot, other)
     rig = Rig(worker, other, listener)
     monkeypatch.setattr(gunicorn_worker, "time", SimpleNamespace(monotonic=lambda: rig.now))
     yield rig
-    for conn in worker.pending_conns:
+    for conn in [*worker.pending_conns, *worker.body_conns, *worker.handed]:
         conn.sock.close()
     for client in rig.clients:
         client.close()
@@ -269,3 +298,169 @@ def test_a_worker_stopping_while_it_waits_does_not_spin_through_its_graceful_shu
     rig.now += 2 * _ACCEPT_YIELD
     rig.worker.wait_for_and_dispatch_events(timeout=LOOP_TIMEOUT)
     assert rig.last_wait() == LOOP_TIMEOUT
+
+
+def test_a_worker_stopping_on_its_own_is_no_longer_counted(rig: Rig) -> None:
+    """max_requests or --reload end gunicorn's loop without a signal: the others must not
+    leave new connections to a worker that accepts nothing more (each would wait
+    _ACCEPT_YIELD for it)."""
+    rig.holding(mine=0, others=3)
+    rig.worker.alive = False  # gunicorn's handle_request, at max_requests
+    rig.worker.set_accept_enabled(False)  # gunicorn's run(), once no longer alive
+    assert not rig.counted()
+
+
+def test_a_worker_told_to_stop_is_no_longer_counted(rig: Rig) -> None:
+    rig.worker.method_queue.init()  # as init_process() does: handle_exit wakes the loop
+    try:
+        rig.worker.handle_exit(signal.SIGTERM, None)
+        assert not rig.counted()
+    finally:
+        rig.worker.method_queue.close()
+
+
+def test_a_worker_whose_loop_ends_is_no_longer_counted(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(worker: ThreadWorker) -> None:
+        raise RuntimeError("the loop failed")
+
+    rig.worker._leave_counts()
+    monkeypatch.setattr(ThreadWorker, "run", fails)
+    with pytest.raises(RuntimeError):
+        rig.worker.run()  # claims a slot, then leaves it
+    assert not rig.counted()
+
+
+def test_a_worker_of_another_user_counts_as_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuses(pid: int, sig: int) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(gunicorn_worker.os, "kill", refuses)
+    assert gunicorn_worker._is_alive(12345)
+
+
+def test_a_full_worker_stays_counted(rig: Rig) -> None:
+    rig.holding(mine=CAP, others=0)
+    rig.turn()
+    assert not rig.worker._accepting
+    assert rig.counted()
+
+
+def test_a_worker_whose_master_is_gone_is_no_longer_counted(rig: Rig) -> None:
+    assert rig.worker.is_parent_alive()
+    assert rig.counted()
+    rig.worker.ppid = os.getpid()  # not this process's parent: the master was replaced
+    assert not rig.worker.is_parent_alive()
+    assert not rig.counted()
+
+
+def _lowest_free_descriptor() -> int:
+    fd = os.dup(0)
+    os.close(fd)
+    return fd
+
+
+def test_out_of_file_descriptors_a_worker_pauses_accepting_and_keeps_serving(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gunicorn's worker raises EMFILE out of its loop and exits, dropping every connection
+    it holds; here the worker pauses for _ACCEPT_PAUSE, then takes the connection."""
+    rig.holding(mine=0, others=0)
+    rig.connect()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_lowest_free_descriptor(), hard))
+    try:
+        rig.turn()  # accept() fails: EMFILE
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert rig.taken() == 0
+    assert "cannot accept" in caplog.text
+    rig.turn()
+    assert rig.last_wait() == LOOP_TIMEOUT  # not looking again every millisecond
+    rig.now += _ACCEPT_PAUSE * 0.9
+    rig.turn()
+    assert rig.last_wait() == pytest.approx(_ACCEPT_PAUSE * 0.1)  # and when the pause ends
+    assert rig.taken() == 0  # no resuming early, though it holds no more than the others
+    rig.now += _ACCEPT_PAUSE * 0.1
+    rig.turn()
+    assert rig.taken() == 1
+
+
+def _request(fields: int, body: bytes = b"", length: int | None = None) -> bytes:
+    lines = [b"POST /token HTTP/1.1", b"Host: a"]
+    lines += [b"X-%d: v" % n for n in range(fields - 2)]
+    lines.append(b"Content-Length: %d" % (len(body) if length is None else length))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _accepted(rig: Rig) -> None:
+    rig.holding(mine=0, others=0)
+    rig.connect()
+    rig.turn()
+    assert rig.taken() == 1
+
+
+def test_a_small_body_is_waited_for_on_the_loop_then_goes_to_a_thread(rig: Rig) -> None:
+    _accepted(rig)
+    rig.send(_request(3, length=4))
+    rig.turn()
+    assert (rig.waiting_for_a_body(), rig.to_threads()) == (1, 0)
+    rig.send(b"abcd")
+    rig.turn()
+    assert (rig.waiting_for_a_body(), rig.to_threads()) == (0, 1)
+
+
+def test_a_body_sent_a_byte_at_a_time_is_not_read_with_its_header_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read of the header splits all its fields: at each byte of a trickled body that
+    cost 5.9 ms of the main loop for a header of 12,000 fields, stalling every connection
+    of the worker."""
+    readings = []
+    request_end = gunicorn_worker._request_end
+    monkeypatch.setattr(
+        gunicorn_worker, "_request_end", lambda *a: readings.append(a) or request_end(*a)
+    )
+    _accepted(rig)
+    rig.send(_request(3, length=5))
+    rig.turn()
+    for byte in b"abcd":
+        rig.send(bytes([byte]))
+        rig.turn()
+        assert rig.waiting_for_a_body() == 1
+    rig.send(b"e")
+    rig.turn()
+    assert rig.to_threads() == 1
+    assert len(readings) == 1
+
+
+def test_a_header_of_more_fields_than_gunicorn_takes_goes_to_a_thread_at_once(
+    rig: Rig,
+) -> None:
+    """The main loop does not split a header the thread's parser will refuse (431)."""
+    limit = rig.worker.cfg.limit_request_fields
+    _accepted(rig)
+    rig.send(_request(limit + 1, length=4))
+    rig.turn()
+    assert (rig.waiting_for_a_body(), rig.to_threads()) == (0, 1)
+
+
+def test_a_header_of_as_many_fields_as_gunicorn_takes_waits_for_its_body(rig: Rig) -> None:
+    limit = rig.worker.cfg.limit_request_fields
+    _accepted(rig)
+    rig.send(_request(limit, length=4))
+    rig.turn()
+    assert (rig.waiting_for_a_body(), rig.to_threads()) == (1, 0)
+
+
+@pytest.mark.parametrize(("fields", "refused"), [(100, False), (101, True)])
+def test_the_field_limit_is_the_one_gunicorns_parser_applies(fields: int, refused: bool) -> None:
+    cfg = Config()
+    assert cfg.limit_request_fields == 100
+    parser = RequestParser(cfg, iter([_request(fields, b"abcd")]), ("127.0.0.1", 1))
+    if refused:
+        with pytest.raises(LimitRequestHeaders):
+            next(parser)
+    else:
+        assert len(next(parser).headers) == fields
