@@ -42,9 +42,6 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "flows.sign_up",
         "mfa.passkey_options",
         "mfa.second_step_webauthn_options",
-        "mfa.second_step_with_code",
-        "mfa.second_step_with_webauthn",
-        "mfa.sign_in_with_passkey",
         "oauth.device_authorization",
         "oauth.push_authorization_request",
     }

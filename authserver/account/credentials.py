@@ -45,12 +45,10 @@ def _local_session() -> tuple[Session | None, Response | tuple[str, int] | None]
 
 def _over_limit(user: User) -> tuple[str, int] | None:
     """The person's allowance of credential changes and confirmation mails, spent by one."""
-    wait = ratelimits.wait_seconds(PERSON_LIMIT, "account-credentials", str(user.id))
-    if wait:
+    if ratelimits.reserve(PERSON_LIMIT, "account-credentials", str(user.id)):
         return render_error_page(
             gettext("Too many attempts"), gettext("Wait a while, then try again."), status=429
         )
-    ratelimits.count(PERSON_LIMIT, "account-credentials", str(user.id))
     return None
 
 

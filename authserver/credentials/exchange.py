@@ -76,10 +76,8 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         key = api_keys.find_usable(raw, utcnow())
         if key is None:
             raise InvalidGrantError("The API key is invalid, expired or revoked.")
-        wait = ratelimits.wait_seconds(KEY_LIMIT, "api-key", str(key.id))
-        if wait:
+        if wait := ratelimits.reserve(KEY_LIMIT, "api-key", str(key.id)):
             raise KeyThrottled(wait)
-        ratelimits.count(KEY_LIMIT, "api-key", str(key.id))
         check_resource(self.request)
         self.request.client = client
         self.request.api_key = key

@@ -63,7 +63,7 @@ def submit_code() -> Response:
     if session is None:
         return _sign_in_first(typed)
     key = ("device-code-guess", str(session.user_id))
-    wait = ratelimits.wait_seconds(GUESS_LIMIT, *key)
+    wait = ratelimits.reserve(GUESS_LIMIT, *key)  # a failure until the code is found
     if wait:
         page, status = render_error_page(
             gettext("Too many attempts"),
@@ -74,12 +74,12 @@ def submit_code() -> Response:
     code = normalize_user_code(typed)
     found = DeviceAuthorization.find_undecided(code) if code else None
     if found is None:
-        ratelimits.count(GUESS_LIMIT, *key)
         audit.record("device.wrong_code", outcome="failure", actor_user_id=session.user_id)
         db.session.commit()
         return _page(
             "device/enter.html", status=400, person=session.user, user_code="", error=WRONG_CODE
         )
+    ratelimits.release(GUESS_LIMIT, *key)
     flask_session[ENTERED] = str(found.id)
     return _confirm_page(found, session)
 

@@ -19,7 +19,7 @@ from flask_babel import gettext, lazy_gettext
 
 from authserver import audit
 from authserver.config import Upstream, current_settings
-from authserver.errors import http_error_page, render_error_page
+from authserver.errors import render_error_page
 from authserver.extensions import db
 from authserver.identity import sessions, throttle
 from authserver.identity import upstream as upstream_sso
@@ -67,14 +67,11 @@ def sign_in_with_password() -> Response | tuple[str, int]:
     password = request.form.get("password", "")[:MAX_PASSWORD]
     user = User.find_by_email(email) if email else None
     guess = throttle.attempt("password", normalize_email(email), user)
-    wait = throttle.retry_after(guess)
-    if wait:
-        page, status = http_error_page(429, retry_after=wait)
-        return Response(page, status=status, headers={"Retry-After": str(wait)})
+    if wait := throttle.reserve(guess):
+        return throttle.paused(wait)
     # The same answer, and one argon2 verification, whether or not the account exists.
     verified = verify_password(user.password_hash if user else None, password)
     if user is None or not verified or not user.is_active:
-        throttle.failed(guess)
         audit.record(
             "sign_in",
             outcome="failure",
@@ -84,6 +81,7 @@ def sign_in_with_password() -> Response | tuple[str, int]:
         )
         db.session.commit()
         return _page(parked, email=email, error=FAILED, status=401)
+    throttle.succeeded(guess)
     return first_factor_done(
         user,
         [amr.PASSWORD],

@@ -7,10 +7,11 @@ Attacks with Device Cookies"), so that a stranger's guesses can never lock the o
 - Every other client is untrusted for the account. Untrusted clients share one allowance
   per account (a stranger can exhaust it, but only for other untrusted clients) and each
   address has an allowance of its own across accounts.
-- Only failures count. The counters are the rate limiter's (shared through Redis).
+- Only failures count: each attempt is counted as one before the secret is checked, and
+  given back when it was right. The counters are the rate limiter's (shared through Redis).
 
-A step names the secret being guessed ("password"; a second factor would be another
-step), so each step has its own counters while the device cookie is shared.
+A step names the secret being guessed ("password", "second-step"), so each step has its
+own counters while the device cookie is shared.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from authserver import ratelimits
 from authserver.config import current_settings
+from authserver.errors import http_error_page
 from authserver.models import User
 
 # Failed attempts allowed before a pause.
@@ -51,14 +53,30 @@ def attempt(step: str, account: str, user: User | None) -> Attempt:
     return Attempt(step, account, request.remote_addr or "unknown", device)
 
 
-def retry_after(guess: Attempt) -> int:
-    """Seconds until the attempt may be made; 0 when it may be made now."""
-    return max(ratelimits.wait_seconds(rate, *key) for rate, key in _counters(guess))
-
-
-def failed(guess: Attempt) -> None:
+def reserve(guess: Attempt) -> int:
+    """Count the attempt as a failure now, before the secret is checked, so that attempts
+    at once cannot all pass (ratelimits.reserve); the seconds to wait when an allowance is
+    spent (then nothing is counted), else 0. `succeeded` gives the failure back."""
+    reserved: list[tuple[str, tuple[str, ...]]] = []
     for rate, key in _counters(guess):
-        ratelimits.count(rate, *key)
+        if wait := ratelimits.reserve(rate, *key):
+            for reserved_rate, reserved_key in reserved:
+                ratelimits.release(reserved_rate, *reserved_key)
+            return wait
+        reserved.append((rate, key))
+    return 0
+
+
+def succeeded(guess: Attempt) -> None:
+    """The secret was right: the failure `reserve` counted did not happen."""
+    for rate, key in _counters(guess):
+        ratelimits.release(rate, *key)
+
+
+def paused(wait: int) -> Response:
+    """The page for an attempt over its allowance: 429, with Retry-After."""
+    page, status = http_error_page(429, retry_after=wait)
+    return Response(page, status=status, headers={"Retry-After": str(wait)})
 
 
 def _counters(guess: Attempt) -> list[tuple[str, tuple[str, ...]]]:

@@ -6,11 +6,11 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_babel import gettext, lazy_gettext
 from flask_limiter.util import get_remote_address
 
-from authserver import audit
+from authserver import audit, ratelimits
 from authserver.config import current_settings
 from authserver.errors import render_error_page
 from authserver.extensions import db, limiter
-from authserver.identity import sessions
+from authserver.identity import sessions, throttle
 from authserver.identity.routes import RETURN_TO, first_factor_done
 from authserver.mfa import amr, recovery_codes, second_step, totp, webauthn
 from authserver.models import (
@@ -26,23 +26,16 @@ from authserver.oauth import pending
 
 mfa = Blueprint("mfa", __name__, url_prefix="/sign-in")
 
-# Wrong second-factor answers per account, like passwords (identity/routes.py). Only a
-# person who passed the first factor can spend them, so a stranger cannot lock anyone out.
-ACCOUNT_LIMIT = "5 per minute;20 per hour"
-IP_LIMIT = "20 per minute;200 per hour"
+# Wrong second-factor answers are throttled like passwords (identity/throttle.py), as a
+# step of their own: per device cookie for the person's own browser, else per account and
+# per address. Only a person who passed the first factor can spend them.
+SECOND_STEP = "second-step"
+# Failed passkey sign-ins per address: no account is known until the passkey is verified.
+PASSKEY_FAILURES = "20 per minute;200 per hour"
 # Each options request stores a challenge row: bounded per address, like any unauthenticated write.
 OPTIONS_LIMIT = "30 per minute;300 per hour"
 WRONG = lazy_gettext("That code is not right, or it was already used.")
 STARTED_OVER = lazy_gettext("Too many wrong answers: sign in again.")
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code == 401
-
-
-def _account_key() -> str:
-    record = second_step.current()
-    return f"second-step:{record.user_id}" if record else f"second-step-ip:{get_remote_address()}"
 
 
 def _started_over() -> tuple[str, int]:
@@ -92,7 +85,10 @@ def _refused(record: PendingSignIn, reason: str) -> Response | tuple[str, int]:
     return _page(record, error=WRONG, status=401)
 
 
-def _passed(record: PendingSignIn, methods: list[str], factor: str) -> Response:
+def _passed(
+    record: PendingSignIn, guess: throttle.Attempt, methods: list[str], factor: str
+) -> Response:
+    throttle.succeeded(guess)
     audit.record(
         "sign_in.second_factor",
         actor_user_id=record.user_id,
@@ -112,23 +108,24 @@ def second_step_page() -> Response | tuple[str, int]:
 
 
 @mfa.post("/second-step")
-@limiter.limit(IP_LIMIT, key_func=get_remote_address, deduct_when=_failed)
-@limiter.limit(ACCOUNT_LIMIT, key_func=_account_key, deduct_when=_failed)
 def second_step_with_code() -> Response | tuple[str, int]:
     """A code from the authenticator app, or a recovery code."""
     record = second_step.current(for_update=True)
     if record is None:
         return _started_over()
+    guess = throttle.attempt(SECOND_STEP, str(record.user_id), record.user)
+    if wait := throttle.reserve(guess):
+        return throttle.paused(wait)
     user = record.user
     code = request.form.get("code", "")[:64]
     recovery = request.form.get("recovery_code", "")[:64]
     if code:
         secret = TotpSecret.confirmed_of(user.id, for_update=True)
         if secret is not None and totp.verify(secret, code):
-            return _passed(record, [amr.ONE_TIME_CODE], "totp")
+            return _passed(record, guess, [amr.ONE_TIME_CODE], "totp")
         return _refused(record, "totp_wrong")
     if recovery and recovery_codes.use(user, recovery):
-        return _passed(record, [amr.ONE_TIME_CODE], "recovery_code")
+        return _passed(record, guess, [amr.ONE_TIME_CODE], "recovery_code")
     return _refused(record, "recovery_code_wrong" if recovery else "empty")
 
 
@@ -144,12 +141,13 @@ def second_step_webauthn_options() -> Response | tuple[str, int]:
 
 
 @mfa.post("/second-step/webauthn")
-@limiter.limit(IP_LIMIT, key_func=get_remote_address, deduct_when=_failed)
-@limiter.limit(ACCOUNT_LIMIT, key_func=_account_key, deduct_when=_failed)
 def second_step_with_webauthn() -> Response | tuple[str, int]:
     record = second_step.current(for_update=True)
     if record is None:
         return _started_over()
+    guess = throttle.attempt(SECOND_STEP, str(record.user_id), record.user)
+    if wait := throttle.reserve(guess):
+        return throttle.paused(wait)
     try:
         assertion = webauthn.authenticate(
             request.form.get("credential", ""),
@@ -163,7 +161,7 @@ def second_step_with_webauthn() -> Response | tuple[str, int]:
     methods = amr.webauthn_methods(
         is_synced=assertion.credential.is_synced, user_verified=assertion.user_verified
     )
-    return _passed(record, methods, "webauthn")
+    return _passed(record, guess, methods, "webauthn")
 
 
 @mfa.get("/step-up")
@@ -197,7 +195,6 @@ def passkey_options() -> Response:
 
 
 @mfa.post("/passkey")
-@limiter.limit(IP_LIMIT, key_func=get_remote_address, deduct_when=_failed)
 def sign_in_with_passkey() -> Response | tuple[str, int]:
     """A discoverable credential alone: the authenticator names the person (user handle)
     and its user verification is the second factor (amr.passkey_methods)."""
@@ -206,6 +203,9 @@ def sign_in_with_passkey() -> Response | tuple[str, int]:
         parked = pending.find(request.form["pending"])
         if parked is None:
             return pending.expired_page()
+    address = ("passkey-failure", get_remote_address())
+    if wait := ratelimits.reserve(PASSKEY_FAILURES, *address):  # a failure until verified
+        return throttle.paused(wait)
     try:
         assertion = webauthn.authenticate(
             request.form.get("credential", ""), webauthn.PASSKEY, current_settings()
@@ -219,6 +219,7 @@ def sign_in_with_passkey() -> Response | tuple[str, int]:
             status=401,
         )
         return Response(page, status=status, mimetype="text/html")
+    ratelimits.release(PASSKEY_FAILURES, *address)
     user: User = assertion.credential.user
     if not user.is_active:
         audit.record("sign_in", outcome="failure", method="passkey", reason="user_disabled")

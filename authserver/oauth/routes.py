@@ -30,12 +30,16 @@ def _committed(response: Response) -> Response:
 @oauth.post("/token")
 @csrf.exempt
 def issue_token() -> Response:
-    """Tokens, within the client's rate (oauth/token_rate.py: checked once the client is
-    authenticated, counted here for a token issued)."""
+    """Tokens, within the client's rate (oauth/token_rate.py: counted once the client is
+    authenticated, given back here unless a token is issued)."""
     g.pop("token_client_id", None)  # g may outlive one request (a test's app context)
-    response = _committed(current_server().create_token_response())
-    if response.status_code == 200:
-        token_rate.count_issued()
+    issued = False
+    try:
+        response = _committed(current_server().create_token_response())
+        issued = response.status_code == 200
+    finally:
+        token_rate.settle(issued)
+    if issued:
         count_token_issued(request.form.get("grant_type", ""))
     return response
 

@@ -2,10 +2,11 @@
 
 Counted per authenticated client, never per the client a request merely names: the check
 runs once Authlib has authenticated the client (AuthorizationServer.authenticate_client),
-and only a token issued counts (the /token view, on a 200). So a request that fails, or
-that names another client than the one it proves, spends nobody's allowance, and no
-client escapes its own by naming another. The counters are authserver.ratelimits', shared
-by instances through Redis.
+and only a token issued counts: the check counts the request at once (so that requests at
+once cannot all pass it), and the /token view gives the use back unless it answers 200. So
+a request that fails, or that names another client than the one it proves, spends
+nobody's allowance, and no client escapes its own by naming another. The counters are
+authserver.ratelimits', shared by instances through Redis.
 """
 
 from __future__ import annotations
@@ -37,16 +38,20 @@ def _key(client_id: str) -> str:
 
 
 def check(client_id: str) -> None:
-    """Refuse an authenticated client over its rate; remember it for `count_issued`."""
-    g.token_client_id = client_id
+    """Count an authenticated client's request against its rate, or refuse it when the rate
+    is spent; `settle` gives the use back if no token is issued."""
     rate = current_settings().token_rate_limit
-    if rate and (wait := ratelimits.wait_seconds(rate, _key(client_id))):
+    if not rate:
+        return
+    if wait := ratelimits.reserve(rate, _key(client_id)):
         raise TokenRateExceeded(wait)
+    g.token_client_id = client_id
 
 
-def count_issued() -> None:
-    """One token issued to the client `check` let through in this request."""
-    rate = current_settings().token_rate_limit
+def settle(issued: bool) -> None:
+    """At the end of a /token request: a use counted by `check` stays counted only when a
+    token was issued."""
     client_id = g.pop("token_client_id", None)
-    if rate and client_id is not None:
-        ratelimits.count(rate, _key(client_id))
+    rate = current_settings().token_rate_limit
+    if rate and client_id is not None and not issued:
+        ratelimits.release(rate, _key(client_id))

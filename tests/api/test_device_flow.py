@@ -254,6 +254,15 @@ def test_guessing_is_limited_per_person(
     assert limited.status_code == 429 and limited.headers["Retry-After"]
 
 
+def test_typing_the_right_code_is_not_a_guess(
+    app: Flask, http: FlaskClient, cli_app: RegisteredClient, person: User
+) -> None:
+    body = start(http, cli_app).json
+    typist = browser(app, person)
+    for _ in range(6):
+        assert type_code(typist, body["user_code"]).status_code == 200
+
+
 def test_a_strangers_guesses_do_not_lock_out_the_person_whose_code_it_is(
     app: Flask, http: FlaskClient, cli_app: RegisteredClient, person: User
 ) -> None:

@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_limiter.util import get_qualified_name
 
-from authserver.extensions import RATE_LIMITED_ENDPOINTS, limiter
+from authserver.extensions import RATE_LIMITED_ENDPOINTS, db, limiter
+from tests import concurrency
 from tests.api.conftest import Person, assert_problem
 from tests.api.test_invitations_api import invite
 from tests.api.test_manifest import MANIFEST, put, service_client, token_for
@@ -86,6 +87,38 @@ def test_failed_requests_naming_a_client_do_not_use_up_its_allowance(
     for _ in range(5):
         assert post_token(http, forged, CLIENT_CREDENTIALS).status_code == 401
     assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 200
+
+
+def test_a_refused_grant_gives_its_use_back(
+    http: FlaskClient, billing: RegisteredClient, token_limit: Callable
+) -> None:
+    """The client proves itself, so its request is counted, but no token is issued: the
+    use is given back."""
+    token_limit("2/minute")
+    refused = {**CLIENT_CREDENTIALS, "scope": "no-such-scope"}
+    for _ in range(4):
+        assert post_token(http, billing, refused).status_code == 400
+    assert [post_token(http, billing, CLIENT_CREDENTIALS).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+
+
+def test_token_requests_at_once_get_no_more_than_the_rate(
+    app: Flask, billing: RegisteredClient, token_limit: Callable
+) -> None:
+    token_limit("3/minute")
+    raw = f"{billing.client_id}:{billing.secret}".encode()
+    headers = {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+    db.session.commit()  # nothing of the test's stays open while the requests run
+
+    def request_a_token() -> int:
+        response = app.test_client().post("/token", data=CLIENT_CREDENTIALS, headers=headers)
+        return response.status_code
+
+    statuses = concurrency.at_once([request_a_token] * 12)
+    assert sorted(statuses) == [200] * 3 + [429] * 9
 
 
 def test_token_rate_off_means_no_limit(

@@ -39,6 +39,15 @@ def test_junk_at_passkey_sign_in_is_refused(http: FlaskClient, credential: str) 
     assert response.status_code == 401 and b"did not work" in response.data
 
 
+def test_failed_passkey_sign_ins_from_one_address_pause_it(http: FlaskClient) -> None:
+    form = {"csrf_token": csrf_token_in(http.get("/sign-in").data), "credential": "{}"}
+    for _ in range(20):
+        assert http.post("/sign-in/passkey", data=form).status_code == 401
+    paused = http.post("/sign-in/passkey", data=form)
+    assert paused.status_code == 429 and int(paused.headers["Retry-After"]) > 0
+    assert b"Too many attempts" in paused.data
+
+
 @pytest.mark.parametrize("credential", JUNK)
 def test_junk_at_the_second_step_counts_as_a_wrong_answer(
     http: FlaskClient, person: User, credential: str

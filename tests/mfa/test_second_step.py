@@ -3,13 +3,14 @@ ID token, nothing signed in before the factor, single use, and throttling."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
 from cryptography.fernet import Fernet
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -26,6 +27,7 @@ from authserver.models import (
     TotpSecret,
     User,
 )
+from tests.concurrency import at_once
 from tests.mfa.helpers import (
     add_totp,
     current_code,
@@ -37,6 +39,7 @@ from tests.mfa.helpers import (
 )
 from tests.oauth_helpers import (
     authorize_params,
+    csrf_token_in,
     pkce_pair,
     redeem,
     redirect_params,
@@ -173,6 +176,51 @@ def test_wrong_answers_for_one_account_pause_its_second_step(
     sign_in_with_password(http)
     paused = give_second_factor(http, code=current_code(app_totp))
     assert paused.status_code == 429
+
+
+def test_wrong_answers_at_once_get_no_more_than_the_accounts_allowance(
+    app: Flask, person: User
+) -> None:
+    """Ten half-finished sign-ins answer wrong together: five are checked, five refused.
+    Each answer is counted before its code is, so none slips in while the others run."""
+    add_totp(person)
+    browsers = []
+    for _ in range(10):
+        g.pop("csrf_token", None)  # each browser gets a CSRF token of its own session
+        browser = app.test_client()
+        sign_in_with_password(browser)
+        browsers.append((browser, csrf_token_in(browser.get("/sign-in/second-step").data)))
+    db.session.commit()
+
+    def answer(browser: FlaskClient, token: str) -> int:
+        form = {"csrf_token": token, "code": "000000"}
+        return browser.post("/sign-in/second-step", data=form).status_code
+
+    statuses = at_once([functools.partial(answer, *each) for each in browsers])
+    assert sorted(statuses) == [401] * 5 + [429] * 5
+
+
+def test_someone_with_the_password_cannot_pause_the_owners_own_browser(
+    app: Flask, http: FlaskClient, person: User, move_clock: Callable[..., None]
+) -> None:
+    """OWASP's device cookies for the second step too: the owner's browser, which finished a
+    sign-in before, has an allowance that the other party's wrong answers do not touch."""
+    app_totp = add_totp(person)
+    sign_in_with_password(http)
+    assert give_second_factor(http, code=current_code(app_totp)).status_code == 303
+    sign_out_browser(http)
+    move_clock(seconds=31)  # the next code of the app, so that no answer is a replay
+    g.pop("csrf_token", None)
+    intruder = app.test_client()
+    sign_in_with_password(intruder)
+    for _ in range(5):
+        give_second_factor(intruder, code="000000")
+    sign_in_with_password(intruder)
+    assert give_second_factor(intruder, code=current_code(app_totp)).status_code == 429
+
+    g.pop("csrf_token", None)
+    sign_in_with_password(http)
+    assert give_second_factor(http, code=current_code(app_totp)).status_code == 303
 
 
 def test_a_stranger_without_the_password_cannot_spend_the_owners_attempts(

@@ -15,6 +15,7 @@ from authserver.extensions import db, limiter
 from authserver.identity.passwords import hash_password
 from authserver.identity.throttle import SALT, device_cookie_name
 from authserver.models import AuditEvent, Session, User
+from tests import concurrency
 from tests.factories import make_user
 from tests.oauth_helpers import (
     authorize_params,
@@ -139,6 +140,23 @@ def test_repeated_failures_for_one_account_are_throttled(
     assert submit(http, "other@example.com", "wrong password!").status_code == 401
 
 
+def test_failures_at_once_get_no_more_than_the_allowance(
+    app: Flask, person: User, fresh_limits: None
+) -> None:
+    """Ten guesses sent together: five are checked, the rest refused. Each is counted
+    before its password is verified, so none can slip in while the others are checked."""
+    db.session.commit()
+    app.config["WTF_CSRF_ENABLED"] = False  # ten browsers at once; the form is not the test
+    form = {"email": "ada@example.com", "password": "wrong password!"}
+    try:
+        statuses = concurrency.at_once(
+            [lambda: app.test_client().post("/sign-in", data=form).status_code] * 10
+        )
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+    assert sorted(statuses) == [401] * 5 + [429] * 5
+
+
 def test_successful_sign_ins_do_not_count(
     http: FlaskClient, person: User, fresh_limits: None
 ) -> None:
@@ -152,6 +170,18 @@ def test_repeated_failures_from_one_address_are_throttled(
     for n in range(20):
         assert submit(http, f"guess{n}@example.com", "wrong password!").status_code == 401
     assert submit(http, "ada@example.com", PASSWORD).status_code == 429
+
+
+def test_an_address_over_its_allowance_spends_nothing_of_the_accounts_it_tries(
+    app: Flask, http: FlaskClient, person: User, fresh_limits: None
+) -> None:
+    for n in range(20):
+        submit(http, f"guess{n}@example.com", "wrong password!")
+    for _ in range(6):  # refused by the address's allowance, before the account's is spent
+        assert submit(http, "ada@example.com", "wrong password!").status_code == 429
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert submit(elsewhere, "ada@example.com", PASSWORD).status_code == 303
 
 
 # ---- device cookies: a stranger's guesses never lock the owner out (OWASP) ----------------
