@@ -23,7 +23,7 @@ CREATED = {
     "returns": models.ApiKeyCreated,
     "status": 201,
     "success": "Created; the key is shown this once",
-    "errors": {409: "Too many keys", 415: "Not JSON", 422: "Invalid field"},
+    "errors": {409: "Too many keys"},
 }
 REVOKED = {"scope": WRITE, "status": 204, "success": "Revoked", "errors": {409: "Already revoked"}}
 

@@ -38,6 +38,16 @@ COMMON_ERRORS = {
     403: "The token or the caller's roles do not allow it",
     404: "Not found, or not visible to the caller",
 }
+# What every operation may answer: the hooks that run before any view refuse a NUL or a
+# lone surrogate in the path or the query (authserver/security.py).
+REQUEST_ERRORS = {400: "A string in the request holds a NUL character or a lone surrogate"}
+# And what an operation with a body may answer before its view reads a field of it.
+BODY_ERRORS = {
+    400: "The body is not JSON, or a string in it holds a NUL character or a lone surrogate",
+    413: "The body is over 1 MiB",
+    415: "The body is not JSON",
+    422: "A field is missing, of the wrong type, or invalid",
+}
 SUCCESS = {200: "OK", 201: "Created", 204: "Done"}
 
 
@@ -102,7 +112,12 @@ def _operation(op: Operation) -> dict[str, Any]:
         if op.many:
             schema = {"type": "array", "items": schema}
         responses = {str(op.status): _content("application/json", schema, success)}
-    errors = {**COMMON_ERRORS, **op.errors} if op.scope else op.errors
+    errors = {
+        **REQUEST_ERRORS,
+        **(BODY_ERRORS if op.body is not None else {}),
+        **(COMMON_ERRORS if op.scope else {}),
+        **op.errors,
+    }
     for status, description in errors.items():
         responses[str(status)] = _content(
             "application/problem+json", _schema(models.Problem), description

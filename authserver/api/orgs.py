@@ -111,7 +111,7 @@ def changed(event: str, by: User, organization_id: uuid.UUID | None, **details: 
     body=models.OrganizationCreate,
     returns=models.Organization,
     status=201,
-    errors={409: "Slug taken", 422: "Invalid field"},
+    errors={409: "Slug taken"},
 )
 @problems
 def create_org() -> tuple[Response, int]:
@@ -258,7 +258,7 @@ INVITATION_LIMIT = "60 per hour"  # per inviting person, counted once they have 
     body=models.InvitationCreate,
     returns=models.Invitation,
     status=201,
-    errors={409: "Pending invitation exists", 422: "Invalid field"},
+    errors={409: "Pending invitation exists", 429: "Too many invitations; see Retry-After"},
 )
 @problems
 def create_invitation(org_id: str) -> tuple[Response, int]:
@@ -326,7 +326,11 @@ def revoke_invitation(org_id: str, invitation_id: str) -> tuple[str, int]:
     "Mail the invitation again with a new link",
     scope=WRITE,
     returns=models.Invitation,
-    errors={404: "No such invitation", 409: "Not pending, or mailed too often"},
+    errors={
+        404: "No such invitation",
+        409: "Not pending, or mailed too often",
+        429: "Too many invitations; see Retry-After",
+    },
 )
 @problems
 def resend_invitation(org_id: str, invitation_id: str) -> Response:
@@ -411,7 +415,7 @@ AUDIT_PAGE_MAX = 200
     "The organization's audit log, newest first (owners and admins)",
     scope=READ,
     returns=models.AuditPage,
-    errors={400: "Bad limit or cursor"},
+    errors={400: "Bad limit or cursor, or a NUL character or lone surrogate in the request"},
     query=(
         {"name": "type", "in": "query", "schema": {"type": "string", "maxLength": 64}},
         {

@@ -39,7 +39,11 @@ def manifest_schema() -> Response:
     scope=SYNC,
     body={"$ref": "#/components/schemas/Manifest"},
     returns=models.ManifestSync,
-    errors={409: "A removed role is held", 415: "Not JSON", 422: "Invalid manifest"},
+    errors={
+        409: "A removed role is held",
+        422: "Invalid manifest",
+        429: "Too many pushes; see Retry-After",
+    },
     query=({"name": "prune_assignments", "in": "query", "schema": {"type": "boolean"}},),
 )
 @csrf.exempt

@@ -47,7 +47,7 @@ def list_teams(org_id: str) -> Response:
     body=models.TeamCreate,
     returns=models.Team,
     status=201,
-    errors={409: "Name or slug taken", 415: "Not JSON", 422: "Invalid field"},
+    errors={409: "Name or slug taken"},
 )
 @problems
 def create_team(org_id: str) -> tuple[Response, int]:
@@ -82,7 +82,7 @@ def get_team(org_id: str, team_id: str) -> Response:
     scope=WRITE,
     body=models.TeamUpdate,
     returns=models.Team,
-    errors={409: "Name taken", 415: "Not JSON", 422: "Invalid field"},
+    errors={409: "Name taken"},
 )
 @problems
 def update_team(org_id: str, team_id: str) -> Response:

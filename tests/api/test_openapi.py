@@ -1,5 +1,6 @@
 """The OpenAPI document covers every /api/v1 route, and a bounded schemathesis run against
-it, with a real person's token, finds no 500."""
+it, with a real person's token, finds no 500 and no answer the document does not declare
+(status, Content-Type, headers, body schema)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
+from schemathesis import checks
 
 from authserver.api.auth import orgs_scope_for
 from tests.api.conftest import Person
@@ -75,6 +77,17 @@ def test_a_problem_answer_has_the_documented_shape(
     assert refused.json["field"] == "slug"
 
 
+# What each answer must be by the document: its status code declared by the operation, its
+# Content-Type, headers and body those the document gives for that status.
+RESPONSE_CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_headers_conformance,
+    checks.response_schema_conformance,
+]
+
+
 @pytest.fixture
 def api_under_test(app: Flask, api: None) -> Flask:
     """The app with an organization and a person whose token every generated call uses."""
@@ -84,7 +97,9 @@ def api_under_test(app: Flask, api: None) -> Flask:
     return app
 
 
-def test_generated_requests_never_get_a_500(api_under_test: Flask) -> None:
+def test_generated_requests_get_no_500_and_only_documented_answers(
+    api_under_test: Flask,
+) -> None:
     """Each operation gets a bounded number of generated requests (valid and not)."""
     token = api_under_test.config["FUZZ_TOKEN"]
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api_under_test)
@@ -102,6 +117,7 @@ def test_generated_requests_never_get_a_500(api_under_test: Flask) -> None:
             response = case.call(headers={"Authorization": f"Bearer {token}"})
             seen.add(response.status_code)
             assert response.status_code < 500, (case.method, case.formatted_path, response.text)
+            case.validate_response(response, checks=RESPONSE_CHECKS)
 
         never_500()
     # The run reached past authentication: successes and the rules' refusals both occurred.
@@ -133,3 +149,41 @@ def test_answers_match_the_schemas_their_operations_declare(
         assert not Draft202012Validator(schema).is_valid([{"id": None}, {"name": 1}]), path
         checked += bool(answer.json)  # something was there to check
     assert checked >= 7
+
+
+def _refusals_before_the_view(operation: dict) -> list[tuple[str, dict]]:
+    """Requests every operation's hooks refuse, whatever its view does: (query, request)."""
+    refusals = [("bad=%00", {})]
+    if "requestBody" in operation:
+        refusals += [
+            ("", {"data": "{", "content_type": "application/json"}),
+            ("", {"data": "name=x", "content_type": "text/plain"}),
+            ("", {"data": b'"' + b"x" * (1024 * 1024) + b'"', "content_type": "application/json"}),
+            ("", {"json": {"no-such-field": 1}}),
+        ]
+    return refusals
+
+
+def test_refusals_before_the_view_are_documented(
+    http: FlaskClient, owner: Person, org: dict
+) -> None:
+    """A NUL in the query, a body that is not JSON, too large, or of unknown fields: the
+    status each operation answers is one its document declares, in problem+json."""
+    document = http.get("/api/v1/openapi.json").json
+    seen: set[int] = set()
+    for path, item in document["paths"].items():
+        url = re.sub(r"\{\w+_id\}", org["id"], path).replace("{service}", "billing")
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            for query, request in _refusals_before_the_view(operation):
+                answer = http.open(
+                    f"{url}?{query}",
+                    method=method.upper(),
+                    headers={"Authorization": f"Bearer {owner.token}"},
+                    **request,
+                )
+                assert str(answer.status_code) in operation["responses"], (method, path, query)
+                assert answer.mimetype == "application/problem+json", (method, path)
+                seen.add(answer.status_code)
+    assert {400, 413, 415, 422} <= seen, seen
