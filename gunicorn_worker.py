@@ -86,6 +86,9 @@ _RECHECK_WHILE_WAITING = 0.001
 # them all; nginx and Go's net/http pause likewise).
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _ACCEPT_PAUSE = 0.1
+# While accept() keeps failing, one error line per this many seconds (with how many failed
+# since the last line), not one per pause: ten a second would bury every other line.
+_UNACCEPTED_LOG_INTERVAL = 10.0
 # How long gunicorn's master waits for ConnectionCounts' claim lock when a worker has exited,
 # and a booting worker when it claims its slot.
 _MASTER_LOCK_WAIT = 0.1
@@ -266,6 +269,8 @@ class BoundedThreadWorker(ThreadWorker):
     # of resources (_ACCEPT_PAUSE: then it does not resume early).
     _accepting_resumes_at = 0.0
     _paused = False
+    _unaccepted = 0  # accept() failures for want of resources, since the last line logged
+    _unaccepted_logged_at: float | None = None  # when that line was; None: accepting works
 
     def init_process(self) -> None:
         # Connections whose body the main loop waits for, oldest deadline first (each gets
@@ -394,6 +399,19 @@ class BoundedThreadWorker(ThreadWorker):
             timeout = max(0.0, min(timeout, recheck, remaining))
         super().wait_for_and_dispatch_events(timeout)
 
+    def _log_unaccepted(self, error: OSError) -> None:
+        self._unaccepted += 1
+        now = time.monotonic()
+        last = self._unaccepted_logged_at
+        if last is None or now - last >= _UNACCEPTED_LOG_INTERVAL:
+            self.log.error(
+                "cannot accept (%s): pausing for %g s at a time (%d failed accepts)",
+                error.strerror,
+                _ACCEPT_PAUSE,
+                self._unaccepted,
+            )
+            self._unaccepted, self._unaccepted_logged_at = 0, now
+
     def _take_connection(self, listener: Any) -> None:
         try:
             sock, addr = listener.accept()
@@ -402,10 +420,15 @@ class BoundedThreadWorker(ThreadWorker):
                 return
             if error.errno not in _OUT_OF_RESOURCES:
                 raise
-            self.log.error("cannot accept (%s): pausing for %g s", error.strerror, _ACCEPT_PAUSE)
+            self._log_unaccepted(error)
             self._accepting_resumes_at, self._paused = time.monotonic() + _ACCEPT_PAUSE, True
             super().set_accept_enabled(False)
             return
+        if self._unaccepted_logged_at is not None:
+            self.log.info(
+                "accepting again (%d failed accepts since the last line)", self._unaccepted
+            )
+            self._unaccepted, self._unaccepted_logged_at = 0, None
         self.nr_conns += 1
         conn = BoundedConn(self.cfg, sock, addr, listener.getsockname(), self.client_timeout)
         # Not to a thread: it waits on the poller, and murder_pending() closes it when its

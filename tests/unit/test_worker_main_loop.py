@@ -31,6 +31,7 @@ from gunicorn_worker import (
     _ACCEPT_PAUSE,
     _ACCEPT_YIELD,
     _RECHECK_WHILE_WAITING,
+    _UNACCEPTED_LOG_INTERVAL,
     BoundedThreadWorker,
     ConnectionCounts,
 )
@@ -385,6 +386,28 @@ def test_out_of_file_descriptors_a_worker_pauses_accepting_and_keeps_serving(
     rig.now += _ACCEPT_PAUSE * 0.1
     rig.turn()
     assert rig.taken() == 1
+
+
+def test_while_accepting_keeps_failing_the_log_has_one_line_per_interval(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="test.worker")
+    rig.holding(mine=0, others=0)
+    rig.connect()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_lowest_free_descriptor(), hard))
+    try:
+        for _ in range(int(_UNACCEPTED_LOG_INTERVAL / _ACCEPT_PAUSE) + 5):  # over one interval
+            rig.turn()  # accept() fails: EMFILE
+            rig.now += _ACCEPT_PAUSE
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2, errors  # the first failure, and one an interval later
+    assert "(1 failed accepts)" in errors[0] and "(100 failed accepts)" in errors[1]
+    rig.turn()
+    assert rig.taken() == 1
+    assert "accepting again (4 failed accepts since the last line)" in caplog.text
 
 
 def _request(fields: int, body: bytes = b"", length: int | None = None) -> bytes:
