@@ -39,7 +39,7 @@ from authserver.oauth.registration import (
 )
 from authserver.orgs_cli import orgs_cli
 from authserver.outbox import worker as outbox_worker
-from authserver.outbox.cli import mail_cli
+from authserver.outbox.cli import mail_cli, outbox_cli
 from authserver.services.manifest import ManifestInvalid
 from authserver.services.sync import (
     ReservedService,
@@ -71,6 +71,7 @@ def register_commands(app: Flask) -> None:
         services_cli,
         audit_cli,
         orgs_cli,
+        outbox_cli,
         mail_cli,
         api_keys_cli,
     )
@@ -111,7 +112,7 @@ def serve_command(host: str, port: int) -> None:
     if current_settings().is_production:
         raise click.UsageError("serve is the development server; run `gunicorn wsgi:app`")
     app = current_app._get_current_object()
-    # The outbox is delivered in this process: `make demo` needs no `authserver mail deliver`.
+    # The outbox is delivered in this process: `make demo` needs no `authserver outbox deliver`.
     stop_delivering = outbox_worker.start_thread(app)
     try:
         # Flask refuses app.run() inside its own CLI; werkzeug's server is what it would run.

@@ -1,4 +1,7 @@
-"""`authserver mail`: deliver the outbox (mail, and later other outside work), see, retry."""
+"""`authserver outbox`: deliver the outbox (mail and back-channel logout calls), see, retry.
+
+`authserver mail` is its old name, kept so that deployments which run `authserver mail
+deliver` go on working; it is hidden from the help."""
 
 from __future__ import annotations
 
@@ -14,12 +17,16 @@ from authserver.extensions import db
 from authserver.models import OutboxMessage
 from authserver.outbox import store, worker
 
-mail_cli = AppGroup("mail", help="The outbox: deliver mail with retries, show, retry.")
+outbox_cli = AppGroup(
+    "outbox",
+    help="The outbox: deliver mail and back-channel logout calls with retries, show, retry.",
+)
+mail_cli = AppGroup("mail", help="The old name of `authserver outbox`.", hidden=True)
 
 
-@mail_cli.command("deliver")
+@outbox_cli.command("deliver")
 @click.option("--once", is_flag=True, help="Deliver what is due, then exit (tests, cron).")
-def mail_deliver(once: bool) -> None:
+def outbox_deliver(once: bool) -> None:
     """Deliver due messages until stopped (SIGTERM or Ctrl-C ends it between messages).
 
     Several workers may run against PostgreSQL; on SQLite run one.
@@ -29,13 +36,13 @@ def mail_deliver(once: bool) -> None:
     if not once:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: (stop.set(), worker.wake()))
-        click.echo("mail: delivering (Ctrl-C to stop)")
+        click.echo("outbox: delivering (Ctrl-C to stop)")
     report = worker.run(app, once=once, stop=stop)
-    click.echo(f"mail: delivered {report.delivered}, failed {report.failed}")
+    click.echo(f"outbox: delivered {report.delivered}, failed {report.failed}")
 
 
-@mail_cli.command("status")
-def mail_status() -> None:
+@outbox_cli.command("status")
+def outbox_status() -> None:
     """Count messages waiting, given up and delivered."""
     waiting = _count(
         OutboxMessage.delivered_at.is_(None), OutboxMessage.next_attempt_at.is_not(None)
@@ -54,9 +61,13 @@ def _count(*conditions: object) -> int:
     return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(*conditions))
 
 
-@mail_cli.command("retry")
-def mail_retry() -> None:
+@outbox_cli.command("retry")
+def outbox_retry() -> None:
     """Make every given-up message due again (after fixing what made it fail)."""
     revived = store.retry_given_up()
     db.session.commit()
-    click.echo(f"mail: {revived} messages due again")
+    click.echo(f"outbox: {revived} messages due again")
+
+
+for _command in outbox_cli.commands.values():
+    mail_cli.add_command(_command)

@@ -1,6 +1,6 @@
 """Deliver due outbox messages through one handler per kind, with retries and backoff.
 
-`authserver mail deliver` runs this as a long-running worker; the development server runs
+`authserver outbox deliver` runs this as a long-running worker; the development server runs
 it in a thread (start_thread) so that `make demo` needs no second process.
 """
 

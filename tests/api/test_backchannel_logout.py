@@ -115,7 +115,7 @@ def receiver(jwks_url: str) -> Iterator[Receiver]:
 
 @pytest.fixture
 def deliver(app: Flask) -> Callable[[], worker.Report]:
-    """Run the outbox worker once, as `authserver mail deliver --once` does."""
+    """Run the outbox worker once, as `authserver outbox deliver --once` does."""
     return lambda: worker.deliver_due(worker.handlers_of(app))
 
 

@@ -1,9 +1,10 @@
-"""`authserver mail`: deliver once, see the outbox, revive what was given up; and a bad
-SMTP setting stops every command with one line."""
+"""`authserver outbox`: deliver once, see the outbox, revive what was given up; its old name
+`authserver mail` still works; and a bad SMTP setting stops every command with one line."""
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 from sqlalchemy import create_engine, text
@@ -34,18 +35,29 @@ def add(operator: Operator, *, given_up: bool = False) -> None:
 
 def test_deliver_once_sends_what_is_due_to_the_development_log(initialized: Operator) -> None:
     add(initialized)
-    result = initialized.run("mail", "deliver", "--once")
+    result = initialized.run("outbox", "deliver", "--once")
     assert result.returncode == 0, result.stderr
     assert "delivered 1, failed 0" in result.stdout
     assert "mail (no SMTP configured) to ada@example.com" in result.stderr
-    assert initialized.ok("mail", "status").startswith("waiting 0, given up 0, delivered 1")
+    assert initialized.ok("outbox", "status").startswith("waiting 0, given up 0, delivered 1")
 
 
 def test_retry_makes_given_up_messages_due_again(initialized: Operator) -> None:
     add(initialized, given_up=True)
+    assert "given up 1" in initialized.ok("outbox", "status")
+    assert "1 messages due again" in initialized.ok("outbox", "retry")
+    assert "delivered 1" in initialized.ok("outbox", "deliver", "--once")
+
+
+def test_the_old_name_mail_runs_the_same_commands_and_is_not_listed(
+    initialized: Operator,
+) -> None:
+    add(initialized, given_up=True)
     assert "given up 1" in initialized.ok("mail", "status")
     assert "1 messages due again" in initialized.ok("mail", "retry")
     assert "delivered 1" in initialized.ok("mail", "deliver", "--once")
+    listed = initialized.ok("--help")
+    assert "outbox" in listed and not re.search(r"^\s+mail\b", listed, re.MULTILINE)
 
 
 def test_a_bad_smtp_setting_is_one_line(sqlite_operator: Operator) -> None:

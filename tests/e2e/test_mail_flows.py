@@ -1,4 +1,4 @@
-"""Mail end to end: gunicorn on PostgreSQL, `authserver mail deliver` as its own process,
+"""Mail end to end: gunicorn on PostgreSQL, `authserver outbox deliver` as its own process,
 a real SMTP server on loopback, and a person in Chromium following the links it receives."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def mailing(
     deployment.start()
     log = (deployment.tmp / "mail-worker.log").open("ab")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "authserver", "mail", "deliver"],
+        [sys.executable, "-m", "authserver", "outbox", "deliver"],
         env=deployment.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     yield deployment

@@ -56,7 +56,7 @@ def migrated_app(
 
 @pytest.fixture
 def deliver(app: Flask) -> Callable[[], worker.Report]:
-    """Run the worker once, as `authserver mail deliver --once` does."""
+    """Run the worker once, as `authserver outbox deliver --once` does."""
     return lambda: worker.deliver_due(worker.handlers_of(app))
 
 
