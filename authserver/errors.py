@@ -120,6 +120,12 @@ def http_error_page(status: int, *, retry_after: int | None = None) -> tuple[str
     return render_error_page(str(title), str(detail), status=status, retry_after=retry_after)
 
 
+def too_many_attempts_page(wait: int) -> Response:
+    """The page for an attempt over its allowance: 429, with Retry-After."""
+    page, status = http_error_page(429, retry_after=wait)
+    return Response(page, status=status, headers={"Retry-After": str(wait)})
+
+
 # Endpoints that answer only in RFC 6749 JSON, whatever went wrong (STYLE "Errors").
 OAUTH_JSON_PATHS = frozenset(
     {"/token", "/revoke", "/introspect", "/userinfo", "/par", "/device_authorization"}

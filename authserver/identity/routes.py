@@ -19,7 +19,7 @@ from flask_babel import gettext, lazy_gettext
 
 from authserver import audit
 from authserver.config import Upstream, current_settings
-from authserver.errors import render_error_page
+from authserver.errors import render_error_page, too_many_attempts_page
 from authserver.extensions import db
 from authserver.identity import sessions, throttle
 from authserver.identity import upstream as upstream_sso
@@ -68,7 +68,7 @@ def sign_in_with_password() -> Response | tuple[str, int]:
     user = User.find_by_email(email) if email else None
     guess = throttle.attempt("password", normalize_email(email), user)
     if wait := throttle.reserve(guess):
-        return throttle.paused(wait)
+        return too_many_attempts_page(wait)
     # The same answer, and one argon2 verification, whether or not the account exists.
     verified = verify_password(user.password_hash if user else None, password)
     if user is None or not verified or not user.is_active:

@@ -24,13 +24,20 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from authserver import ratelimits
 from authserver.config import current_settings
-from authserver.errors import http_error_page
 from authserver.models import User
 
 # Failed attempts allowed before a pause.
 ACCOUNT_LIMIT = "5 per minute;20 per hour"  # untrusted clients together, per account
 DEVICE_LIMIT = "5 per minute;20 per hour"  # one trusted browser, per account
 ADDRESS_LIMIT = "20 per minute;200 per hour"  # untrusted clients, per IP address
+# And every client together, per account, at the steps where device cookies could multiply
+# the allowance. A cookie comes with every finished sign-in and lives 180 days, so whoever
+# signed in with the password alone while the account had no second factor may hold a few;
+# without a ceiling each would bring its own allowance of second-factor guesses. It is the
+# untrusted clients' and one trusted browser's allowances together, so the other party's
+# guesses alone never pause the owner's browser: only several of the account's cookies can.
+SECOND_STEP = "second-step"
+CEILINGS = {SECOND_STEP: "10 per minute;40 per hour"}
 DEVICE_COOKIE_TTL = 180 * 86400
 MAX_DEVICES = 5  # people remembered per browser (a shared family computer)
 SALT = "authserver.device-cookie"
@@ -73,19 +80,19 @@ def succeeded(guess: Attempt) -> None:
         ratelimits.release(rate, *key)
 
 
-def paused(wait: int) -> Response:
-    """The page for an attempt over its allowance: 429, with Retry-After."""
-    page, status = http_error_page(429, retry_after=wait)
-    return Response(page, status=status, headers={"Retry-After": str(wait)})
-
-
 def _counters(guess: Attempt) -> list[tuple[str, tuple[str, ...]]]:
+    """The address before the account: an address that is spent is refused before it can
+    take, even for a moment, from the allowance the account's other clients share."""
     if guess.device is not None:
-        return [(DEVICE_LIMIT, (guess.step, "device", guess.device))]
-    return [
-        (ACCOUNT_LIMIT, (guess.step, "account", guess.account)),
-        (ADDRESS_LIMIT, (guess.step, "address", guess.address)),
-    ]
+        counters = [(DEVICE_LIMIT, (guess.step, "device", guess.device))]
+    else:
+        counters = [
+            (ADDRESS_LIMIT, (guess.step, "address", guess.address)),
+            (ACCOUNT_LIMIT, (guess.step, "account", guess.account)),
+        ]
+    if ceiling := CEILINGS.get(guess.step):
+        counters.append((ceiling, (guess.step, "every-client", guess.account)))
+    return counters
 
 
 def trust_device(response: Response, user: User) -> None:

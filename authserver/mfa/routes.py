@@ -8,7 +8,7 @@ from flask_limiter.util import get_remote_address
 
 from authserver import audit, ratelimits
 from authserver.config import current_settings
-from authserver.errors import render_error_page
+from authserver.errors import render_error_page, too_many_attempts_page
 from authserver.extensions import db, limiter
 from authserver.identity import sessions, throttle
 from authserver.identity.routes import RETURN_TO, first_factor_done
@@ -27,9 +27,9 @@ from authserver.oauth import pending
 mfa = Blueprint("mfa", __name__, url_prefix="/sign-in")
 
 # Wrong second-factor answers are throttled like passwords (identity/throttle.py), as a
-# step of their own: per device cookie for the person's own browser, else per account and
-# per address. Only a person who passed the first factor can spend them.
-SECOND_STEP = "second-step"
+# step of their own (throttle.SECOND_STEP): per device cookie for the person's own browser,
+# else per account and per address, under a ceiling per account. Only a person who passed
+# the first factor can spend them.
 # Failed passkey sign-ins per address: no account is known until the passkey is verified.
 PASSKEY_FAILURES = "20 per minute;200 per hour"
 # Each options request stores a challenge row: bounded per address, like any unauthenticated write.
@@ -113,9 +113,9 @@ def second_step_with_code() -> Response | tuple[str, int]:
     record = second_step.current(for_update=True)
     if record is None:
         return _started_over()
-    guess = throttle.attempt(SECOND_STEP, str(record.user_id), record.user)
+    guess = throttle.attempt(throttle.SECOND_STEP, str(record.user_id), record.user)
     if wait := throttle.reserve(guess):
-        return throttle.paused(wait)
+        return too_many_attempts_page(wait)
     user = record.user
     code = request.form.get("code", "")[:64]
     recovery = request.form.get("recovery_code", "")[:64]
@@ -145,9 +145,9 @@ def second_step_with_webauthn() -> Response | tuple[str, int]:
     record = second_step.current(for_update=True)
     if record is None:
         return _started_over()
-    guess = throttle.attempt(SECOND_STEP, str(record.user_id), record.user)
+    guess = throttle.attempt(throttle.SECOND_STEP, str(record.user_id), record.user)
     if wait := throttle.reserve(guess):
-        return throttle.paused(wait)
+        return too_many_attempts_page(wait)
     try:
         assertion = webauthn.authenticate(
             request.form.get("credential", ""),
@@ -205,7 +205,7 @@ def sign_in_with_passkey() -> Response | tuple[str, int]:
             return pending.expired_page()
     address = ("passkey-failure", get_remote_address())
     if wait := ratelimits.reserve(PASSKEY_FAILURES, *address):  # a failure until verified
-        return throttle.paused(wait)
+        return too_many_attempts_page(wait)
     try:
         assertion = webauthn.authenticate(
             request.form.get("credential", ""), webauthn.PASSKEY, current_settings()

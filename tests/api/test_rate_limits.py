@@ -12,8 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_limiter.util import get_qualified_name
+from sqlalchemy.exc import OperationalError
 
 from authserver.extensions import RATE_LIMITED_ENDPOINTS, db, limiter
+from authserver.oauth import routes as oauth_routes
 from tests import concurrency
 from tests.api.conftest import Person, assert_problem
 from tests.api.test_invitations_api import invite
@@ -98,6 +100,30 @@ def test_a_refused_grant_gives_its_use_back(
     refused = {**CLIENT_CREDENTIALS, "scope": "no-such-scope"}
     for _ in range(4):
         assert post_token(http, billing, refused).status_code == 400
+    assert [post_token(http, billing, CLIENT_CREDENTIALS).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+
+
+def test_a_request_that_fails_on_the_way_gives_its_use_back(
+    http: FlaskClient,
+    billing: RegisteredClient,
+    token_limit: Callable,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database drops away after the client proved itself: 503, and nothing spent."""
+    token_limit("2/minute")
+
+    def lost_connection(response: object) -> object:
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(oauth_routes, "_committed", lost_connection)
+        for _ in range(3):
+            assert post_token(http, billing, CLIENT_CREDENTIALS).status_code == 503
+    db.session.rollback()
     assert [post_token(http, billing, CLIENT_CREDENTIALS).status_code for _ in range(3)] == [
         200,
         200,

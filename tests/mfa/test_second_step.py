@@ -223,6 +223,39 @@ def test_someone_with_the_password_cannot_pause_the_owners_own_browser(
     assert give_second_factor(http, code=current_code(app_totp)).status_code == 303
 
 
+def test_device_cookies_gathered_before_a_factor_share_one_ceiling(
+    app: Flask, person: User
+) -> None:
+    """Whoever signed in with the password alone before the person set up a factor holds
+    device cookies that are still valid; together they get the account's ceiling of
+    answers (10 a minute), not 5 each."""
+    browsers = []
+    for _ in range(3):
+        g.pop("csrf_token", None)
+        browser = app.test_client()
+        assert sign_in_with_password(browser).status_code == 303  # signed in: a cookie
+        sign_out_browser(browser)
+        browsers.append(browser)
+    add_totp(person)
+    answers = []
+    for browser in browsers:
+        g.pop("csrf_token", None)
+        sign_in_with_password(browser)
+        answers += [give_second_factor(browser, code="000000").status_code for _ in range(5)]
+    assert answers.count(401) == 10 and answers[-5:] == [429] * 5
+
+
+def test_right_answers_are_not_counted(
+    http: FlaskClient, person: User, move_clock: Callable[..., None]
+) -> None:
+    app_totp = add_totp(person)
+    for _ in range(12):  # more than the account's ceiling of 10 a minute
+        sign_in_with_password(http)
+        assert give_second_factor(http, code=current_code(app_totp)).status_code == 303
+        sign_out_browser(http)
+        move_clock(seconds=31)  # the app's next code
+
+
 def test_a_stranger_without_the_password_cannot_spend_the_owners_attempts(
     app: Flask, http: FlaskClient, person: User
 ) -> None:
