@@ -190,6 +190,12 @@ def init_sessions(app: Flask) -> None:
     # read current_user, rewriting it: a response that finished after a concurrent one
     # (the favicon's after the click on "Sign in with Google") undid that one's changes.
     login_manager.session_protection = None
+    # Nor do we call login_user, so Flask-Login's remember-me cookie is never set: its
+    # after_request hook only looked into Flask's session on every response, which marked
+    # every one `Vary: Cookie` (a JWKS or API answer too, to any shared cache) and cost a
+    # twentieth of a trivial request.
+    hooks = app.after_request_funcs[None]
+    hooks.remove(login_manager._update_remember_cookie)
     # g lives as long as the app context, which a test (or a CLI command) may hold across
     # several requests: the cached session and person belong to one request only.
     app.before_request(_forget_cached_session)

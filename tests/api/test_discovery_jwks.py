@@ -186,3 +186,20 @@ def test_an_unreadable_key_file_makes_the_jwks_503_until_it_is_fixed(
     finally:
         broken.unlink()
     assert http.get("/jwks.json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/jwks.json"), ("GET", "/api/v1/openapi.json"), ("GET", "/healthz"),
+     ("POST", "/token"), ("GET", "/userinfo")],
+)  # fmt: skip
+def test_answers_that_read_no_cookie_do_not_vary_on_it(
+    http: FlaskClient, method: str, path: str
+) -> None:
+    """A shared cache keeps one copy of them for everyone, not one per cookie."""
+    response = http.open(path, method=method)
+    assert "cookie" not in response.headers.get("Vary", "").lower(), path
+
+
+def test_a_page_that_reads_the_cookie_varies_on_it(http: FlaskClient) -> None:
+    assert "Cookie" in http.get("/sign-in").headers["Vary"]
