@@ -26,11 +26,10 @@ from authserver.oauth import pending
 
 mfa = Blueprint("mfa", __name__, url_prefix="/sign-in")
 
-# Wrong second-factor answers are throttled like passwords (identity/throttle.py), as a
-# step of their own (throttle.SECOND_STEP): per device cookie for the person's own browser,
-# else per account and per address, under a ceiling per account. Only a person who passed
-# the first factor can spend them.
-# Failed passkey sign-ins per address: no account is known until the passkey is verified.
+# Wrong second-factor answers are throttled like passwords, as a step of their own
+# (identity/throttle.py, SECOND_STEP); only a person who passed the first factor spends them.
+# Failed passkey sign-ins are counted per address: no account is known before the passkey
+# is verified.
 PASSKEY_FAILURES = "20 per minute;200 per hour"
 # Each options request stores a challenge row: bounded per address, like any unauthenticated write.
 OPTIONS_LIMIT = "30 per minute;300 per hour"
