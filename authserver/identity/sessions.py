@@ -192,7 +192,7 @@ def init_sessions(app: Flask) -> None:
     login_manager.session_protection = None
     # Nor do we call login_user, so Flask-Login's remember-me cookie is never set: its
     # after_request hook only looked into Flask's session on every response, which marked
-    # every one `Vary: Cookie` (a JWKS or API answer too, to any shared cache) and cost a
+    # every one `Vary: Cookie` (the OpenAPI document too, to any shared cache) and cost a
     # twentieth of a trivial request.
     hooks = app.after_request_funcs[None]
     hooks.remove(login_manager._update_remember_cookie)
