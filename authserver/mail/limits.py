@@ -6,14 +6,12 @@ reveals nothing and spends nobody's sign-in: the links already sent keep working
 
 from __future__ import annotations
 
-from limits import parse
-
-from authserver.extensions import limiter
+from authserver import ratelimits
 from authserver.models import User
 from authserver.models.users import normalize_email
 
 # Requested mails (verification, reset, sign-up, email change) per address.
-PER_ADDRESS = parse("5/hour")
+PER_ADDRESS = "5 per hour"
 # The same, per IP, on every endpoint that sends mail (a 429 page: the caller's own limit).
 PER_IP = "10 per hour"
 
@@ -28,7 +26,7 @@ def may_mail(address: str, owner: User | None = None) -> bool:
     the address (security review)."""
     key = normalize_email(address)
     who = "owner" if owner is not None and _is_owner_asking(owner) else "anyone"
-    return limiter.limiter.hit(PER_ADDRESS, "mail-address", who, key)
+    return not ratelimits.reserve(PER_ADDRESS, "mail-address", who, key)
 
 
 def _is_owner_asking(owner: User) -> bool:

@@ -8,14 +8,21 @@ import socket
 import types
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
-from authserver import ratelimits
+from authserver import create_app, ratelimits
+from authserver.mail import limits as mail_limits
 from tests import concurrency
-from tests.pages.test_shared_limits import REDIS, redis_available
+from tests.conftest import make_settings
+from tests.pages.test_shared_limits import (
+    REDIS,
+    limiter_restored,  # noqa: F401 (a fixture)
+    redis_available,
+)
 
 
 def closed_port() -> int:
@@ -104,3 +111,14 @@ def test_with_redis_unreachable_the_counting_goes_on_in_memory(
     assert reservations("2/minute", key, 2) == [0, 0]
     ratelimits.release("2/minute", *key)
     assert reservations("2/minute", key, 2)[1] > 0
+
+
+@pytest.mark.usefixtures("limiter_restored")
+def test_the_mail_limit_counts_on_through_a_redis_outage(tmp_path: Path) -> None:
+    """It counted on Flask-Limiter's storage directly: with Redis unreachable, asking for a
+    password reset or an invitation raised StorageError instead of counting in memory."""
+    down = f"redis://127.0.0.1:{closed_port()}/0"
+    app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path}/a.db", redis_url=down))
+    address = f"{uuid.uuid4().hex}@example.com"
+    with app.test_request_context():
+        assert [mail_limits.may_mail(address) for _ in range(6)] == [True] * 5 + [False]
