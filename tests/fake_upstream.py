@@ -5,7 +5,8 @@ authorization and token endpoints with PKCE, and RS256-signed ID tokens. Tests c
 Like Google, it remembers when the person last authenticated there (`authenticated_at`), and
 authenticates them again when asked (`prompt=login`, or `max_age` exceeded); its ID tokens
 carry that `auth_time`. The tampers `ignores_reauthentication`, `no_auth_time` and
-`future_auth_time` play upstreams that do not."""
+`future_auth_time` play upstreams that do not; `trickled_token` and `huge_token` a token
+endpoint that sends its answer a byte at a time, or too much of it."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, jsonify, redirect, request
+from flask import Flask, Response, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
@@ -153,11 +155,23 @@ class FakeProvider:
             digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
             if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != issued["code_challenge"]:
                 return jsonify(error="invalid_grant", error_description="PKCE"), 400
-            return jsonify(
+            answer = jsonify(
                 access_token=secrets.token_urlsafe(16),
                 token_type="Bearer",
                 expires_in=300,
                 id_token=self._id_token(issued["nonce"], issued["auth_time"]),
             )
+            if self.tamper == "trickled_token":  # a byte every 20 ms, each within any timeout
+                body = answer.get_data()
+                return Response(_trickled(body), mimetype="application/json")
+            if self.tamper == "huge_token":  # valid JSON, 2 MiB of it
+                return jsonify(access_token="x" * 2 * 1024 * 1024, token_type="Bearer")
+            return answer
 
         return app
+
+
+def _trickled(body: bytes) -> Iterator[bytes]:
+    for index in range(len(body)):
+        yield body[index : index + 1]
+        time.sleep(0.02)

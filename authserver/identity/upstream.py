@@ -19,6 +19,8 @@ from typing import Any
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
+from authlib.integrations.flask_client.apps import FlaskOAuth2App
+from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask, Response
 from flask_babel import lazy_gettext
 from joserfc.errors import JoseError
@@ -30,8 +32,13 @@ from authserver.identity import accounts
 from authserver.models import OAuthAccount, User
 from authserver.models.users import normalize_email
 from authserver.oauth.freshness import Freshness
+from authserver.outbound import bounded_session
 
-UPSTREAM_TIMEOUT = 10  # seconds for discovery, JWKS and token requests
+UPSTREAM_TIMEOUT = 5  # seconds to connect, and for each read of discovery, JWKS and token
+# The whole of each of those answers, however the upstream trickles it, and its size: a
+# sign-in holds a worker's thread while it waits (authserver/outbound.py).
+UPSTREAM_DEADLINE = 10  # seconds
+MAX_UPSTREAM_ANSWER_BYTES = 1024 * 1024  # Google's discovery document is 2 KB
 # Clocks of the upstream and ours may differ this much (an auth_time "in the future", or
 # just before the moment a re-authentication was asked for).
 AUTH_TIME_LEEWAY = timedelta(seconds=60)
@@ -59,6 +66,20 @@ class Identity:
     amr: tuple[str, ...] = ()
 
 
+class BoundedOAuth2Session(OAuth2Session):
+    """Authlib's requests session, reading each answer within our size and time bounds."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        bounded_session(self, max_bytes=MAX_UPSTREAM_ANSWER_BYTES, seconds=UPSTREAM_DEADLINE)
+
+
+class BoundedOAuthApp(FlaskOAuth2App):
+    """Authlib's Flask client for one upstream, on BoundedOAuth2Session."""
+
+    client_cls = BoundedOAuth2Session
+
+
 def init_upstreams(app: Flask, settings: Settings) -> OAuth:
     """Register every upstream in one Authlib client registry (the demo adds itself too)."""
     oauth = OAuth(app)
@@ -68,6 +89,7 @@ def init_upstreams(app: Flask, settings: Settings) -> OAuth:
             client_id=upstream.client_id,
             client_secret=upstream.client_secret,
             server_metadata_url=f"{upstream.issuer}/.well-known/openid-configuration",
+            client_cls=BoundedOAuthApp,
             client_kwargs={
                 "scope": "openid email profile",
                 "code_challenge_method": "S256",

@@ -30,6 +30,7 @@ from joserfc.jwk import KeySet
 
 from authserver.config import current_settings
 from authserver.models import OAuthClient
+from authserver.outbound import AnswerTooLarge, AnswerTooSlow, read_body
 
 log = logging.getLogger(__name__)
 
@@ -85,17 +86,14 @@ def fetch_jwks(uri: str) -> KeySet:
         ) as response:
             if response.status_code != 200:
                 raise JWKSUnavailable(f"jwks_uri answered {response.status_code}")
-            body = b""
-            deadline = time.monotonic() + FETCH_DEADLINE
-            # read1: what one read of the socket gives (iter_content waits to fill its chunk,
-            # byte by trickled byte), so the deadline is looked at after every read.
-            while chunk := response.raw.read1(8192, decode_content=True):
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise JWKSUnavailable(f"jwks_uri sent more than {MAX_JWKS_BYTES} bytes")
-                if time.monotonic() > deadline:
-                    raise JWKSUnavailable(f"jwks_uri took more than {FETCH_DEADLINE} s")
+            body = read_body(
+                response, max_bytes=MAX_JWKS_BYTES, deadline=time.monotonic() + FETCH_DEADLINE
+            )
         return parse_jwks(json.loads(body))
+    except AnswerTooLarge:
+        raise JWKSUnavailable(f"jwks_uri sent more than {MAX_JWKS_BYTES} bytes") from None
+    except AnswerTooSlow:
+        raise JWKSUnavailable(f"jwks_uri took more than {FETCH_DEADLINE} s") from None
     except requests.RequestException as error:
         raise JWKSUnavailable(f"jwks_uri unreachable: {type(error).__name__}") from None
     except ValueError as error:  # not JSON, or not a key set of public keys

@@ -16,11 +16,12 @@ from tests.pages import test_upstream_sign_in as upstream
 from tests.pages.test_upstream_sign_in import come_back, go_to_google
 
 # The fake Google and the app configured for it, as the upstream sign-in tests use them.
-sso_app, app, http, fake_google = (
+sso_app, app, http, fake_google, trickling_upstream = (
     upstream.sso_app,
     upstream.app,
     upstream.http,
     upstream.fake_google,
+    upstream.trickling_upstream,
 )
 
 

@@ -17,11 +17,13 @@ from sqlalchemy import delete, func, select
 
 from authserver import create_app
 from authserver.extensions import db
+from authserver.identity import upstream
 from authserver.identity.passwords import hash_password
 from authserver.models import AuditEvent, OAuthAccount, Session, User
 from tests.conftest import PostgresDatabases, make_settings
 from tests.factories import make_user
 from tests.fake_upstream import CLIENT_ID, CLIENT_SECRET, FakeProvider
+from tests.jwks_server import TricklingServer
 from tests.oauth_helpers import (
     authorize_params,
     csrf_token_in,
@@ -41,9 +43,18 @@ def fake_google() -> Iterator[FakeProvider]:
 
 
 @pytest.fixture(scope="module")
+def trickling_upstream() -> Iterator[TricklingServer]:
+    """An upstream whose every answer, its discovery document first, comes a byte at a time."""
+    server = TricklingServer(every=0.05, length=200)  # 10 s of it, if read to the end
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def sso_app(
     backend: str,
     fake_google: FakeProvider,
+    trickling_upstream: TricklingServer,
     tmp_path_factory: pytest.TempPathFactory,
     postgres_databases: PostgresDatabases | None,
 ) -> Iterator[Flask]:
@@ -60,10 +71,13 @@ def sso_app(
         google_client_id=CLIENT_ID,
         google_client_secret=CLIENT_SECRET,
         google_issuer=fake_google.issuer,
-        upstreams="dead",
+        upstreams="dead,slow",
         upstream_dead_issuer="http://127.0.0.1:9",
         upstream_dead_client_id="x",
         upstream_dead_client_secret="y",
+        upstream_slow_issuer=trickling_upstream.uri.removesuffix("/jwks.json"),
+        upstream_slow_client_id="x",
+        upstream_slow_client_secret="y",
     )
     app = create_app(settings)
     app.config["TESTING"] = True
@@ -300,6 +314,36 @@ def test_a_tampered_or_replayed_callback_is_refused(http: FlaskClient) -> None:
 def test_an_unreachable_provider_is_a_friendly_page(http: FlaskClient) -> None:
     response = http.get("/sign-in/dead")
     assert response.status_code == 502 and b"cannot be reached" in response.data
+
+
+def test_a_provider_that_trickles_its_discovery_document_is_given_up_at_the_deadline(
+    http: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each byte comes well within the read timeout: only the deadline for the whole answer
+    frees the worker."""
+    monkeypatch.setattr(upstream, "UPSTREAM_DEADLINE", 1)
+    started = time.monotonic()
+    response = http.get("/sign-in/slow")
+    assert response.status_code == 502 and b"cannot be reached" in response.data
+    assert time.monotonic() - started < upstream.UPSTREAM_TIMEOUT
+
+
+@pytest.mark.parametrize("tamper", ["trickled_token", "huge_token"])
+def test_a_token_answer_too_slow_or_too_large_is_a_friendly_page(
+    http: FlaskClient, fake_google: FakeProvider, monkeypatch: pytest.MonkeyPatch, tamper: str
+) -> None:
+    monkeypatch.setattr(upstream, "UPSTREAM_DEADLINE", 1)
+    google_url = go_to_google(http)
+    fake_google.tamper = tamper
+    started = time.monotonic()
+    response = come_back(http, google_url)
+    assert response.status_code == 502 and b"cannot be reached" in response.data
+    assert time.monotonic() - started < upstream.UPSTREAM_TIMEOUT
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event_type == "sign_in"))
+    assert event.outcome == "failure" and event.details["reason"] == "provider_unreachable"
+    fake_google.tamper = None
+    assert come_back(http, go_to_google(http)).status_code == 303  # the next one works
 
 
 def test_an_unknown_provider_is_404(http: FlaskClient) -> None:
