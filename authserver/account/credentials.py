@@ -8,7 +8,7 @@ from flask_babel import gettext
 
 from authserver import ratelimits
 from authserver.config import current_settings
-from authserver.errors import render_error_page
+from authserver.errors import render_error_page, too_many_attempts_page
 from authserver.extensions import db
 from authserver.identity import addresses, recovery, sessions
 from authserver.identity.flows import password_rule
@@ -43,13 +43,10 @@ def _local_session() -> tuple[Session | None, Response | tuple[str, int] | None]
     return session, None
 
 
-def _over_limit(user: User) -> tuple[str, int] | None:
+def _over_limit(user: User) -> Response | None:
     """The person's allowance of credential changes and confirmation mails, spent by one."""
-    if ratelimits.reserve(PERSON_LIMIT, "account-credentials", str(user.id)):
-        return render_error_page(
-            gettext("Too many attempts"), gettext("Wait a while, then try again."), status=429
-        )
-    return None
+    wait = ratelimits.reserve(PERSON_LIMIT, "account-credentials", str(user.id))
+    return too_many_attempts_page(wait) if wait else None
 
 
 @credentials.get("/password")

@@ -56,6 +56,34 @@ def test_a_changed_password_ends_the_other_sessions_and_tells_the_person(
     assert "was changed" in mailbox.only("ada@example.com")["Subject"]
 
 
+def test_credential_changes_are_limited_per_person_with_retry_after(
+    app: Flask, http: FlaskClient, ada: User, signed_in: str
+) -> None:
+    """Each try counts against the person's own allowance (credentials.PERSON_LIMIT): the
+    eleventh in an hour is refused, even with the right password, and says when to retry;
+    someone else, from the same address, still has theirs."""
+    guess = {"current_password": "wrong guess!", "new_password": NEW}
+    for _ in range(10):
+        assert submit(http, "/account/password", guess).status_code == 400
+    right = {"current_password": PASSWORD, "new_password": NEW}
+    refused = submit(http, "/account/password", right)
+    assert refused.status_code == 429 and b"Too many attempts" in refused.data
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert (
+        submit(
+            http, "/account/email", {"email": "new@example.com", "password": PASSWORD}
+        ).status_code
+        == 429
+    )
+    db.session.expire_all()
+    assert verify_password(db.session.get(User, ada.id).password_hash, PASSWORD)
+
+    with app.app_context():  # another browser: its own CSRF token, which Flask-WTF keeps in g
+        grace = app.test_client()
+        sign_in(app, grace, make_local_person("grace@example.com"))
+        assert submit(grace, "/account/password", right).status_code == 200
+
+
 def test_a_new_password_must_meet_the_policy(http: FlaskClient, signed_in: str) -> None:
     response = submit(
         http, "/account/password", {"current_password": PASSWORD, "new_password": "short"}
