@@ -9,8 +9,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from authserver.config import current_settings
+from authserver.mfa.webauthn import RelyingParty
 from authserver.models import User
-from tests.mfa.helpers import add_totp, make_person, post_form, sign_in_with_password
+from tests.mfa.helpers import (
+    add_totp,
+    make_person,
+    post_form,
+    sign_in_with_password,
+    sign_out_browser,
+)
+from tests.mfa.software_passkey import SoftwarePasskey
 from tests.oauth_helpers import csrf_token_in, sign_in
 
 JUNK = [
@@ -46,6 +55,25 @@ def test_failed_passkey_sign_ins_from_one_address_pause_it(http: FlaskClient) ->
     paused = http.post("/sign-in/passkey", data=form)
     assert paused.status_code == 429 and int(paused.headers["Retry-After"]) > 0
     assert b"Too many attempts" in paused.data
+
+
+def test_passkey_sign_ins_that_work_do_not_spend_the_failure_allowance(
+    app: Flask, http: FlaskClient, person: User
+) -> None:
+    """A household or an office behind one address signs in with passkeys all day: only
+    failures count (mfa.routes.PASSKEY_FAILURES, 20 a minute), so the 21st and later
+    sign-ins work, and the failures keep their whole allowance."""
+    passkey = SoftwarePasskey(person, RelyingParty.of(current_settings()))
+    for _ in range(22):
+        token = csrf_token_in(http.get("/sign-in").data)
+        options = http.post("/sign-in/passkey/options", data={"csrf_token": token}).get_json()
+        form = {"csrf_token": token, "credential": passkey.assertion(options["challenge"])}
+        assert http.post("/sign-in/passkey", data=form).status_code == 303
+        sign_out_browser(http)
+    form = {"csrf_token": csrf_token_in(http.get("/sign-in").data), "credential": "{}"}
+    for _ in range(20):
+        assert http.post("/sign-in/passkey", data=form).status_code == 401
+    assert http.post("/sign-in/passkey", data=form).status_code == 429
 
 
 @pytest.mark.parametrize("credential", JUNK)
