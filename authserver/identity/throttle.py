@@ -12,10 +12,17 @@ Attacks with Device Cookies"), so that a stranger's guesses can never lock the o
 
 A step names the secret being guessed ("password", "second-step"), so each step has its
 own counters while the device cookie is shared.
+
+A device cookie trusts a browser under the password the person had when it signed in: each
+entry carries a stamp of the password hash, so a changed or reset password ends the trust
+of every browser that signed in before (one that signed in with a stolen password could
+otherwise go on guessing the new one, a close variant, on an allowance of its own).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -56,7 +63,7 @@ class Attempt:
 def attempt(step: str, account: str, user: User | None) -> Attempt:
     """This request's attempt at `account` (the name typed, or a person's id); `user` is the
     person it names, if there is one: a device cookie for them makes the browser trusted."""
-    device = _devices().get(str(user.id)) if user is not None else None
+    device = _device_nonce(user) if user is not None else None
     return Attempt(step, account, request.remote_addr or "unknown", device)
 
 
@@ -99,7 +106,8 @@ def trust_device(response: Response, user: User) -> None:
     """After a successful sign-in: this browser gets a fresh device nonce for the person
     (OWASP: a new cookie at every success), keeping those of a few other people."""
     others = [(person, nonce) for person, nonce in _devices().items() if person != str(user.id)]
-    devices = {str(user.id): secrets.token_urlsafe(16), **dict(others[: MAX_DEVICES - 1])}
+    entry = f"{secrets.token_urlsafe(16)}.{_password_stamp(user)}"
+    devices = {str(user.id): entry, **dict(others[: MAX_DEVICES - 1])}
     settings = current_settings()
     response.set_cookie(
         device_cookie_name(),
@@ -113,8 +121,28 @@ def trust_device(response: Response, user: User) -> None:
 
 
 def is_trusted_for(user: User) -> bool:
-    """This browser signed in as the person before (it carries our device cookie for them)."""
-    return str(user.id) in _devices()
+    """This browser signed in as the person before, under their present password (it
+    carries our device cookie for them)."""
+    return _device_nonce(user) is not None
+
+
+def _device_nonce(user: User) -> str | None:
+    """This browser's device nonce for `user`, if its cookie names them with the stamp of
+    their present password."""
+    entry = _devices().get(str(user.id))
+    if not isinstance(entry, str):
+        return None
+    nonce, _, stamp = entry.rpartition(".")  # token_urlsafe has no dot
+    return nonce if nonce and hmac.compare_digest(stamp, _password_stamp(user)) else None
+
+
+def _password_stamp(user: User) -> str:
+    """Changes whenever the password does (a new hash has a new salt), and tells nothing of
+    it: a keyed digest, as the cookie is signed but readable. A person without a password
+    (upstream only) has one stamp for good."""
+    key = current_app.config["SECRET_KEY"].encode()
+    message = f"{SALT}:{user.password_hash or ''}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:22]
 
 
 def device_cookie_name() -> str:

@@ -245,6 +245,31 @@ def test_a_device_cookie_trusts_the_browser_only_for_the_person_it_names(
     assert submit(owners_browser, "ada@example.com", PASSWORD).status_code == 303
 
 
+def test_a_changed_password_ends_the_trust_of_browsers_that_signed_in_before(
+    app: Flask, owners_browser: FlaskClient, person: User
+) -> None:
+    """A browser that signed in with a stolen password must not keep an allowance of its
+    own for guessing the new one: after the change it is one more untrusted client."""
+    person.password_hash = hash_password("a new password, changed")
+    db.session.commit()
+    stranger = app.test_client()
+    for _ in range(5):
+        assert submit(stranger, "ada@example.com", "wrong password!").status_code == 401
+    assert submit(owners_browser, "ada@example.com", "a new password, changed").status_code == 429
+
+
+def test_a_browser_that_signs_in_under_the_new_password_is_trusted_again(
+    app: Flask, owners_browser: FlaskClient, person: User
+) -> None:
+    person.password_hash = hash_password("a new password, changed")
+    db.session.commit()
+    assert submit(owners_browser, "ada@example.com", "a new password, changed").status_code == 303
+    stranger = app.test_client()
+    for _ in range(5):
+        assert submit(stranger, "ada@example.com", "wrong password!").status_code == 401
+    assert submit(owners_browser, "ada@example.com", "a new password, changed").status_code == 303
+
+
 @pytest.mark.parametrize("forge", ["tampered", "other-key"])
 def test_a_forged_device_cookie_is_not_trusted(
     app: Flask, owners_browser: FlaskClient, person: User, forge: str
