@@ -1,21 +1,42 @@
-"""Answers read from other servers (an upstream provider, a client's jwks_uri), bounded in
-size and in time.
+"""Calls to other servers made while a request waits (an upstream provider, a client's
+jwks_uri), bounded in size and in time as a whole.
 
-requests' `timeout` bounds the connect and each read of the socket, not the whole answer:
-a server that sends a byte just inside every read timeout holds the worker's thread for as
-long as it likes, and one that sends without end fills its memory. Every answer we read in
-a request is read here instead, so neither is possible: at most `max_bytes`, and given up
-once the deadline has passed (one read timeout past it at the worst, as the read that is
-waiting is not interrupted).
+requests' `timeout` bounds the connect and each read of the socket, not the whole call: a
+server that sends a byte just inside every read timeout (of its headers, of its body, or of
+compressed blocks that decode to nothing) holds the worker's thread for as long as it likes,
+redirects start the clock again, and one that sends without end fills memory. requests has
+no total deadline of its own (psf/requests#3099), so `Bounded` gives its sessions one:
+
+- every call, its redirects included, has one deadline; when it passes, a timer shuts down
+  the sockets the call uses (through a duplicate of each descriptor, so the timer never
+  touches a socket it does not own), which ends whatever read is waiting on them;
+- each connect and read has the read timeout, whatever the caller passed or forgot;
+- each answer is read whole, decoded, at most `max_bytes` (a longer Content-Length is
+  refused before any of the body is read), or not at all where only its status counts;
+- any failure is a `requests` exception.
+
+The one wait this cannot end is a DNS lookup, which Python cannot interrupt.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+MAX_REDIRECTS = 3
+_READ_SIZE = 8192
 
 
 class AnswerTooLarge(requests.RequestException):
@@ -26,46 +47,197 @@ class AnswerTooSlow(requests.Timeout):
     pass
 
 
-def read_body(response: requests.Response, *, max_bytes: int, deadline: float) -> bytes:
-    """The body of a response fetched with `stream=True`, decoded as its Content-Encoding
-    says; `deadline` is a `time.monotonic()` value."""
+@dataclass(frozen=True)
+class Bounds:
+    max_bytes: int  # of each answer, decoded
+    seconds: float  # the whole call, redirects included
+    read_timeout: float | tuple[float, float]  # the connect, and each read of the socket
+    reads_body: bool = True  # False: only the status and headers count, the body is dropped
+
+
+class Deadline:
+    """One call's end: past it, the sockets `watch` was given are shut down."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.passed = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        duplicate = socket.socket(fileno=os.dup(sock.fileno()))
+        with self._lock:
+            self._sockets.append(duplicate)
+            if self.passed:
+                _shut(duplicate)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for duplicate in self._sockets:
+                duplicate.close()  # the call's own descriptor stays open for the pool
+            self._sockets.clear()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.passed = True
+            for duplicate in self._sockets:
+                _shut(duplicate)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # shuts the connection, for every descriptor of it
+    except OSError:
+        pass  # already closed by the other side
+
+
+_local = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """The deadline of the call this thread is making, begun now if it is not in one (a
+    redirect is sent inside the call that received it, and so shares its deadline)."""
+    current: Deadline | None = getattr(_local, "deadline", None)
+    if current is not None:
+        yield current
+        return
+    _local.deadline = current = Deadline(seconds)
+    try:
+        yield current
+    finally:
+        _local.deadline = None
+        current.close()
+
+
+def _watch(sock: socket.socket | None) -> None:
+    current: Deadline | None = getattr(_local, "deadline", None)
+    if sock is not None and current is not None:
+        current.watch(sock)
+
+
+class _Watched:
+    """A urllib3 connection whose sockets the present call's deadline watches: a new one
+    once connected (before any TLS handshake), a kept-alive one when it is used again."""
+
+    sock: socket.socket | None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        _watch(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self.sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+def _read_body(response: requests.Response, *, max_bytes: int, watch: Deadline) -> bytes:
+    """The body of a response sent with `stream=True`, decoded as its Content-Encoding says."""
+    length = response.headers.get("Content-Length", "")
+    if length.isascii() and length.isdigit() and int(length) > max_bytes:
+        raise AnswerTooLarge(f"the answer says it is longer than {max_bytes} bytes")
     body = b""
-    # read1: what one read of the socket gives (iter_content waits to fill its chunk, byte
-    # by trickled byte), so the deadline is looked at after every read.
-    while chunk := response.raw.read1(8192, decode_content=True):
-        body += chunk
-        if len(body) > max_bytes:
-            raise AnswerTooLarge(f"the answer is longer than {max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise AnswerTooSlow("the answer took longer than its deadline")
+    try:
+        # read1: what one read of the socket gives (iter_content waits to fill its chunk),
+        # so that the size is looked at after every read.
+        while chunk := response.raw.read1(_READ_SIZE, decode_content=True):
+            body += chunk
+            if len(body) > max_bytes:
+                raise AnswerTooLarge(f"the answer is longer than {max_bytes} bytes")
+    except urllib3.exceptions.DecodeError as error:
+        raise _as_too_slow(watch, requests.exceptions.ContentDecodingError(error)) from error
+    except urllib3.exceptions.HTTPError as error:  # cut off, or a read timed out
+        raise _as_too_slow(watch, requests.ConnectionError(error)) from error
     return body
 
 
+def _as_too_slow(watch: Deadline, error: requests.RequestException) -> requests.RequestException:
+    """`error`, or AnswerTooSlow if the deadline caused it."""
+    return AnswerTooSlow("the answer took longer than its deadline") if watch.passed else error
+
+
 class BoundedAdapter(HTTPAdapter):
-    """A transport adapter that reads every answer through `read_body`, for a
-    `requests.Session` whose callers we do not write (Authlib's OAuth client): they read
-    `response.content`, which then holds the bounded body."""
+    """A transport adapter for sessions whose callers we do not write (Authlib's OAuth
+    client): it reads each answer through `_read_body`, and callers then read
+    `response.content`, which holds the bounded body."""
 
-    def __init__(self, *, max_bytes: int, seconds: float) -> None:
+    def __init__(self, bounds: Bounds) -> None:
+        self.bounds = bounds
         super().__init__()
-        self.max_bytes = max_bytes
-        self.seconds = seconds
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any):  # noqa: ANN201
-        deadline = time.monotonic() + self.seconds
-        response = super().send(request, stream=True, **kwargs)
-        if stream:
-            return response
-        try:
-            response._content = read_body(response, max_bytes=self.max_bytes, deadline=deadline)
-            response._content_consumed = True
-        finally:
-            response.close()  # back to the pool when read to the end, else closed
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, urllib3.ProxyManager):  # SOCKS pools are left as they are
+            manager.pool_classes_by_scheme = self.poolmanager.pool_classes_by_scheme
+        return manager
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        kwargs["timeout"] = kwargs.get("timeout") or self.bounds.read_timeout
+        with deadline(self.bounds.seconds) as watch:
+            try:
+                response = super().send(request, stream=True, **kwargs)
+            except requests.RequestException as error:
+                raise _as_too_slow(watch, error) from error
+            try:
+                response._content = b""
+                if self.bounds.reads_body:
+                    response._content = _read_body(
+                        response, max_bytes=self.bounds.max_bytes, watch=watch
+                    )
+                response._content_consumed = True
+            finally:
+                response.close()  # back to the pool when read to the end, else closed
+            # The shutdown reads as the end of the headers, or of a body without a length.
+            if watch.passed:
+                raise AnswerTooSlow("the answer took longer than its deadline")
         return response
 
 
-def bounded_session(session: requests.Session, *, max_bytes: int, seconds: float) -> None:
-    """Make `session` read every answer, over http and https, through `read_body`."""
-    adapter = BoundedAdapter(max_bytes=max_bytes, seconds=seconds)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+class Bounded:
+    """Mix into a `requests.Session` subclass, before it: every call the session makes is
+    held to `bounds()`, read when the session is made."""
+
+    def bounds(self) -> Bounds:
+        raise NotImplementedError
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._bounds = self.bounds()
+        self.max_redirects = MAX_REDIRECTS
+        adapter = BoundedAdapter(self._bounds)
+        self.mount("https://", adapter)  # type: ignore[attr-defined]
+        self.mount("http://", adapter)  # type: ignore[attr-defined]
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        with deadline(self._bounds.seconds):  # the redirects' sends happen inside this one
+            return super().send(request, **kwargs)  # type: ignore[misc]

@@ -5,8 +5,9 @@ authorization and token endpoints with PKCE, and RS256-signed ID tokens. Tests c
 Like Google, it remembers when the person last authenticated there (`authenticated_at`), and
 authenticates them again when asked (`prompt=login`, or `max_age` exceeded); its ID tokens
 carry that `auth_time`. The tampers `ignores_reauthentication`, `no_auth_time` and
-`future_auth_time` play upstreams that do not; `trickled_token` and `huge_token` a token
-endpoint that sends its answer a byte at a time, or too much of it."""
+`future_auth_time` play upstreams that do not; `trickled_token`, `huge_token` and
+`garbled_token` a token endpoint that sends its answer a byte at a time, too much of it, or
+compressed wrongly."""
 
 from __future__ import annotations
 
@@ -166,6 +167,8 @@ class FakeProvider:
                 return Response(_trickled(body), mimetype="application/json")
             if self.tamper == "huge_token":  # valid JSON, 2 MiB of it
                 return jsonify(access_token="x" * 2 * 1024 * 1024, token_type="Bearer")
+            if self.tamper == "garbled_token":  # says gzip, is not
+                answer.headers["Content-Encoding"] = "gzip"
             return answer
 
         return app

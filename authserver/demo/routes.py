@@ -16,7 +16,7 @@ from joserfc.jwk import KeySet
 
 from authserver.config import Settings, current_settings
 from authserver.demo.seed import DEMO_CLIENT_ID
-from authserver.identity.upstream import UPSTREAM_TIMEOUT, BoundedOAuthApp
+from authserver.identity.upstream import BoundedOAuthApp
 from authserver.oauth.tokens import API_AUDIENCE
 
 demo = Blueprint("demo", __name__, url_prefix="/demo")
@@ -39,7 +39,6 @@ def init_demo(app: Flask, settings: Settings) -> None:
             "scope": "openid profile email offline_access orgs",
             "code_challenge_method": "S256",
             "token_endpoint_auth_method": "none",
-            "timeout": UPSTREAM_TIMEOUT,
         },
     )
     app.register_blueprint(demo)

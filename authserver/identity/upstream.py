@@ -32,11 +32,11 @@ from authserver.identity import accounts
 from authserver.models import OAuthAccount, User
 from authserver.models.users import normalize_email
 from authserver.oauth.freshness import Freshness
-from authserver.outbound import bounded_session
+from authserver.outbound import Bounded, Bounds
 
 UPSTREAM_TIMEOUT = 5  # seconds to connect, and for each read of discovery, JWKS and token
-# The whole of each of those answers, however the upstream trickles it, and its size: a
-# sign-in holds a worker's thread while it waits (authserver/outbound.py).
+# The whole of each of those calls, however the upstream trickles or redirects it, and the
+# size of its answer: a sign-in holds a worker's thread while it waits (authserver/outbound.py).
 UPSTREAM_DEADLINE = 10  # seconds
 MAX_UPSTREAM_ANSWER_BYTES = 1024 * 1024  # Google's discovery document is 2 KB
 # Clocks of the upstream and ours may differ this much (an auth_time "in the future", or
@@ -66,12 +66,15 @@ class Identity:
     amr: tuple[str, ...] = ()
 
 
-class BoundedOAuth2Session(OAuth2Session):
-    """Authlib's requests session, reading each answer within our size and time bounds."""
+class BoundedOAuth2Session(Bounded, OAuth2Session):
+    """Authlib's requests session, each call within our size and time bounds."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        bounded_session(self, max_bytes=MAX_UPSTREAM_ANSWER_BYTES, seconds=UPSTREAM_DEADLINE)
+    def bounds(self) -> Bounds:
+        return Bounds(
+            max_bytes=MAX_UPSTREAM_ANSWER_BYTES,
+            seconds=UPSTREAM_DEADLINE,
+            read_timeout=UPSTREAM_TIMEOUT,
+        )
 
 
 class BoundedOAuthApp(FlaskOAuth2App):
@@ -93,7 +96,6 @@ def init_upstreams(app: Flask, settings: Settings) -> OAuth:
             client_kwargs={
                 "scope": "openid email profile",
                 "code_challenge_method": "S256",
-                "timeout": UPSTREAM_TIMEOUT,
             },
         )
     app.extensions["authserver.upstreams"] = {u.name: u for u in settings.upstreams}

@@ -1,7 +1,7 @@
 """The public keys of a private_key_jwt client (RFC 7523, OIDC Core §9): registered inline,
 or fetched from its jwks_uri.
 
-A jwks_uri is fetched with a timeout, no redirects and a size bound, and only over https
+A jwks_uri is fetched with a deadline, no redirects and a size bound, and only over https
 or plain http to a loopback address (a laptop's test client). What was fetched is kept per
 worker for AUTHSERVER_CLIENT_JWKS_CACHE_TTL seconds, so a client's assertions do not each
 cost a fetch. An assertion naming a `kid` the kept set lacks (the client rotated its keys)
@@ -30,7 +30,7 @@ from joserfc.jwk import KeySet
 
 from authserver.config import current_settings
 from authserver.models import OAuthClient
-from authserver.outbound import AnswerTooLarge, AnswerTooSlow, read_body
+from authserver.outbound import AnswerTooLarge, AnswerTooSlow, Bounded, Bounds
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +76,21 @@ def parse_jwks(document: Any) -> KeySet:
         raise ValueError(f"is not a valid JWK Set ({type(error).__name__})") from None
 
 
+class _JWKSSession(Bounded, requests.Session):
+    def bounds(self) -> Bounds:
+        return Bounds(max_bytes=MAX_JWKS_BYTES, seconds=FETCH_DEADLINE, read_timeout=FETCH_TIMEOUT)
+
+
 def fetch_jwks(uri: str) -> KeySet:
     problem = check_jwks_uri(uri)
     if problem is not None:
         raise JWKSUnavailable(f"jwks_uri {problem}")
     try:
-        with requests.get(
-            uri, timeout=FETCH_TIMEOUT, allow_redirects=False, stream=True
-        ) as response:
-            if response.status_code != 200:
-                raise JWKSUnavailable(f"jwks_uri answered {response.status_code}")
-            body = read_body(
-                response, max_bytes=MAX_JWKS_BYTES, deadline=time.monotonic() + FETCH_DEADLINE
-            )
-        return parse_jwks(json.loads(body))
+        with _JWKSSession() as session:
+            response = session.get(uri, allow_redirects=False)
+        if response.status_code != 200:
+            raise JWKSUnavailable(f"jwks_uri answered {response.status_code}")
+        return parse_jwks(json.loads(response.content))
     except AnswerTooLarge:
         raise JWKSUnavailable(f"jwks_uri sent more than {MAX_JWKS_BYTES} bytes") from None
     except AnswerTooSlow:

@@ -298,19 +298,29 @@ def refused_at_once(http: FlaskClient, by_uri: RegisteredClient, person: User) -
 
 @pytest.mark.parametrize(
     "failing",
-    [{"status": 500}, {"status": 404}, {"document": b"not json"}, {"document": {"keys": []}}],
-    ids=["500", "404", "not-json", "no-keys"],
+    [
+        {"status": 500},
+        {"status": 404},
+        {"document": b"not json"},
+        {"document": {"keys": []}},
+        {"encoding": "gzip"},
+    ],
+    ids=["500", "404", "not-json", "no-keys", "says-gzip-is-not"],
 )
 def test_a_failing_jwks_uri_is_fetched_again_only_after_the_interval(
     app: Flask, http: FlaskClient, person: User, jwks_clock: Clock, failing: dict
 ) -> None:
-    server = JWKSServer(failing.get("document", public_jwks(RSA)), failing.get("status", 200))
+    server = JWKSServer(
+        failing.get("document", public_jwks(RSA)),
+        failing.get("status", 200),
+        failing.get("encoding"),
+    )
     try:
         by_uri = key_client(jwks=None, jwks_uri=server.uri)
         for _ in range(3):
             refused_at_once(http, by_uri, person)
         assert server.fetches == 1
-        server.document, server.status = public_jwks(RSA), 200  # the client fixed it
+        server.document, server.status, server.encoding = public_jwks(RSA), 200, None  # fixed
         jwks_clock.now += REFETCH_INTERVAL - 1
         refused_at_once(http, by_uri, person)
         assert server.fetches == 1

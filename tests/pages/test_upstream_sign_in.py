@@ -328,8 +328,8 @@ def test_a_provider_that_trickles_its_discovery_document_is_given_up_at_the_dead
     assert time.monotonic() - started < upstream.UPSTREAM_TIMEOUT
 
 
-@pytest.mark.parametrize("tamper", ["trickled_token", "huge_token"])
-def test_a_token_answer_too_slow_or_too_large_is_a_friendly_page(
+@pytest.mark.parametrize("tamper", ["trickled_token", "huge_token", "garbled_token"])
+def test_a_token_answer_too_slow_too_large_or_garbled_is_a_friendly_page(
     http: FlaskClient, fake_google: FakeProvider, monkeypatch: pytest.MonkeyPatch, tamper: str
 ) -> None:
     monkeypatch.setattr(upstream, "UPSTREAM_DEADLINE", 1)
