@@ -19,6 +19,7 @@ from authserver.config import current_settings
 from authserver.keys import current_key_store
 from authserver.models import GrantFamily, OAuthClient, Session
 from authserver.oauth.registration import RegistrationError, check_backchannel_logout_uri
+from authserver.outbound import Bounded, Bounds
 from authserver.outbox import store
 from authserver.outbox.worker import PermanentFailure
 
@@ -27,6 +28,9 @@ LOGOUT_TOKEN_TYPE = "logout+jwt"  # §2.4, and RFC 8725 §3.11: explicitly typed
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TTL = 120  # seconds: a logout token is used at once (§2.4 exp)
 TIMEOUT = (3.05, 5)  # connect, read: a slow client delays only the worker
+# The whole delivery, however the client trickles its answer's status line and headers:
+# the outbox worker that waits also delivers the mail.
+DEADLINE = 10  # seconds
 # RFC 9110 §15.5: a 4xx says the request itself is wrong, so repeating it cannot help,
 # except for these two, which ask for a later try.
 RETRIABLE_CLIENT_ERRORS = frozenset({408, 429})
@@ -83,12 +87,11 @@ class BackchannelLogoutHandler:
         claims = logout_token_claims(payload, current_settings().issuer, int(utcnow().timestamp()))
         token = current_key_store().sign(claims, typ=LOGOUT_TOKEN_TYPE)
         # §2.5: form-encoded logout_token. Redirects are not followed: the token goes to the
-        # registered URI only. Only the status counts (§2.8): the answer's body is never
-        # read, so a client that trickles one cannot hold the delivery past TIMEOUT a read.
-        with requests.post(
-            uri, data={"logout_token": token}, timeout=TIMEOUT, allow_redirects=False, stream=True
-        ) as response:
-            status = response.status_code
+        # registered URI only. Only the status counts (§2.8): the answer's body is never read.
+        with _LogoutSession() as session:
+            status = session.post(
+                uri, data={"logout_token": token}, allow_redirects=False
+            ).status_code
         if 200 <= status < 300:
             return
         if 400 <= status < 500 and status not in RETRIABLE_CLIENT_ERRORS:
@@ -98,6 +101,11 @@ class BackchannelLogoutHandler:
 
     def redact(self, payload: dict[str, Any]) -> dict[str, Any]:
         return payload  # ids only; the signed token is never stored
+
+
+class _LogoutSession(Bounded, requests.Session):
+    def bounds(self) -> Bounds:
+        return Bounds(max_bytes=0, seconds=DEADLINE, read_timeout=TIMEOUT, reads_body=False)
 
 
 def init_backchannel(app: Flask) -> None:

@@ -310,19 +310,39 @@ def test_a_different_person_signing_in_in_that_browser_tells_the_clients(
     assert claims["sid"] == str(session_id) and claims["sub"] == str(person.id)
 
 
+def log_out_of_a_client_told_at(app: Flask, http: FlaskClient, person: User, uri: str) -> None:
+    """Sign in to a client whose back-channel logout URI is `uri`, and log out."""
+    registered = register_client(backchannel_logout_uri=uri)
+    session_id = sign_in(app, http, person)
+    tokens = grant_in_session(http, registered, person, session_id)
+    http.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
+
+
 def test_a_client_that_trickles_its_answer_is_not_waited_for(
     app: Flask, http: FlaskClient, person: User, deliver: Callable
 ) -> None:
     """Only the status counts: a body sent a byte at a time must not hold the delivery."""
     trickler = TricklingServer(every=0.5, length=30)  # 15 s to read it all
     try:
-        registered = register_client(backchannel_logout_uri=trickler.uri)
-        session_id = sign_in(app, http, person)
-        tokens = grant_in_session(http, registered, person, session_id)
-        http.get("/logout", query_string={"id_token_hint": tokens["id_token"]})
-
+        log_out_of_a_client_told_at(app, http, person, trickler.uri)
         started = time.monotonic()
         assert deliver().delivered == 1
         assert time.monotonic() - started < 10  # reading the whole body: 15 s
+    finally:
+        trickler.stop()
+
+
+def test_a_client_that_trickles_its_headers_is_given_up_at_the_deadline(
+    app: Flask, http: FlaskClient, person: User, deliver: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each header byte comes within the read timeout: only the deadline frees the outbox
+    worker, which the mail waits on too. The delivery is retried later."""
+    monkeypatch.setattr(backchannel, "DEADLINE", 1)
+    trickler = TricklingServer(every=0.5, length=30, headers=True)  # 15 s of headers
+    try:
+        log_out_of_a_client_told_at(app, http, person, trickler.uri)
+        started = time.monotonic()
+        assert deliver().failed == 1
+        assert time.monotonic() - started < 5
     finally:
         trickler.stop()
