@@ -10,7 +10,7 @@ from authserver import ratelimits
 from authserver.config import current_settings
 from authserver.errors import render_error_page, too_many_attempts_page
 from authserver.extensions import db
-from authserver.identity import addresses, recovery, sessions
+from authserver.identity import addresses, recovery, sessions, throttle
 from authserver.identity.flows import password_rule
 from authserver.identity.forms import MAX_EMAIL, form_password, form_text, is_email, page
 from authserver.identity.passwords import PasswordPolicyError, check_policy
@@ -79,13 +79,17 @@ def change_password() -> Response | tuple[str, int]:
             error=gettext("The current password is not right."),
         )
     db.session.commit()
-    return page(
+    response = page(
         "identity/done.html",
         title=gettext("Password changed"),
         email=session.user.email,
         detail=gettext("Your other sessions were signed out."),
         back=url_for("account.overview"),
     )
+    # The change ended every device cookie's trust (throttle._password_stamp) but this
+    # browser's: else a stranger's guesses could lock the person out of it.
+    throttle.trust_device(response, session.user)
+    return response
 
 
 @credentials.get("/email")

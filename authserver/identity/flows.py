@@ -14,7 +14,15 @@ from authserver.account import invitation_link
 from authserver.config import current_settings
 from authserver.errors import render_error_page
 from authserver.extensions import db, limiter
-from authserver.identity import addresses, recovery, sessions, signup, timing, verification
+from authserver.identity import (
+    addresses,
+    recovery,
+    sessions,
+    signup,
+    throttle,
+    timing,
+    verification,
+)
 from authserver.identity.forms import (
     MAX_EMAIL,
     MAX_NAME,
@@ -204,6 +212,9 @@ def reset_password(token: str) -> Response:
         detail=gettext("You are signed out everywhere. Sign in with the new password."),
     )
     sessions.clear_cookie(response, current_settings())
+    # Whoever holds the mailbox and chose the password is as proved as by a sign-in: this
+    # browser keeps an allowance of its own, which a stranger's guesses cannot spend.
+    throttle.trust_device(response, user)
     return response
 
 

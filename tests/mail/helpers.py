@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -33,3 +34,13 @@ def make_local_person(email: str = "ada@example.com", **over: Any) -> User:
 
 def sign_in_with_password(http: FlaskClient, email: str, password: str = PASSWORD) -> TestResponse:
     return submit(http, "/sign-in", {"email": email, "password": password})
+
+
+def spend_the_accounts_allowance(app: Flask, email: str) -> None:
+    """A stranger's wrong passwords for `email`, until clients without its device cookie are
+    refused (the account's allowance of 5)."""
+    with app.app_context():  # a g of its own: Flask-WTF keeps the CSRF token there
+        stranger = app.test_client()
+        for _ in range(5):
+            assert sign_in_with_password(stranger, email, "wrong guess!").status_code == 401
+        assert sign_in_with_password(stranger, email).status_code == 429

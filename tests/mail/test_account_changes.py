@@ -13,7 +13,13 @@ from authserver.extensions import db
 from authserver.identity.passwords import verify_password
 from authserver.models import OutboxMessage, Session, User
 from tests.factories import make_user
-from tests.mail.helpers import PASSWORD, make_local_person, submit
+from tests.mail.helpers import (
+    PASSWORD,
+    make_local_person,
+    sign_in_with_password,
+    spend_the_accounts_allowance,
+    submit,
+)
 from tests.oauth_helpers import sign_in
 from tests.smtp import Mailbox, link_in
 
@@ -54,6 +60,17 @@ def test_a_changed_password_ends_the_other_sessions_and_tells_the_person(
     assert {s.id for s in Session.all_of(ada.id)} == {signed_in} and other != signed_in
     deliver()
     assert "was changed" in mailbox.only("ada@example.com")["Subject"]
+
+
+def test_the_browser_that_changed_the_password_keeps_its_own_allowance(
+    app: Flask, http: FlaskClient, ada: User, signed_in: str
+) -> None:
+    """The change ends the trust of every device cookie but this browser's, so a stranger
+    who spends the account's allowance does not lock Ada out of her own browser."""
+    done = submit(http, "/account/password", {"current_password": PASSWORD, "new_password": NEW})
+    assert done.status_code == 200
+    spend_the_accounts_allowance(app, "ada@example.com")
+    assert sign_in_with_password(http, "ada@example.com", NEW).status_code == 303
 
 
 def test_credential_changes_are_limited_per_person_with_retry_after(

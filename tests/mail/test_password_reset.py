@@ -14,7 +14,12 @@ from authserver.extensions import db
 from authserver.identity.passwords import verify_password
 from authserver.models import AuditEvent, GrantFamily, OutboxMessage, Session, User
 from tests.factories import make_family, make_user
-from tests.mail.helpers import make_local_person, sign_in_with_password, submit
+from tests.mail.helpers import (
+    make_local_person,
+    sign_in_with_password,
+    spend_the_accounts_allowance,
+    submit,
+)
 from tests.oauth_helpers import register_client, sign_in
 from tests.smtp import Mailbox, link_in
 
@@ -64,6 +69,18 @@ def test_the_link_sets_the_password_and_ends_every_session_and_grant(
     assert event.details["reason"] == "password_reset" and event.details["grants"] == 1
     deliver()
     assert "was reset" in mailbox.to("ada@example.com")[-1].get_body(("plain",)).get_content()
+    assert sign_in_with_password(http, "ada@example.com", NEW_PASSWORD).status_code == 303
+
+
+def test_the_browser_that_reset_the_password_keeps_its_own_allowance(
+    app: Flask, http: FlaskClient, ada: User, mailbox: Mailbox, deliver: Callable
+) -> None:
+    """Whoever stole the old password cannot lock Ada out after the reset by guessing."""
+    ask_reset(http, "ada@example.com")
+    deliver()
+    link = link_in(mailbox.only("ada@example.com"))
+    assert submit(http, link, {"password": NEW_PASSWORD}).status_code == 200
+    spend_the_accounts_allowance(app, "ada@example.com")
     assert sign_in_with_password(http, "ada@example.com", NEW_PASSWORD).status_code == 303
 
 

@@ -277,8 +277,10 @@ def test_a_forged_device_cookie_is_not_trusted(
     if forge == "tampered":
         cookie = owners_browser.get_cookie(device_cookie_name()).value
         value = cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")
-    else:
-        value = URLSafeTimedSerializer("another key", salt=SALT).dumps({str(person.id): "n"})
+    else:  # her very cookie's entry, well formed and stamped, signed with another key
+        cookie = owners_browser.get_cookie(device_cookie_name()).value
+        devices = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=SALT).loads(cookie)
+        value = URLSafeTimedSerializer("another key", salt=SALT).dumps(devices)
     attacker = app.test_client()
     attacker.set_cookie(device_cookie_name(), value)
     for _ in range(5):
