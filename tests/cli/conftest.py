@@ -1,11 +1,12 @@
-"""The operator's shell for CLI tests: `authserver` run as a real process per command."""
+"""The operator's shell for CLI tests: `authserver` run as a process of its own per command
+(forked from a warm one, tests/cli/warm.py, unless a test asks for a fresh interpreter)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from authserver import create_app
 from authserver.extensions import db
+from tests.cli.warm import WarmAuthserver
 from tests.conftest import BACKENDS, make_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +28,13 @@ class Operator:
 
     env: dict[str, str]
     database_url: str
+    warm: WarmAuthserver
 
-    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, stdin: str | None = None, fresh: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        if not fresh:
+            return self.warm.run(list(args), self.env, PROJECT_ROOT, stdin, timeout=60)
         return subprocess.run(
             [sys.executable, "-m", "authserver", *args],
             env=self.env,
@@ -38,8 +45,8 @@ class Operator:
             cwd=PROJECT_ROOT,
         )
 
-    def ok(self, *args: str, stdin: str | None = None) -> str:
-        result = self.run(*args, stdin=stdin)
+    def ok(self, *args: str, stdin: str | None = None, fresh: bool = False) -> str:
+        result = self.run(*args, stdin=stdin, fresh=fresh)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -63,19 +70,31 @@ def base_env(tmp_path: Path, database_url: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarmAuthserver]:
+    server = WarmAuthserver(tmp_path_factory.mktemp("warm"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=BACKENDS)
 def operator(
-    request: pytest.FixtureRequest, new_database_url: Callable[[str], str], tmp_path: Path
+    request: pytest.FixtureRequest,
+    new_database_url: Callable[[str], str],
+    tmp_path: Path,
+    warm: WarmAuthserver,
 ) -> Operator:
     url = new_database_url(request.param)
-    return Operator(base_env(tmp_path, url), url)
+    return Operator(base_env(tmp_path, url), url, warm)
 
 
 @pytest.fixture
-def sqlite_operator(new_database_url: Callable[[str], str], tmp_path: Path) -> Operator:
+def sqlite_operator(
+    new_database_url: Callable[[str], str], tmp_path: Path, warm: WarmAuthserver
+) -> Operator:
     """For behaviour that does not depend on the database backend."""
     url = new_database_url("sqlite")
-    return Operator(base_env(tmp_path, url), url)
+    return Operator(base_env(tmp_path, url), url, warm)
 
 
 @pytest.fixture

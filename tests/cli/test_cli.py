@@ -20,6 +20,7 @@ from authserver.extensions import db
 from authserver.hashing import sha256_hex
 from authserver.models import Role
 from tests.cli.conftest import PROJECT_ROOT, Operator, base_env, one_line_error
+from tests.cli.warm import WarmAuthserver
 from tests.conftest import make_settings
 from tests.e2e.processes import free_port
 from tests.factories import make_member, make_org, make_team, make_user
@@ -31,7 +32,7 @@ HEAD_REVISION = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_he
 
 
 def test_init_migrates_and_makes_a_key_and_is_safe_to_repeat(operator: Operator) -> None:
-    first = operator.ok("init")
+    first = operator.ok("init", fresh=True)  # `python -m authserver`, from the interpreter's start
     assert "generated RS256 key" in first
     kid = json.loads(operator.ok("keys", "list", "--json"))[0]["kid"]
     assert operator.query("SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
@@ -395,10 +396,10 @@ def test_wsgi_with_a_bad_setting_exits_with_one_line(sqlite_operator: Operator) 
 
 @pytest.mark.parametrize("keys", ["none", "world-readable"])
 def test_production_refuses_to_serve_without_a_private_signing_key(
-    new_database_url: Callable[[str], str], tmp_path: Path, keys: str
+    new_database_url: Callable[[str], str], tmp_path: Path, warm: WarmAuthserver, keys: str
 ) -> None:
     url = new_database_url("postgresql")
-    op = Operator(base_env(tmp_path, url), url)
+    op = Operator(base_env(tmp_path, url), url, warm)
     op.ok("init")  # the CLI works without a key: init is what makes the first one
     keys_dir = Path(op.env["AUTHSERVER_KEYS_DIR"])
     for key_file in keys_dir.glob("*.json"):

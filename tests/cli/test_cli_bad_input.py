@@ -98,10 +98,10 @@ def test_a_manifest_file_that_cannot_be_opened_is_one_line(
 
 def test_an_argument_that_is_not_utf8_is_one_line(initialized: Operator) -> None:
     # "\udcff" is how Python hands over the byte 0xFF of a non-UTF-8 argument (PEP 383);
-    # subprocess turns it back into that byte.
+    # subprocess turns it back into that byte, for a fresh interpreter to decode.
     result = initialized.run(
         "users", "create", "--email", "\udcff@example.com", "--name", "A", "--password-stdin",
-        stdin="a long enough password\n",
+        stdin="a long enough password\n", fresh=True,
     )  # fmt: skip
     assert result.returncode == 2 and "not UTF-8" in one_line_error(result)
     assert initialized.query("SELECT count(*) FROM users") == [(0,)]
