@@ -1,5 +1,6 @@
-"""Calls to other servers made while a request waits (an upstream provider, a client's
-jwks_uri), bounded in size and in time as a whole.
+"""Calls to other servers (an upstream provider and a client's jwks_uri, made while a
+request waits; a back-channel logout, made by the outbox worker), bounded in size and in
+time as a whole.
 
 requests' `timeout` bounds the connect and each read of the socket, not the whole call: a
 server that sends a byte just inside every read timeout (of its headers, of its body, or of
@@ -7,9 +8,10 @@ compressed blocks that decode to nothing) holds the worker's thread for as long 
 redirects start the clock again, and one that sends without end fills memory. requests has
 no total deadline of its own (psf/requests#3099), so `Bounded` gives its sessions one:
 
-- every call, its redirects included, has one deadline; when it passes, a timer shuts down
-  the sockets the call uses (through a duplicate of each descriptor, so the timer never
-  touches a socket it does not own), which ends whatever read is waiting on them;
+- every call, its redirects included, has one deadline; when it passes, a timer shuts
+  down the sockets the call uses (through a duplicate of each descriptor, so the timer
+  never touches a socket it does not own), which ends whatever read is waiting on them;
+  a connect, which has no socket to shut down yet, is given only what is left of it;
 - each connect and read has the read timeout, whatever the caller passed or forgot;
 - each answer is read whole, decoded, at most `max_bytes` (a longer Content-Length is
   refused before any of the body is read), or not at all where only its status counts;
@@ -60,12 +62,19 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.at = time.monotonic() + seconds
-        self.passed = False
+        self._expired = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
-        self._timer.start()
+        try:
+            self._timer.start()
+        except RuntimeError as error:  # no thread to be had: the call cannot be bounded
+            raise requests.ConnectionError(f"no deadline for the call: {error}") from error
+
+    @property
+    def passed(self) -> bool:
+        return self._expired or time.monotonic() >= self.at
 
     def watch(self, sock: socket.socket) -> None:
         duplicate = socket.socket(fileno=os.dup(sock.fileno()))
@@ -83,7 +92,7 @@ class Deadline:
 
     def _expire(self) -> None:
         with self._lock:
-            self.passed = True
+            self._expired = True
             for duplicate in self._sockets:
                 _shut(duplicate)
 
@@ -101,7 +110,8 @@ _local = threading.local()
 @contextmanager
 def deadline(seconds: float) -> Iterator[Deadline]:
     """The deadline of the call this thread is making, begun now if it is not in one (a
-    redirect is sent inside the call that received it, and so shares its deadline)."""
+    redirect is sent inside the call that received it, and so shares its deadline; so
+    would a call made from a response hook, which nothing of ours does)."""
     current: Deadline | None = getattr(_local, "deadline", None)
     if current is not None:
         yield current
@@ -112,6 +122,12 @@ def deadline(seconds: float) -> Iterator[Deadline]:
     finally:
         _local.deadline = None
         current.close()
+
+
+def _addresses(name: str, port: int) -> list[str]:
+    """The addresses of `name`, in the order the resolver gives (as urllib3 tries them)."""
+    found = socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
 
 
 def _watch(sock: socket.socket | None) -> None:
@@ -125,11 +141,41 @@ class _Watched:
     once connected (before any TLS handshake), a kept-alive one when it is used again."""
 
     sock: socket.socket | None
+    timeout: Any
+    port: int
+    _dns_host: str
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
-        _watch(sock)
-        return sock
+        """urllib3's connect, to one address of the name at a time, each within what is
+        left of the deadline: urllib3 gives every address the whole connect timeout, so a
+        name with several addresses that do not answer would hold the call that many
+        times it, and the timer cannot end a connect it has no socket of yet."""
+        current: Deadline | None = getattr(_local, "deadline", None)
+        if current is None:
+            return super()._new_conn()  # type: ignore[misc]
+        name, connect_timeout = self._dns_host, self.timeout
+        try:
+            addresses = _addresses(name, self.port)
+        except socket.gaierror:
+            return super()._new_conn()  # type: ignore[misc]  # to raise urllib3's own error
+        error: Exception = urllib3.exceptions.ConnectTimeoutError(self, "the deadline passed")
+        for address in addresses:
+            left = current.at - time.monotonic()
+            if left <= 0:
+                break
+            self._dns_host = address  # the TLS server name stays self.host
+            if not isinstance(connect_timeout, int | float) or connect_timeout > left:
+                self.timeout = left
+            try:
+                sock = super()._new_conn()  # type: ignore[misc]
+            except urllib3.exceptions.ConnectTimeoutError as failed:  # refused, or no answer
+                error = failed
+                continue
+            finally:
+                self._dns_host, self.timeout = name, connect_timeout
+            _watch(sock)
+            return sock
+        raise error
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _watch(self.sock)
@@ -214,6 +260,8 @@ class BoundedAdapter(HTTPAdapter):
                     response._content = _read_body(
                         response, max_bytes=self.bounds.max_bytes, watch=watch
                     )
+                else:
+                    response.raw.close()  # unread, so not fit for the next request
                 response._content_consumed = True
             finally:
                 response.close()  # back to the pool when read to the end, else closed

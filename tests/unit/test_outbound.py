@@ -5,18 +5,22 @@ bound holds, and its failure is a `requests` exception."""
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import socketserver
 import ssl
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from authserver.outbound import AnswerTooLarge, AnswerTooSlow, Bounded, Bounds
+from authserver import outbound
+from authserver.outbound import AnswerTooLarge, AnswerTooSlow, Bounded, Bounds, Deadline
 from tests.certificates import loopback_certificate
 from tests.jwks_server import RawServer
 
@@ -63,6 +67,10 @@ def answer(sock: socket.socket, path: str) -> bool:
         sock.sendall(head(Content_Length=10**10))
         time.sleep(10)
         return False
+    elif path == "/late-body":  # the body comes after the headers have been read
+        sock.sendall(head(Content_Length=2))
+        time.sleep(0.3)
+        sock.sendall(b"{}")
     elif path == "/bomb":
         sock.sendall(head(Content_Encoding="gzip", Content_Length=len(BOMB)) + BOMB)
     elif path == "/not-gzip":
@@ -94,7 +102,7 @@ class HostileServer(RawServer):
                         sock = context.wrap_socket(sock, server_side=True)
                     reader = sock.makefile("rb")
                     while line := reader.readline():
-                        path = line.split()[1].decode()
+                        path = urlsplit(line.split()[1].decode()).path  # a proxy's is a URL
                         while reader.readline() not in (b"\r\n", b""):
                             pass
                         seen.append((path, self.client_address[1]))
@@ -113,6 +121,33 @@ class ShortSession(Bounded, requests.Session):
 
     def bounds(self) -> Bounds:
         return Bounds(max_bytes=MAX_BYTES, seconds=SECONDS, read_timeout=self.read_timeout)
+
+
+def never_answer(address: tuple[str, int]) -> list[socket.socket]:
+    """A listener on `address` whose connects are never answered: it accepts no one and its
+    backlog is full, so Linux drops each new connection's SYN; with the sockets to close."""
+    listener = socket.socket()
+    listener.bind(address)
+    listener.listen(0)
+    waiting = [socket.socket() for _ in range(2)]
+    for sock in waiting:
+        sock.setblocking(False)
+        sock.connect_ex(listener.getsockname())  # the first fills the backlog
+    return [*waiting, listener]
+
+
+@pytest.fixture
+def unanswering() -> Iterator[str]:
+    sockets = never_answer(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sockets[-1].getsockname()[1]}"
+    for sock in sockets:
+        sock.close()
+
+
+class LongTimeouts(ShortSession):
+    """5 s to connect and per read inside the 1 s deadline: what ends a call is the deadline."""
+
+    read_timeout = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +267,88 @@ def test_redirects_are_followed_a_few_times_only(server: HostileServer) -> None:
         assert session.get(server.url + "/fast-hop2").json() == {}
         _, error = timed(lambda: session.get(server.url + "/fast-hop3"))
     assert isinstance(error, requests.TooManyRedirects)
+
+
+def test_a_connect_that_is_never_answered_ends_at_the_deadline(unanswering: str) -> None:
+    with LongTimeouts() as session:
+        took, error = timed(lambda: session.get(unanswering + "/ok"))
+    assert isinstance(error, requests.Timeout) and took < SECONDS + 1  # not the 5 s timeout
+
+
+def test_a_name_whose_addresses_never_answer_ends_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """urllib3 gives each address the whole connect timeout: three would take 15 s."""
+    sockets = never_answer(("127.0.0.2", 0))
+    port = sockets[-1].getsockname()[1]
+    for address in ("127.0.0.3", "127.0.0.4"):
+        sockets += never_answer((address, port))
+    monkeypatch.setattr(
+        outbound, "_addresses", lambda name, port: ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    )
+    try:
+        with LongTimeouts() as session:
+            took, error = timed(lambda: session.get(f"http://three.test:{port}/ok"))
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert isinstance(error, requests.Timeout) and took < SECONDS + 1
+
+
+def test_a_call_through_a_proxy_is_held_to_the_deadline(server: HostileServer) -> None:
+    with LongTimeouts() as session:
+        call = lambda: session.get("http://a.invalid/slow-headers", proxies={"http": server.url})  # noqa: E731
+        took, error = timed(call)
+    assert isinstance(error, AnswerTooSlow) and took < SECONDS + 1
+
+
+def test_an_answer_left_unread_does_not_spoil_the_next_call(server: HostileServer) -> None:
+    class StatusOnly(ShortSession):
+        def bounds(self) -> Bounds:
+            return Bounds(max_bytes=0, seconds=SECONDS, read_timeout=5, reads_body=False)
+
+    with StatusOnly() as session:
+        assert session.get(server.url + "/late-body").status_code == 200
+        assert session.get(server.url + "/late-body").status_code == 200
+
+
+def test_a_call_without_a_thread_for_its_deadline_is_a_requests_error(
+    server: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Timer, "start", no_thread)
+    with ShortSession() as session:
+        _, error = timed(lambda: session.get(server.url + "/ok"))
+    assert isinstance(error, requests.RequestException)
+
+
+def test_a_deadline_is_passed_at_its_time_though_its_timer_has_not_fired() -> None:
+    """The timer's thread may run late: a call that ends then is too slow all the same."""
+    deadline = Deadline(60)
+    try:
+        assert not deadline.passed
+        deadline.at = time.monotonic()
+        assert deadline.passed
+    finally:
+        deadline.close()
+
+
+def test_calls_leave_no_descriptor_and_no_timer_behind(server: HostileServer) -> None:
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def timers() -> list[threading.Thread]:
+        return [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)]
+
+    before = descriptors()
+    with ShortSession() as session:
+        for path in ["/ok", "/slow-headers", "/bomb", "/fast-hop2", "/not-gzip"] * 2:
+            timed(lambda: session.get(server.url + path))  # noqa: B023
+    time.sleep(0.2)  # a cancelled timer's thread ends at once; a forgotten one in SECONDS
+    assert timers() == []
+    settled = time.monotonic() + 5  # the server's side closes its end when it notices
+    while descriptors() > before and time.monotonic() < settled:
+        time.sleep(0.05)
+    assert descriptors() <= before
