@@ -34,6 +34,7 @@ from authserver.identity.forms import (
 )
 from authserver.identity.passwords import MAX_LENGTH, MIN_LENGTH, PasswordPolicyError, check_policy
 from authserver.mail.limits import PER_IP
+from authserver.mfa.policy import factor_count
 from authserver.models import User
 
 flows = Blueprint("flows", __name__)
@@ -212,9 +213,12 @@ def reset_password(token: str) -> Response:
         detail=gettext("You are signed out everywhere. Sign in with the new password."),
     )
     sessions.clear_cookie(response, current_settings())
-    # Whoever holds the mailbox and chose the password is as proved as by a sign-in: this
-    # browser keeps an allowance of its own, which a stranger's guesses cannot spend.
-    throttle.trust_device(response, user)
+    # Whoever holds the mailbox and chose the password is as proved as by a password
+    # sign-in: this browser keeps an allowance of its own, which a stranger's guesses
+    # cannot spend. Not when the person has a second factor: the mailbox does not prove
+    # it, and a device cookie has an allowance at the second step too.
+    if factor_count(user.id) == 0:
+        throttle.trust_device(response, user)
     return response
 
 

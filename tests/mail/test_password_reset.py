@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from authserver.extensions import db
 from authserver.identity.passwords import verify_password
+from authserver.identity.throttle import device_cookie_name
 from authserver.models import AuditEvent, GrantFamily, OutboxMessage, Session, User
 from tests.factories import make_family, make_user
 from tests.mail.helpers import (
@@ -20,6 +21,7 @@ from tests.mail.helpers import (
     spend_the_accounts_allowance,
     submit,
 )
+from tests.mfa.helpers import add_totp
 from tests.oauth_helpers import register_client, sign_in
 from tests.smtp import Mailbox, link_in
 
@@ -82,6 +84,19 @@ def test_the_browser_that_reset_the_password_keeps_its_own_allowance(
     assert submit(http, link, {"password": NEW_PASSWORD}).status_code == 200
     spend_the_accounts_allowance(app, "ada@example.com")
     assert sign_in_with_password(http, "ada@example.com", NEW_PASSWORD).status_code == 303
+
+
+def test_a_reset_does_not_trust_the_browser_of_a_person_with_a_second_factor(
+    http: FlaskClient, ada: User, mailbox: Mailbox, deliver: Callable
+) -> None:
+    """The mailbox proves the address, not the second factor: a device cookie would give
+    whoever reads the mail an allowance of their own for guessing it."""
+    add_totp(ada)
+    ask_reset(http, "ada@example.com")
+    deliver()
+    link = link_in(mailbox.only("ada@example.com"))
+    assert submit(http, link, {"password": NEW_PASSWORD}).status_code == 200
+    assert http.get_cookie(device_cookie_name()) is None
 
 
 def test_the_link_works_once(
