@@ -36,6 +36,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.connection import allowed_gai_family
 
 MAX_REDIRECTS = 3
 _READ_SIZE = 8192
@@ -125,8 +126,8 @@ def deadline(seconds: float) -> Iterator[Deadline]:
 
 
 def _addresses(name: str, port: int) -> list[str]:
-    """The addresses of `name`, in the order the resolver gives (as urllib3 tries them)."""
-    found = socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM)
+    """The addresses of `name` that urllib3 would try, in the order it would try them."""
+    found = socket.getaddrinfo(name, port, allowed_gai_family(), socket.SOCK_STREAM)
     return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
 
 
