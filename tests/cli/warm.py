@@ -5,8 +5,9 @@ directory, standard streams and exit status the test gives it, as a shell would 
 starting Python and importing the CLI takes about 1.5 s of the 2 s a command takes here,
 and the CLI tests run some 400 commands: so one process per test worker imports the CLI
 once (`serve`), and forks a child for each command, which runs `authserver.cli.main` as
-`python -m authserver` would. A command whose arguments are not text, or any test that
-needs the interpreter's own start (`fresh=True`), runs as a new process instead.
+`python -m authserver` would. A test that needs the interpreter's own start (`python -m
+authserver` itself, or an argument's raw bytes decoded by it) asks for a new process
+instead (`fresh=True`).
 
 The forking server imports authserver's modules (none reads the environment at import
 time) and starts no thread, so each child starts as a new process would, but for the
