@@ -39,6 +39,13 @@ class FakeProvider:
         self.cancel = False
         self.authenticated_at: int | None = None
         self.authorize_requests: list[dict[str, str]] = []
+        # Its discovery document: whether it answers, the issuer it names, and the token
+        # endpoint it gives (both paths answer, but for the one `retired`).
+        self.discovery_fetches = 0
+        self.discovery_status = 200
+        self.discovery_issuer: str | None = None  # another issuer to name, if set
+        self.token_path = "/token"
+        self.retired_token_path: str | None = None
         self.app = self._build()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.issuer = f"http://127.0.0.1:{self.server.server_port}"
@@ -64,6 +71,10 @@ class FakeProvider:
         self.tamper = None
         self.cancel = False
         self.authenticated_at = None
+        self.discovery_status = 200
+        self.discovery_issuer = None
+        self.token_path = "/token"
+        self.retired_token_path = None
         self.authorize_requests = []
 
     def _authenticate(self, args: dict[str, str]) -> int:
@@ -109,10 +120,13 @@ class FakeProvider:
 
         @app.get("/.well-known/openid-configuration")
         def discovery() -> Any:
+            self.discovery_fetches += 1
+            if self.discovery_status != 200:
+                return "failing on purpose", self.discovery_status
             return jsonify(
-                issuer=self.issuer,
+                issuer=self.discovery_issuer or self.issuer,
                 authorization_endpoint=f"{self.issuer}/authorize",
-                token_endpoint=f"{self.issuer}/token",
+                token_endpoint=f"{self.issuer}{self.token_path}",
                 jwks_uri=f"{self.issuer}/jwks",
                 response_types_supported=["code"],
                 subject_types_supported=["public"],
@@ -140,7 +154,10 @@ class FakeProvider:
             )
 
         @app.post("/token")
+        @app.post("/v2/token")
         def token() -> Any:
+            if request.path == self.retired_token_path:
+                return "moved", 404
             form = request.form
             auth = request.authorization
             client = (

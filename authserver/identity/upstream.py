@@ -12,6 +12,8 @@ creates one with the provider's name and picture.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,11 +36,17 @@ from authserver.models.users import normalize_email
 from authserver.oauth.freshness import Freshness
 from authserver.outbound import Bounded, Bounds
 
+log = logging.getLogger(__name__)
+
 UPSTREAM_TIMEOUT = 5  # seconds to connect, and for each read of discovery, JWKS and token
 # The whole of each of those calls, however the upstream trickles or redirects it, and the
 # size of its answer: a sign-in holds a worker's thread while it waits (authserver/outbound.py).
 UPSTREAM_DEADLINE = 10  # seconds
 MAX_UPSTREAM_ANSWER_BYTES = 1024 * 1024  # Google's discovery document is 2 KB
+# Each worker reads a provider's discovery document again after this long, and tries again
+# this soon when that fails, serving the copy it has meanwhile.
+DISCOVERY_TTL = 24 * 3600  # seconds
+DISCOVERY_RETRY = 60  # seconds
 # Clocks of the upstream and ours may differ this much (an auth_time "in the future", or
 # just before the moment a re-authentication was asked for).
 AUTH_TIME_LEEWAY = timedelta(seconds=60)
@@ -81,6 +89,36 @@ class BoundedOAuthApp(FlaskOAuth2App):
     """Authlib's Flask client for one upstream, on BoundedOAuth2Session."""
 
     client_cls = BoundedOAuth2Session
+
+    def load_server_metadata(self) -> dict[str, Any]:
+        """Authlib reads the discovery document once and keeps it for good: we read it again
+        once it is DISCOVERY_TTL old, so that a provider's moved endpoints and keys reach
+        every worker without a restart. While the provider cannot give a good new one
+        (unreachable, failing, or naming another issuer), the copy we have serves on, and
+        the next try waits DISCOVERY_RETRY seconds."""
+        loaded_at = self.server_metadata.get("_loaded_at")
+        if loaded_at is not None and time.time() - loaded_at >= DISCOVERY_TTL:
+            self._read_again()
+        return super().load_server_metadata()
+
+    def _read_again(self) -> None:
+        # Authlib's own read (load_server_metadata), which cannot be asked to read again.
+        url = self._server_metadata_url
+        try:
+            with self._get_session() as session:
+                response = session.request("GET", url, withhold_token=True)
+                response.raise_for_status()
+                fresh = response.json()
+            if not isinstance(fresh, dict) or fresh.get("issuer") != self.server_metadata.get(
+                "issuer"
+            ):
+                raise ValueError("the new document names another issuer")
+        except (requests.RequestException, ValueError) as error:
+            log.warning("discovery document %s not read again: %s", url, error)
+            self.server_metadata["_loaded_at"] = time.time() - DISCOVERY_TTL + DISCOVERY_RETRY
+            return
+        self.server_metadata.pop("jwks", None)  # the keys, from the new jwks_uri
+        self.server_metadata.update(fresh, _loaded_at=time.time())
 
 
 def init_upstreams(app: Flask, settings: Settings) -> OAuth:

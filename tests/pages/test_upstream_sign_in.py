@@ -346,6 +346,65 @@ def test_a_token_answer_too_slow_too_large_or_garbled_is_a_friendly_page(
     assert come_back(http, go_to_google(http)).status_code == 303  # the next one works
 
 
+@pytest.fixture
+def discovery_unread(app: Flask) -> Iterator[None]:
+    """The module's app forgets Google's discovery document and keys before and after the
+    test (it would else carry one test's retry time or keys into the next)."""
+    metadata = app.extensions["authserver.oauth_clients"].create_client("google").server_metadata
+
+    def forget() -> None:
+        metadata.pop("_loaded_at", None)
+        metadata.pop("jwks", None)
+
+    forget()
+    yield
+    forget()
+
+
+@pytest.mark.usefixtures("discovery_unread")
+def test_the_discovery_document_is_read_again_once_it_is_old(
+    http: FlaskClient, fake_google: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider that moves its token endpoint reaches every worker without a restart."""
+    assert come_back(http, go_to_google(http)).status_code == 303  # the document is kept
+    fake_google.token_path, fake_google.retired_token_path = "/v2/token", "/token"
+    monkeypatch.setattr(upstream, "DISCOVERY_TTL", 0)
+    assert come_back(http, go_to_google(http)).status_code == 303
+
+
+@pytest.mark.usefixtures("discovery_unread")
+def test_the_keys_are_read_again_with_the_discovery_document(
+    http: FlaskClient, fake_google: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new key under the old kid is not an unknown kid, which alone makes Authlib fetch
+    the keys again: without the new read, sign-ins would fail until a restart."""
+    assert come_back(http, go_to_google(http)).status_code == 303  # the keys are kept
+    first_key = fake_google.key
+    fake_google.key = fake_google.other_key  # the same kid, "fake-1"
+    try:
+        monkeypatch.setattr(upstream, "DISCOVERY_TTL", 0)
+        assert come_back(http, go_to_google(http)).status_code == 303
+    finally:
+        fake_google.key = first_key
+
+
+@pytest.mark.usefixtures("discovery_unread")
+@pytest.mark.parametrize("failure", ["failing", "another-issuer"])
+def test_a_discovery_document_that_cannot_be_read_again_leaves_the_one_we_have(
+    http: FlaskClient, fake_google: FakeProvider, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    assert come_back(http, go_to_google(http)).status_code == 303
+    if failure == "failing":
+        fake_google.discovery_status = 500
+    else:
+        fake_google.discovery_issuer = "https://impostor.example"
+    monkeypatch.setattr(upstream, "DISCOVERY_TTL", 0)
+    fetches = fake_google.discovery_fetches
+    assert come_back(http, go_to_google(http)).status_code == 303
+    assert come_back(http, go_to_google(http)).status_code == 303
+    assert fake_google.discovery_fetches == fetches + 1  # then not again for DISCOVERY_RETRY
+
+
 def test_an_unknown_provider_is_404(http: FlaskClient) -> None:
     assert http.get("/sign-in/nope").status_code == 404
     assert http.get("/sign-in/nope/callback?code=x&state=y").status_code == 404
