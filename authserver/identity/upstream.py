@@ -103,15 +103,13 @@ class BoundedOAuthApp(FlaskOAuth2App):
 
     def _read_again(self) -> None:
         # Authlib's own read (load_server_metadata), which cannot be asked to read again.
-        url = self._server_metadata_url
+        url, issuer = self._server_metadata_url, self.server_metadata.get("issuer")
         try:
             with self._get_session() as session:
                 response = session.request("GET", url, withhold_token=True)
                 response.raise_for_status()
                 fresh = response.json()
-            if not isinstance(fresh, dict) or fresh.get("issuer") != self.server_metadata.get(
-                "issuer"
-            ):
+            if not isinstance(fresh, dict) or fresh.get("issuer") != issuer:
                 raise ValueError("the new document names another issuer")
         except (requests.RequestException, ValueError) as error:
             log.warning("discovery document %s not read again: %s", url, error)
