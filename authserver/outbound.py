@@ -26,8 +26,9 @@ import os
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,13 +100,16 @@ class Deadline:
 
 
 def _shut(sock: socket.socket) -> None:
-    try:
+    with suppress(OSError):  # the other side may have closed it already
         sock.shutdown(socket.SHUT_RDWR)  # shuts the connection, for every descriptor of it
-    except OSError:
-        pass  # already closed by the other side
 
 
 _local = threading.local()
+
+
+def _current() -> Deadline | None:
+    """The deadline of the call this thread is making, if it is making one."""
+    return getattr(_local, "deadline", None)
 
 
 @contextmanager
@@ -113,7 +117,7 @@ def deadline(seconds: float) -> Iterator[Deadline]:
     """The deadline of the call this thread is making, begun now if it is not in one (a
     redirect is sent inside the call that received it, and so shares its deadline; so
     would a call made from a response hook, which nothing of ours does)."""
-    current: Deadline | None = getattr(_local, "deadline", None)
+    current = _current()
     if current is not None:
         yield current
         return
@@ -132,7 +136,7 @@ def _addresses(name: str, port: int) -> list[str]:
 
 
 def _watch(sock: socket.socket | None) -> None:
-    current: Deadline | None = getattr(_local, "deadline", None)
+    current = _current()
     if sock is not None and current is not None:
         current.watch(sock)
 
@@ -151,8 +155,8 @@ class _Watched:
         left of the deadline: urllib3 gives every address the whole connect timeout, so a
         name with several addresses that do not answer would hold the call that many
         times it, and the timer cannot end a connect it has no socket of yet."""
-        current: Deadline | None = getattr(_local, "deadline", None)
-        if current is None:
+        current = _current()
+        if current is None:  # a connection used outside BoundedAdapter.send: none of ours
             return super()._new_conn()  # type: ignore[misc]
         name, connect_timeout = self._dns_host, self.timeout
         try:
@@ -256,13 +260,13 @@ class BoundedAdapter(HTTPAdapter):
             except requests.RequestException as error:
                 raise _as_too_slow(watch, error) from error
             try:
-                response._content = b""
                 if self.bounds.reads_body:
                     response._content = _read_body(
                         response, max_bytes=self.bounds.max_bytes, watch=watch
                     )
                 else:
                     response.raw.close()  # unread, so not fit for the next request
+                    response._content = b""
                 response._content_consumed = True
             finally:
                 response.close()  # back to the pool when read to the end, else closed
@@ -272,12 +276,13 @@ class BoundedAdapter(HTTPAdapter):
         return response
 
 
-class Bounded:
+class Bounded(ABC):
     """Mix into a `requests.Session` subclass, before it: every call the session makes is
-    held to `bounds()`, read when the session is made."""
+    held to `bounds()`, read when the session is made (so that tests can change the module
+    constants each subclass reads)."""
 
-    def bounds(self) -> Bounds:
-        raise NotImplementedError
+    @abstractmethod
+    def bounds(self) -> Bounds: ...
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

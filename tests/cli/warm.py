@@ -30,6 +30,7 @@ import traceback
 from pathlib import Path
 
 _LENGTH = struct.Struct("!I")
+_STREAMS = ("stdin", "stdout", "stderr")
 
 
 def _send(sock: socket.socket, message: object) -> None:
@@ -182,6 +183,3 @@ class WarmAuthserver:
         self.process.stdin.close()
         self.process.wait(timeout=10)
         self.process.stdout.close()
-
-
-_STREAMS = ("stdin", "stdout", "stderr")

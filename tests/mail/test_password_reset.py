@@ -32,6 +32,13 @@ def ask_reset(http: FlaskClient, email: str):  # noqa: ANN201
     return submit(http, "/forgot-password", {"email": email})
 
 
+def reset_link(http: FlaskClient, mailbox: Mailbox, deliver: Callable) -> str:
+    """Ada asks for a reset, and opens the mail."""
+    ask_reset(http, "ada@example.com")
+    deliver()
+    return link_in(mailbox.only("ada@example.com"))
+
+
 @pytest.fixture
 def ada(app: Flask) -> User:
     return make_local_person()
@@ -55,9 +62,7 @@ def test_the_link_sets_the_password_and_ends_every_session_and_grant(
     sign_in(app, app.test_client(), ada)
     family = make_family(register_client().client, ada, scope="openid offline_access")
     db.session.commit()
-    ask_reset(http, "ada@example.com")
-    deliver()
-    link = link_in(mailbox.only("ada@example.com"))
+    link = reset_link(http, mailbox, deliver)
 
     done = submit(http, link, {"password": NEW_PASSWORD})
 
@@ -78,9 +83,7 @@ def test_the_browser_that_reset_the_password_keeps_its_own_allowance(
     app: Flask, http: FlaskClient, ada: User, mailbox: Mailbox, deliver: Callable
 ) -> None:
     """Whoever stole the old password cannot lock Ada out after the reset by guessing."""
-    ask_reset(http, "ada@example.com")
-    deliver()
-    link = link_in(mailbox.only("ada@example.com"))
+    link = reset_link(http, mailbox, deliver)
     assert submit(http, link, {"password": NEW_PASSWORD}).status_code == 200
     spend_the_accounts_allowance(app, "ada@example.com")
     assert sign_in_with_password(http, "ada@example.com", NEW_PASSWORD).status_code == 303
@@ -92,9 +95,7 @@ def test_a_reset_does_not_trust_the_browser_of_a_person_with_a_second_factor(
     """The mailbox proves the address, not the second factor: a device cookie would give
     whoever reads the mail an allowance of their own for guessing it."""
     add_totp(ada)
-    ask_reset(http, "ada@example.com")
-    deliver()
-    link = link_in(mailbox.only("ada@example.com"))
+    link = reset_link(http, mailbox, deliver)
     assert submit(http, link, {"password": NEW_PASSWORD}).status_code == 200
     assert http.get_cookie(device_cookie_name()) is None
 
@@ -102,9 +103,7 @@ def test_a_reset_does_not_trust_the_browser_of_a_person_with_a_second_factor(
 def test_the_link_works_once(
     http: FlaskClient, ada: User, mailbox: Mailbox, deliver: Callable
 ) -> None:
-    ask_reset(http, "ada@example.com")
-    deliver()
-    link = link_in(mailbox.only("ada@example.com"))
+    link = reset_link(http, mailbox, deliver)
     submit(http, link, {"password": NEW_PASSWORD})
 
     again = http.get(link)
@@ -116,9 +115,7 @@ def test_the_link_works_once(
 def test_an_expired_link_is_a_friendly_page(
     http: FlaskClient, ada: User, mailbox: Mailbox, deliver: Callable, move_clock: Callable
 ) -> None:
-    ask_reset(http, "ada@example.com")
-    deliver()
-    link = link_in(mailbox.only("ada@example.com"))
+    link = reset_link(http, mailbox, deliver)
     move_clock(seconds=3601)
     assert http.get(link).status_code == 400
 
@@ -132,9 +129,7 @@ def test_an_unknown_link_is_a_friendly_page(http: FlaskClient, token: str) -> No
 def test_a_short_new_password_keeps_the_link_usable(
     http: FlaskClient, ada: User, mailbox: Mailbox, deliver: Callable
 ) -> None:
-    ask_reset(http, "ada@example.com")
-    deliver()
-    link = link_in(mailbox.only("ada@example.com"))
+    link = reset_link(http, mailbox, deliver)
 
     refused = submit(http, link, {"password": "short"})
 
