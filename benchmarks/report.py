@@ -52,7 +52,7 @@ def figures(results: list[Result]) -> targets.Figures:
 
 
 def set_ratios(results: list[Result]) -> None:
-    ceilings = {r.concurrency: r.rps for r in results if r.scenario.app == "hello"}
+    ceilings = {r.concurrency: r.rps for r in results if r.scenario.name == targets.CEILING}
     for result in results:
         result.ratio = result.rps / ceilings[result.concurrency]
 

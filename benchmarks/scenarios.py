@@ -106,6 +106,10 @@ SCENARIOS = (
         "floor: Flask route signing one RS256 JWT", "POST", "/hello/token", _client_credentials,
         app="hello", counterpart="token: client_credentials (RS256)",
     ),
+    Scenario(
+        "floor: refresh by Authlib's grant on our SQL, two RS256 JWTs", "POST",
+        "/hello/refresh", _refresh, one_use=True, app="hello", counterpart="token: refresh_token",
+    ),
     Scenario("discovery", "GET", "/.well-known/openid-configuration", _static(("", ""))),
     Scenario("JWKS", "GET", "/jwks.json", _static(("", ""))),
     Scenario("token: client_credentials (RS256)", "POST", "/token", _client_credentials),

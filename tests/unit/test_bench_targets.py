@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import targets
+from benchmarks import report, targets
+from benchmarks.scenarios import SCENARIOS
 from benchmarks.targets import (
     CEILING,
     CLIENT_CREDENTIALS,
@@ -132,20 +133,57 @@ def test_a_run_adds_to_the_baseline_only_where_it_measured_all_three() -> None:
     }
 
 
+def bound_named(found: list[targets.Check], starts: str, c: int) -> targets.Check:
+    (check,) = [b for b in found if b.target.startswith(starts) and b.concurrency == c]
+    return check
+
+
 @pytest.mark.parametrize(
-    ("floor", "peer", "reach"),
+    ("floor", "floor_figures", "peer"),
+    [
+        ("a Flask route that reads the form", targets.FLOOR, PEER_CLIENT_CREDENTIALS),
+        ("Flask and Authlib's refresh grant", targets.REFRESH_FLOOR, PEER_REFRESH),
+    ],
+)
+@pytest.mark.parametrize(
+    ("floor_rps", "peer_rps", "reach"),
     [(1000, 1000, targets.WITHIN_REACH), (999, 1000, targets.OUT_OF_REACH)],
 )
-def test_the_floor_says_whether_the_client_credentials_target_can_be_met(
-    floor: float, peer: float, reach: str
+def test_a_floor_says_whether_its_target_can_be_met(
+    floor: str, floor_figures: str, peer: str, floor_rps: float, peer_rps: float, reach: str
 ) -> None:
-    figures = {(targets.FLOOR, 16): fig(floor), (PEER_CLIENT_CREDENTIALS, 16): fig(peer)}
-    (bound,) = targets.bounds(figures, [16])
+    figures = {(floor_figures, 16): fig(floor_rps), (peer, 16): fig(peer_rps)}
+    bound = bound_named(targets.bounds(figures, [16]), floor, 16)
     assert bound.verdict == reach
-    assert bound.measured.startswith(f"{floor / peer:.2f}×")
+    assert bound.measured.startswith(f"{floor_rps / peer_rps:.2f}×")
 
 
 def test_a_bound_without_its_peer_is_not_measured() -> None:
-    (bound,) = targets.bounds({(targets.FLOOR, 16): fig(1000)}, [16])
+    found = targets.bounds({(targets.FLOOR, 16): fig(1000)}, [16])
+    bound = bound_named(found, "a Flask route that reads the form", 16)
     assert bound.measured == ""
     assert bound.verdict.startswith("not measured")
+
+
+@pytest.mark.parametrize("floor", [targets.FLOOR, targets.REFRESH_FLOOR])
+@pytest.mark.parametrize(
+    ("p99_ms", "reach"), [(99.9, targets.WITHIN_REACH), (100.0, targets.OUT_OF_REACH)]
+)
+def test_a_floors_p99_at_64_says_whether_the_p99_targets_can_be_met(
+    floor: str, p99_ms: float, reach: str
+) -> None:
+    figures = {(floor, 16): fig(1000, p99_ms=1.0), (floor, 64): fig(1000, p99_ms=p99_ms)}
+    found = targets.bounds(figures, [16, 64])
+    assert not [b for b in found if b.concurrency == 16 and b.target.startswith("p99")]
+    bound = bound_named(found, f"p99 of {floor}", 64)
+    assert (bound.verdict, bound.measured) == (reach, f"{p99_ms:.1f} ms")
+
+
+def test_each_ratio_is_to_the_ceiling_not_to_a_floor_served_beside_it() -> None:
+    by_name = {s.name: s for s in SCENARIOS}
+    measured = [(CEILING, 4000.0), (targets.FLOOR, 1000.0), (CLIENT_CREDENTIALS, 500.0)]
+    results = [
+        report.Result(by_name[name], 16, rps, 1.0, 2.0, {"200": 1}, 0) for name, rps in measured
+    ]
+    report.set_ratios(results)
+    assert [r.ratio for r in results] == [1.0, 0.25, 0.125]
