@@ -12,10 +12,10 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import statements, targets
+from benchmarks import cpu, statements, targets
 from benchmarks.scenarios import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +32,8 @@ class Result:
     p99_ms: float
     statuses: dict[str, int]
     socket_errors: int
+    # milliseconds of CPU per request by who spent it (benchmarks/cpu.py)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
     ratio: float | None = None  # to the ceiling at the same concurrency, for information
 
     @property
@@ -63,6 +65,16 @@ def line(result: Result) -> str:
         f"{result.scenario.name:54} c={result.concurrency:<3} {result.rps:8.0f} req/s "
         f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  statuses {result.statuses}"
     )
+
+
+def cpu_line(result: Result) -> str:
+    """Where the CPU went, under the scenario's line."""
+    spent = ", ".join(f"{group} {result.cpu_ms.get(group, 0):.2f}" for group in cpu.GROUPS)
+    return f"{'':54} c={result.concurrency:<3} CPU ms per request: {spent}"
+
+
+def _cpu_cells(result: Result) -> str:
+    return " | ".join(f"{result.cpu_ms[g]:.2f}" if g in result.cpu_ms else "" for g in cpu.GROUPS)
 
 
 @dataclass
@@ -111,6 +123,10 @@ def write_results(run: Run) -> None:
             "",
             *_bounds_section(run.bounds),
             "### Throughput and latency",
+            "CPU per request is read from /proc around each measurement (`benchmarks/cpu.py`): "
+            "the server under load (the processes this benchmark started), every PostgreSQL "
+            "process, wrk, and the rest of the machine.",
+            "",
             *_results_table(run.results),
             "",
             "### SQL per request",
@@ -198,14 +214,15 @@ def _machine(run: Run) -> dict[str, str]:
 
 def _results_table(results: list[Result]) -> list[str]:
     rows = [
-        "| scenario | c | req/s | ratio to ceiling | p50 ms | p99 ms | non-2xx | socket errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | c | req/s | ratio to ceiling | p50 ms | p99 ms | non-2xx | socket errors "
+        "| CPU ms per request: server | PostgreSQL | wrk | other |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         wrong = f"{r.outside_4xx} outside 4xx" if r.scenario.expected_4xx else str(r.non_2xx)
         rows.append(
             f"| {r.scenario.name} | {r.concurrency} | {r.rps:.0f} | {r.ratio:.2f} | "
-            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {wrong} | {r.socket_errors} |"
+            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {wrong} | {r.socket_errors} | {_cpu_cells(r)} |"
         )
     return rows
 

@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 from authserver import create_app
 from authserver.config import Settings
-from benchmarks import fixtures, peer_servers, report, statements, targets, today
+from benchmarks import cpu, fixtures, peer_servers, report, statements, targets, today
 from benchmarks.processes import stop, wait_until_answers
 from benchmarks.report import Result
 from benchmarks.scenarios import PEERS, SCENARIOS, Scenario, basic, malformed_requests
@@ -430,6 +430,7 @@ class Bench:
         requests_file = self.tmp / "requests.txt"
         requests_file.write_text("".join(f"{auth}\t{body}\n" for auth, body in lines))
         settle_postgres()
+        cpu_before, wrk_before = cpu.snapshot(), cpu.children_seconds()
         command = [
             "wrk", "--threads", "1", "--connections", str(concurrency),
             "--duration", f"{self.args.duration}s", "--timeout", "10s",
@@ -438,6 +439,7 @@ class Bench:
             "once" if scenario.one_use else "cycle",
         ]  # fmt: skip
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        cpu_after, wrk_seconds = cpu.snapshot(), cpu.children_seconds() - wrk_before
         measured = json.loads(output.strip().splitlines()[-1])
         if scenario.one_use and measured["requests"] >= len(lines):
             raise RuntimeError(f"{scenario.name}: the run used all {len(lines)} one-use tokens")
@@ -449,8 +451,10 @@ class Bench:
             p99_ms=measured["p99_us"] / 1000,
             statuses=measured["statuses"],
             socket_errors=measured["socket_errors"],
+            cpu_ms=cpu.per_request(cpu_before, cpu_after, wrk_seconds, measured["requests"]),
         )
         print(report.line(result), flush=True)
+        print(report.cpu_line(result), flush=True)
         return result
 
     def _count_statements(self) -> dict[str, statements.Counts]:
