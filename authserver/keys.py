@@ -144,6 +144,36 @@ class KeySchedule:
     retire_grace: timedelta
 
 
+# How many verified tokens a process remembers (_Verifier): a few MB at most.
+VERIFIED_TOKENS_KEPT = 1024
+
+
+class _Verifier:
+    """The published keys as one KeySet, and the tokens that verified against exactly it.
+
+    Remembering a verified token cannot change an answer: the same bytes against the same
+    keys verify the same way. A key published, expired past its tokens' lifetime, retired
+    at once or removed from disk changes the set of kids, and with it the KeyStore's
+    verifier, which starts with nothing remembered: a key taken away takes its tokens'
+    verification with it. (A kid is its key's thumbprint, so one kid never names two
+    keys.) Only tokens that verified are kept, which a stranger cannot make without our
+    keys, and the oldest is forgotten past VERIFIED_TOKENS_KEPT."""
+
+    def __init__(self, kids: tuple[str, ...], key_set: KeySet) -> None:
+        self.kids = kids
+        self.key_set = key_set
+        # token -> its header, and its claims as JSON text
+        self.known: dict[str, tuple[dict[str, Any], str]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, token: str, verified: jwt.Token) -> None:
+        entry = (dict(verified.header), json.dumps(verified.claims))
+        with self._lock:
+            if len(self.known) >= VERIFIED_TOKENS_KEPT:
+                del self.known[next(iter(self.known))]  # the oldest: dicts keep their order
+            self.known[token] = entry
+
+
 class KeyStore:
     """The signing keys of one directory, cached in memory and reloaded when it changes."""
 
@@ -164,7 +194,7 @@ class KeyStore:
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
         self._checked_at = float("-inf")
         self._jwks_cache: tuple[tuple[str, ...], bytes, str] | None = None
-        self._verify_cache: tuple[tuple[str, ...], KeySet] | None = None
+        self._verifier: _Verifier | None = None
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -213,14 +243,25 @@ class KeyStore:
         """Check a JWT's signature against the published keys; claims are the caller's to check.
 
         Raises JoseError (or ValueError for a malformed token) when it does not verify.
-        """
+
+        A token that verified is remembered while the published keys stay the same (see
+        _Verifier): a resource server introspects the same access token, or sends it to
+        /userinfo, for every call it serves, and the signature check with joserfc's parsing
+        was a fifth of either (benchmarks/RESULTS.md). Each caller gets claims of its own,
+        read anew from the remembered JSON, nested values too."""
         published = self.published()
         kids = tuple(key.kid for key in published)
-        cached = self._verify_cache
-        if cached is None or cached[0] != kids:
+        verifier = self._verifier
+        if verifier is None or verifier.kids != kids:
             key_set = KeySet.import_key_set({"keys": [key.public_jwk() for key in published]})
-            cached = self._verify_cache = (kids, key_set)
-        return jwt.decode(token, cached[1], algorithms=list(ALGORITHMS))
+            verifier = self._verifier = _Verifier(kids, key_set)
+        known = verifier.known.get(token)
+        if known is not None:
+            header, claims = known
+            return jwt.Token(dict(header), json.loads(claims))
+        verified = jwt.decode(token, verifier.key_set, algorithms=list(ALGORITHMS))
+        verifier.remember(token, verified)
+        return verified
 
     def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
         key = self.signing_key()

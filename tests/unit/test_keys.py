@@ -9,11 +9,14 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from authserver import keys
 from authserver.keys import PRIVATE_MEMBERS, KeySchedule, KeyStore, KeyStoreError
 
 SCHEDULE = KeySchedule(publish_delay=timedelta(minutes=5), retire_grace=timedelta(minutes=11))
@@ -83,6 +86,74 @@ def test_other_algorithms_sign_tokens_a_verifier_accepts(
     assert verified.header == {"alg": alg, "kid": key.kid, "typ": "JWT"}
     assert [(k["kty"], k["alg"]) for k in published] == [(kty, alg)]
     assert store.verify(token).claims == {"sub": "someone"}
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens KeyStore.verify checked with joserfc, rather than answered from memory."""
+    checked: list[str] = []
+    real = keys.jwt.decode
+
+    def decode(token: str, *args: Any, **kwargs: Any) -> jwt.Token:
+        checked.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(keys.jwt, "decode", decode)
+    return checked
+
+
+def test_a_token_that_verified_is_answered_from_memory(store: KeyStore, decodes: list[str]) -> None:
+    store.generate()
+    token = store.sign({"sub": "someone"}, typ="at+jwt")
+    first, again = store.verify(token), store.verify(token)
+    assert decodes == [token]
+    assert (again.header, again.claims) == (first.header, first.claims)
+    assert again.claims == {"sub": "someone"} and again.header["typ"] == "at+jwt"
+
+
+def test_a_token_that_failed_is_checked_every_time(store: KeyStore, decodes: list[str]) -> None:
+    store.generate()
+    token = store.sign({"sub": "someone"})
+    store.verify(token)
+    forged = token[: token.rindex(".") + 1] + "A" * 342
+    for _ in range(2):
+        with pytest.raises((JoseError, ValueError)):
+            store.verify(forged)
+    assert decodes == [token, forged, forged]
+
+
+def test_each_caller_gets_claims_of_its_own(store: KeyStore) -> None:
+    store.generate()
+    token = store.sign({"sub": "someone", "orgs": [{"slug": "acme", "roles": ["viewer"]}]})
+    store.verify(token).claims["orgs"][0]["roles"].append("owner")
+    store.verify(token).header["kid"] = "another"
+    again = store.verify(token)
+    assert again.claims["orgs"] == [{"slug": "acme", "roles": ["viewer"]}]
+    assert again.header["kid"] != "another"
+
+
+def test_a_remembered_token_fails_once_its_key_is_unpublished(store: KeyStore) -> None:
+    old = store.generate()
+    token = store.sign({"sub": "someone"})
+    assert store.verify(token).claims == {"sub": "someone"}
+    store.rotate(immediately=True)
+    assert store.verify(token).claims == {"sub": "someone"}  # still published: still valid
+    store.retire(old.kid, immediately=True)
+    with pytest.raises((JoseError, ValueError)):
+        store.verify(token)
+
+
+def test_only_the_newest_verified_tokens_are_remembered(
+    store: KeyStore, decodes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keys, "VERIFIED_TOKENS_KEPT", 2)
+    store.generate()
+    first, second, third = (store.sign({"sub": name}) for name in ("a", "b", "c"))
+    for token in (first, second, third, third, second):
+        store.verify(token)
+    assert decodes == [first, second, third]
+    store.verify(first)  # forgotten when the third came
+    assert decodes == [first, second, third, first]
 
 
 def test_no_key_means_no_signing(store: KeyStore) -> None:
