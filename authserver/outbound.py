@@ -17,7 +17,8 @@ no total deadline of its own (psf/requests#3099), so `Bounded` gives its session
   refused before any of the body is read), or not at all where only its status counts;
 - any failure is a `requests` exception.
 
-The one wait this cannot end is a DNS lookup, which Python cannot interrupt.
+The one wait this cannot end is a DNS lookup, which Python cannot interrupt; it is made
+once per connect, also when it fails (urllib3's own connect would ask again).
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ class _Watched:
 
     sock: socket.socket | None
     timeout: Any
+    host: str
     port: int
     _dns_host: str
 
@@ -161,8 +163,9 @@ class _Watched:
         name, connect_timeout = self._dns_host, self.timeout
         try:
             addresses = _addresses(name, self.port)
-        except socket.gaierror:
-            return super()._new_conn()  # type: ignore[misc]  # to raise urllib3's own error
+        except socket.gaierror as failed:  # urllib3's own error, without a second lookup
+            connection: Any = self
+            raise urllib3.exceptions.NameResolutionError(self.host, connection, failed) from failed
         error: Exception = urllib3.exceptions.ConnectTimeoutError(self, "the deadline passed")
         for address in addresses:
             left = current.at - time.monotonic()

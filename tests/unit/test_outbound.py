@@ -295,6 +295,21 @@ def test_a_name_whose_addresses_never_answer_ends_at_the_deadline(
     assert isinstance(error, requests.Timeout) and took < SECONDS + 1
 
 
+def test_a_name_that_does_not_resolve_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup that fails may have waited out the resolver's timeouts: asking again, as
+    urllib3's own connect would, doubles that wait, which no deadline can cut short."""
+    lookups: list[str] = []
+
+    def no_such_name(host: str, *args: object, **kwargs: object) -> list[object]:
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with ShortSession() as session, pytest.raises(requests.ConnectionError, match="resolve"):
+        session.get("http://nowhere.test/ok")
+    assert lookups == ["nowhere.test"]
+
+
 def test_a_call_through_a_proxy_is_held_to_the_deadline(server: HostileServer) -> None:
     with LongTimeouts() as session:
         call = lambda: session.get("http://a.invalid/slow-headers", proxies={"http": server.url})  # noqa: E731
