@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -144,8 +145,10 @@ class KeySchedule:
     retire_grace: timedelta
 
 
-# How many verified tokens a process remembers (_Verifier): a few MB at most.
+# What a process remembers of verified tokens (_Verifier): at most this many, each at most
+# this long, so about 15 MB (the token and its header and claims as JSON) in the worst case.
 VERIFIED_TOKENS_KEPT = 1024
+VERIFIED_TOKEN_MAX_LENGTH = 8192
 
 
 class _Verifier:
@@ -157,21 +160,33 @@ class _Verifier:
     verifier, which starts with nothing remembered: a key taken away takes its tokens'
     verification with it. (A kid is its key's thumbprint, so one kid never names two
     keys.) Only tokens that verified are kept, which a stranger cannot make without our
-    keys, and the oldest is forgotten past VERIFIED_TOKENS_KEPT."""
+    keys; the least recently used is forgotten past VERIFIED_TOKENS_KEPT."""
 
     def __init__(self, kids: tuple[str, ...], key_set: KeySet) -> None:
         self.kids = kids
         self.key_set = key_set
-        # token -> its header, and its claims as JSON text
-        self.known: dict[str, tuple[dict[str, Any], str]] = {}
+        # token -> its header and its claims, as JSON text: each caller reads its own copy
+        self._known: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def remember(self, token: str, verified: jwt.Token) -> None:
-        entry = (dict(verified.header), json.dumps(verified.claims))
+    def recall(self, token: str) -> jwt.Token | None:
         with self._lock:
-            if len(self.known) >= VERIFIED_TOKENS_KEPT:
-                del self.known[next(iter(self.known))]  # the oldest: dicts keep their order
-            self.known[token] = entry
+            known = self._known.get(token)
+            if known is None:
+                return None
+            self._known.move_to_end(token)
+        header, claims = known
+        return jwt.Token(json.loads(header), json.loads(claims))
+
+    def remember(self, token: str, verified: jwt.Token) -> None:
+        if len(token) > VERIFIED_TOKEN_MAX_LENGTH:
+            return
+        entry = (json.dumps(verified.header), json.dumps(verified.claims))
+        with self._lock:
+            self._known[token] = entry
+            self._known.move_to_end(token)
+            while len(self._known) > VERIFIED_TOKENS_KEPT:
+                self._known.popitem(last=False)
 
 
 class KeyStore:
@@ -239,28 +254,28 @@ class KeyStore:
         self._jwks_cache = (kids, body, etag)
         return body, etag
 
-    def verify(self, token: str) -> jwt.Token:
+    def verify(self, token: str, *, remember_typ: str | None = None) -> jwt.Token:
         """Check a JWT's signature against the published keys; claims are the caller's to check.
 
         Raises JoseError (or ValueError for a malformed token) when it does not verify.
 
-        A token that verified is remembered while the published keys stay the same (see
-        _Verifier): a resource server introspects the same access token, or sends it to
-        /userinfo, for every call it serves, and the signature check with joserfc's parsing
-        was a fifth of either (benchmarks/RESULTS.md). Each caller gets claims of its own,
-        read anew from the remembered JSON, nested values too."""
+        A token of `remember_typ` that verified is remembered while the published keys stay
+        the same (see _Verifier): a resource server introspects the same access token, or
+        sends it to /userinfo, for every call it serves, and the signature check with
+        joserfc's parsing was a fifth of either (benchmarks/RESULTS.md). Naming the type
+        keeps other tokens (an ID token sent where an access token belongs) from taking
+        the access tokens' places. Each caller gets a header and claims of its own."""
         published = self.published()
         kids = tuple(key.kid for key in published)
         verifier = self._verifier
         if verifier is None or verifier.kids != kids:
             key_set = KeySet.import_key_set({"keys": [key.public_jwk() for key in published]})
             verifier = self._verifier = _Verifier(kids, key_set)
-        known = verifier.known.get(token)
-        if known is not None:
-            header, claims = known
-            return jwt.Token(dict(header), json.loads(claims))
+        if remember_typ is not None and (known := verifier.recall(token)) is not None:
+            return known
         verified = jwt.decode(token, verifier.key_set, algorithms=list(ALGORITHMS))
-        verifier.remember(token, verified)
+        if remember_typ is not None and verified.header.get("typ") == remember_typ:
+            verifier.remember(token, verified)
         return verified
 
     def sign(self, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:

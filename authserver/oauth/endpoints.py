@@ -108,7 +108,7 @@ def find_access_token(raw: str) -> AccessToken | None:
     if raw.count(".") != 2:
         return None
     try:
-        verified = current_key_store().verify(raw)
+        verified = current_key_store().verify(raw, remember_typ=ACCESS_TOKEN_TYPE)
     except (JoseError, ValueError):
         return None
     claims = dict(verified.claims)

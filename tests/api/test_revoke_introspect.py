@@ -6,6 +6,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from authserver import keys
 from authserver.extensions import db
 from tests.factories import make_service, make_user
 from tests.oauth_helpers import (
@@ -77,6 +78,23 @@ def test_revoking_an_access_token_revokes_its_family(
 ) -> None:
     assert revoke(http, client, tokens["access_token"]).status_code == 200
     assert introspect(http, client, tokens["refresh_token"]) == {"active": False}
+
+
+def test_a_token_checked_once_still_shows_its_revocation_at_once(
+    http: FlaskClient, client: RegisteredClient, tokens: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker remembers the access token's signature (authserver/keys.py), not its
+    state: the family is read for every introspection."""
+    checked: list[str] = []
+    real = keys.jwt.decode
+    monkeypatch.setattr(
+        keys.jwt, "decode", lambda t, *a, **k: checked.append(t) or real(t, *a, **k)
+    )
+    assert introspect(http, client, tokens["access_token"])["active"] is True
+    assert introspect(http, client, tokens["access_token"])["active"] is True
+    assert revoke(http, client, tokens["refresh_token"]).status_code == 200
+    assert introspect(http, client, tokens["access_token"]) == {"active": False}
+    assert checked == [tokens["access_token"]]
 
 
 def test_revoking_an_unknown_token_answers_200(http: FlaskClient, client: RegisteredClient) -> None:

@@ -102,58 +102,109 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return checked
 
 
+AT = "at+jwt"
+
+
 def test_a_token_that_verified_is_answered_from_memory(store: KeyStore, decodes: list[str]) -> None:
     store.generate()
-    token = store.sign({"sub": "someone"}, typ="at+jwt")
-    first, again = store.verify(token), store.verify(token)
+    token = store.sign({"sub": "someone"}, typ=AT)
+    first, again = (store.verify(token, remember_typ=AT) for _ in range(2))
     assert decodes == [token]
     assert (again.header, again.claims) == (first.header, first.claims)
-    assert again.claims == {"sub": "someone"} and again.header["typ"] == "at+jwt"
+    assert again.claims == {"sub": "someone"} and again.header["typ"] == AT
+
+
+def test_only_tokens_of_the_named_type_are_remembered(store: KeyStore, decodes: list[str]) -> None:
+    store.generate()
+    id_token, access_token = store.sign({"sub": "a"}), store.sign({"sub": "a"}, typ=AT)
+    for _ in range(2):
+        store.verify(id_token, remember_typ=AT)  # an ID token where an access token belongs
+        store.verify(access_token)  # a caller that asks for nothing to be remembered
+    assert decodes == [id_token, access_token] * 2
 
 
 def test_a_token_that_failed_is_checked_every_time(store: KeyStore, decodes: list[str]) -> None:
     store.generate()
-    token = store.sign({"sub": "someone"})
-    store.verify(token)
+    token = store.sign({"sub": "someone"}, typ=AT)
+    store.verify(token, remember_typ=AT)
     forged = token[: token.rindex(".") + 1] + "A" * 342
     for _ in range(2):
         with pytest.raises((JoseError, ValueError)):
-            store.verify(forged)
+            store.verify(forged, remember_typ=AT)
     assert decodes == [token, forged, forged]
 
 
-def test_each_caller_gets_claims_of_its_own(store: KeyStore) -> None:
+def test_each_caller_gets_a_header_and_claims_of_its_own(store: KeyStore) -> None:
     store.generate()
-    token = store.sign({"sub": "someone", "orgs": [{"slug": "acme", "roles": ["viewer"]}]})
-    store.verify(token).claims["orgs"][0]["roles"].append("owner")
-    store.verify(token).header["kid"] = "another"
-    again = store.verify(token)
+    token = store.sign({"sub": "someone", "orgs": [{"slug": "acme", "roles": ["viewer"]}]}, typ=AT)
+    store.verify(token, remember_typ=AT).claims["orgs"][0]["roles"].append("owner")
+    store.verify(token, remember_typ=AT).header["kid"] = "another"
+    again = store.verify(token, remember_typ=AT)
     assert again.claims["orgs"] == [{"slug": "acme", "roles": ["viewer"]}]
     assert again.header["kid"] != "another"
 
 
 def test_a_remembered_token_fails_once_its_key_is_unpublished(store: KeyStore) -> None:
     old = store.generate()
-    token = store.sign({"sub": "someone"})
-    assert store.verify(token).claims == {"sub": "someone"}
+    token = store.sign({"sub": "someone"}, typ=AT)
+    assert store.verify(token, remember_typ=AT).claims == {"sub": "someone"}
     store.rotate(immediately=True)
-    assert store.verify(token).claims == {"sub": "someone"}  # still published: still valid
+    assert store.verify(token, remember_typ=AT).claims == {"sub": "someone"}  # still published
     store.retire(old.kid, immediately=True)
     with pytest.raises((JoseError, ValueError)):
-        store.verify(token)
+        store.verify(token, remember_typ=AT)
 
 
-def test_only_the_newest_verified_tokens_are_remembered(
+def test_a_remembered_token_fails_when_its_retired_key_leaves_the_jwks(
+    store: KeyStore, move_clock: Callable[..., None]
+) -> None:
+    old = store.generate()
+    token = store.sign({"sub": "someone"}, typ=AT)
+    store.rotate(immediately=True)  # the old key is retired, published for its tokens
+    assert old.kid in {jwk["kid"] for jwk in store.jwks()["keys"]}
+    assert store.verify(token, remember_typ=AT).claims == {"sub": "someone"}
+    move_clock(minutes=12)  # past the retire grace: no file changed, only the time
+    with pytest.raises((JoseError, ValueError)):
+        store.verify(token, remember_typ=AT)
+
+
+def test_a_remembered_token_fails_in_another_process_once_its_key_file_is_gone(
+    keys_dir: Path,
+) -> None:
+    worker = KeyStore(keys_dir, SCHEDULE, reload_interval=0)
+    old = worker.generate()
+    token = worker.sign({"sub": "someone"}, typ=AT)
+    worker.rotate(immediately=True)
+    assert worker.verify(token, remember_typ=AT).claims == {"sub": "someone"}
+    (keys_dir / f"{old.kid}.json").unlink()
+    with pytest.raises((JoseError, ValueError)):
+        worker.verify(token, remember_typ=AT)
+
+
+def test_the_least_recently_used_token_is_forgotten_first(
     store: KeyStore, decodes: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(keys, "VERIFIED_TOKENS_KEPT", 2)
     store.generate()
-    first, second, third = (store.sign({"sub": name}) for name in ("a", "b", "c"))
-    for token in (first, second, third, third, second):
-        store.verify(token)
+    first, second, third = (store.sign({"sub": name}, typ=AT) for name in ("a", "b", "c"))
+    for token in (first, second, first, third):  # the third pushes out the second
+        store.verify(token, remember_typ=AT)
     assert decodes == [first, second, third]
-    store.verify(first)  # forgotten when the third came
-    assert decodes == [first, second, third, first]
+    store.verify(first, remember_typ=AT)
+    store.verify(second, remember_typ=AT)
+    assert decodes == [first, second, third, second]
+
+
+def test_a_long_token_is_not_remembered(
+    store: KeyStore, decodes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.generate()
+    short, long = store.sign({"sub": "a"}, typ=AT), store.sign({"sub": "a" * 600}, typ=AT)
+    monkeypatch.setattr(keys, "VERIFIED_TOKEN_MAX_LENGTH", len(short))
+    for _ in range(2):
+        store.verify(short, remember_typ=AT)
+        store.verify(long, remember_typ=AT)
+    assert decodes == [short, long, long]
 
 
 def test_no_key_means_no_signing(store: KeyStore) -> None:
