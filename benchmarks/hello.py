@@ -76,7 +76,7 @@ def token() -> tuple[dict[str, object], int, dict[str, str]]:
 
 _ID_HEADER = {"alg": "RS256", "typ": "JWT", "kid": "floor"}
 # authserver's own PostgreSQL codec: it joins the rotation's two writes into one statement.
-_POSTGRESQL = store._Codec()
+_POSTGRESQL = store._CODECS["postgresql"]
 _threads = threading.local()
 
 

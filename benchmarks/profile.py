@@ -8,7 +8,6 @@ PostgreSQL backends it talks to, then the call tree.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from authserver import create_app
 from authserver.config import Settings
-from benchmarks import fixtures
+from benchmarks import cpu, fixtures
 from benchmarks.run import ADMIN_URL, bench_env, run_cli, scratch_database
 from benchmarks.scenarios import SCENARIOS, Scenario, basic
 
@@ -47,14 +46,10 @@ def postgres_cpu_seconds(database: str) -> float | None:
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (database,),
         ).fetchall()
-    ticks = 0
-    for (pid,) in rows:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        ticks += int(fields[11]) + int(fields[12])  # utime and stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    processes = cpu.snapshot()
+    if any(pid not in processes for (pid,) in rows):
+        return None
+    return sum(processes[pid].seconds for (pid,) in rows)
 
 
 def profile(scenario: Scenario, app: object, count: int, database: str) -> None:
